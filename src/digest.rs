@@ -1,0 +1,79 @@
+//! The content digest shared by `onedata digest` and the tests: SHA-256 of
+//! the elements in C (row-major) order, each little-endian, booleans as one
+//! byte 0 or 1, complex numbers as real then imaginary part.
+//!
+//! Two arrays with the same digest hold the same values bit for bit, whatever
+//! their file's byte order or memory order, so digests computed by onedata and
+//! by numpy (`np.ascontiguousarray(a, a.dtype.newbyteorder('<')).tobytes()`)
+//! can be compared directly.
+
+use bytemuck::AnyBitPattern;
+use ndarray::{ArrayBase, Data, Dimension};
+use sha2::{Digest as _, Sha256};
+
+use crate::error::Result;
+use crate::npy::{with_element_type, Element, ElementKind, NpyArray};
+
+/// Bytes hashed per update when elements must be converted first.
+const CHUNK: usize = 1 << 16;
+
+/// The digest of a loaded array.
+///
+/// ```
+/// use ndarray::array;
+/// let a = array![[1u8, 2], [3, 4]];
+/// let d = onedata::digest::digest_array(&a);
+/// assert_eq!(onedata::digest::to_hex(&d).len(), 64);
+/// assert_eq!(d, onedata::digest::digest_array(&a.t().as_standard_layout()));
+/// assert_ne!(d, onedata::digest::digest_array(&a.t()));
+/// ```
+pub fn digest(array: &NpyArray) -> Result<[u8; 32]> {
+    let kind = array.kind()?;
+    with_element_type!(kind, T => Ok(digest_array(&array.view::<T>()?)))
+}
+
+/// The digest of any array of numpy elements.
+pub fn digest_array<S, D>(array: &ArrayBase<S, D>) -> [u8; 32]
+where
+    S: Data,
+    S::Elem: Element + AnyBitPattern,
+    D: Dimension,
+{
+    let mut hasher = Sha256::new();
+    let kind = S::Elem::KIND;
+    let raw_ok = kind != ElementKind::Bool && cfg!(target_endian = "little");
+    match array.as_slice() {
+        Some(slice) if raw_ok => hasher.update(bytemuck::cast_slice::<_, u8>(slice)),
+        _ => {
+            let unit = kind.swap_unit();
+            let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + kind.itemsize());
+            for x in array.iter() {
+                let bytes = bytemuck::bytes_of(x);
+                let start = buf.len();
+                buf.extend_from_slice(bytes);
+                if kind == ElementKind::Bool {
+                    buf[start] = (buf[start] != 0) as u8;
+                } else if cfg!(target_endian = "big") {
+                    for c in buf[start..].chunks_exact_mut(unit) {
+                        c.reverse();
+                    }
+                }
+                if buf.len() >= CHUNK {
+                    hasher.update(&buf);
+                    buf.clear();
+                }
+            }
+            hasher.update(&buf);
+        }
+    }
+    hasher.finalize().into()
+}
+
+/// Lower-case hexadecimal.
+pub fn to_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}

@@ -1,0 +1,84 @@
+//! The `.npy` format: header parsing and writing, dtypes, mapped arrays.
+//!
+//! Reading goes path -> bytes (mapped, or decoded into an owned buffer) ->
+//! validated [`Header`] -> typed view. Writing is the reverse and produces
+//! exactly the bytes `numpy.save` produces.
+
+mod array;
+mod dtype;
+mod header;
+mod storage;
+mod write;
+
+pub use array::NpyArray;
+pub use dtype::{ByteOrder, Dtype, Element, ElementKind, NpBool};
+pub use header::{Header, Shape, ARRAY_ALIGN, MAGIC, MAX_DIMS, MAX_HEADER_CHARS};
+pub use write::{header_for, write_npy, write_npy_to};
+
+
+/// Runs `$body` with `$T` bound to the Rust element type of `$kind`
+/// (booleans as [`NpBool`]).
+macro_rules! with_element_type {
+    ($kind:expr, $T:ident => $body:expr) => {{
+        use $crate::npy::ElementKind as K;
+        match $kind {
+            K::Bool => {
+                type $T = $crate::npy::NpBool;
+                $body
+            }
+            K::I8 => {
+                type $T = i8;
+                $body
+            }
+            K::U8 => {
+                type $T = u8;
+                $body
+            }
+            K::I16 => {
+                type $T = i16;
+                $body
+            }
+            K::U16 => {
+                type $T = u16;
+                $body
+            }
+            K::I32 => {
+                type $T = i32;
+                $body
+            }
+            K::U32 => {
+                type $T = u32;
+                $body
+            }
+            K::I64 => {
+                type $T = i64;
+                $body
+            }
+            K::U64 => {
+                type $T = u64;
+                $body
+            }
+            K::F16 => {
+                type $T = half::f16;
+                $body
+            }
+            K::F32 => {
+                type $T = f32;
+                $body
+            }
+            K::F64 => {
+                type $T = f64;
+                $body
+            }
+            K::C64 => {
+                type $T = num_complex::Complex<f32>;
+                $body
+            }
+            K::C128 => {
+                type $T = num_complex::Complex<f64>;
+                $body
+            }
+        }
+    }};
+}
+pub(crate) use with_element_type;

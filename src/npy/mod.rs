@@ -7,12 +7,14 @@
 mod array;
 mod dtype;
 mod header;
+mod read;
 mod storage;
 mod write;
 
 pub use array::NpyArray;
 pub use dtype::{ByteOrder, Dtype, Element, ElementKind, NpBool};
 pub use header::{Header, Shape, ARRAY_ALIGN, MAGIC, MAX_DIMS, MAX_HEADER_CHARS};
+pub use read::read_header;
 pub use write::{header_for, write_npy, write_npy_to};
 
 

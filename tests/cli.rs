@@ -1,0 +1,133 @@
+//! The command-line tool: `info`, `digest`, and errors on bad files.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use ndarray::{Array3, ShapeBuilder};
+use onedata::npy::write_npy;
+
+fn onedata(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_onedata"))
+        .args(args)
+        .output()
+        .expect("run onedata")
+}
+
+fn stdout(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "onedata failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn info_json_describes_a_dense_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mpci.times.npy");
+    write_npy(&path, &ndarray::Array2::<f32>::ones((3, 4))).unwrap();
+    let out = stdout(&onedata(&["info", "--json", s(&path)]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["kind"], "dense");
+    assert_eq!(v["descr"], "<f4");
+    assert_eq!(v["shape"], serde_json::json!([3, 4]));
+    assert_eq!(v["fortran_order"], false);
+    assert_eq!(v["data_bytes"], 48);
+
+    let fortran = Array3::<i16>::zeros((2, 3, 4).f());
+    let fpath = dir.path().join("f.npy");
+    write_npy(&fpath, &fortran).unwrap();
+    let out = stdout(&onedata(&["info", "--json", s(&fpath)]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["descr"], "<i2");
+    assert_eq!(v["fortran_order"], true);
+    assert_eq!(v["shape"], serde_json::json!([2, 3, 4]));
+
+    let text = stdout(&onedata(&["info", s(&fpath)]));
+    assert!(text.contains("(2, 3, 4)"), "{text}");
+}
+
+#[test]
+fn digest_depends_only_on_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Array3::<f64>::from_shape_fn((2, 3, 4), |(i, j, k)| (i * 100 + j * 10 + k) as f64);
+    let mut f = Array3::<f64>::zeros((2, 3, 4).f());
+    f.assign(&c);
+    let (pc, pf) = (dir.path().join("c.npy"), dir.path().join("f.npy"));
+    write_npy(&pc, &c).unwrap();
+    write_npy(&pf, &f).unwrap();
+    let dc = stdout(&onedata(&["digest", s(&pc)]));
+    let df = stdout(&onedata(&["digest", s(&pf)]));
+    assert_eq!(dc, df);
+    assert_eq!(
+        dc.trim(),
+        onedata::digest::to_hex(&onedata::digest::digest_array(&c))
+    );
+    // The digest of the C-order little-endian bytes, computed independently.
+    let mut bytes = Vec::new();
+    for x in c.iter() {
+        bytes.extend_from_slice(&x.to_le_bytes());
+    }
+    use sha2::Digest;
+    let expect = onedata::digest::to_hex(&sha2::Sha256::digest(&bytes));
+    assert_eq!(dc.trim(), expect);
+}
+
+#[test]
+fn bad_files_give_one_error_line_and_status_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, &[u8], &str); 4] = [
+        ("empty.npy", b"", "magic"),
+        ("text.npy", b"hello, world, not numpy", "magic"),
+        (
+            "short.npy",
+            b"\x93NUMPY\x01\x00\xff\xff{'descr'",
+            "past the end",
+        ),
+        (
+            "version.npy",
+            b"\x93NUMPY\x09\x00\x10\x00{}              ",
+            "version 9.0",
+        ),
+    ];
+    for (name, bytes, fault) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        for cmd in ["info", "digest"] {
+            let out = onedata(&[cmd, s(&path)]);
+            assert_eq!(out.status.code(), Some(1), "{cmd} {name}");
+            let err = String::from_utf8(out.stderr).unwrap();
+            assert_eq!(err.lines().count(), 1, "{err}");
+            assert!(err.starts_with("error: "), "{err}");
+            assert!(err.contains(name), "{err}");
+            assert!(err.contains(fault), "{cmd} {name}: {err}");
+        }
+    }
+    let out = onedata(&["digest", s(&dir.path().join("missing.npy"))]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.npy"));
+}
+
+#[test]
+fn truncated_data_is_refused_before_mapping() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.npy");
+    write_npy(&path, &ndarray::Array1::<f64>::zeros(100)).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();
+    let out = onedata(&["digest", s(&path)]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("truncated") && err.contains("800 bytes"),
+        "{err}"
+    );
+    // info reads only the header, which is intact.
+    let info = stdout(&onedata(&["info", "--json", s(&path)]));
+    assert!(info.contains("\"shape\":[100]"), "{info}");
+}

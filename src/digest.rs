@@ -4,7 +4,8 @@
 //!
 //! Two arrays with the same digest hold the same values bit for bit, whatever
 //! their file's byte order or memory order, so digests computed by onedata and
-//! by numpy (`np.ascontiguousarray(a, a.dtype.newbyteorder('<')).tobytes()`)
+//! by numpy (`np.ascontiguousarray(a, a.dtype.newbyteorder('<')).tobytes()`, booleans first
+//! as `(a != 0).astype('u1')`)
 //! can be compared directly.
 
 use bytemuck::AnyBitPattern;
@@ -72,8 +73,10 @@ where
 /// Lower-case hexadecimal.
 pub fn to_hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }

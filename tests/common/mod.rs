@@ -1,0 +1,97 @@
+//! Helpers shared by the integration tests that compare onedata with numpy.
+//!
+//! Every test binary includes this module and uses a different part of it,
+//! hence the `dead_code` allowances.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// What to install when the Python side is missing.
+#[allow(dead_code)]
+pub const PYTHON_REQUIREMENT: &str =
+    "numpy and scipy are required for the interop tests: pip install numpy==2.2.6 scipy==1.15.3";
+
+/// The Python interpreter the interop tests run: `$ONEDATA_PYTHON`, or `python3`.
+#[allow(dead_code)]
+pub fn python() -> String {
+    match std::env::var("ONEDATA_PYTHON") {
+        Ok(p) if !p.trim().is_empty() => p,
+        _ => "python3".to_string(),
+    }
+}
+
+/// `tests/py/<name>`: a helper script of the interop tests.
+#[allow(dead_code)]
+pub fn py_script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("py")
+        .join(name)
+}
+
+/// Runs `python -c <code>` and panics with the requirement message if the
+/// interpreter is missing or the code fails. Returns the trimmed stdout.
+fn probe(code: &str, what: &str) -> String {
+    let py = python();
+    let out = match Command::new(&py).arg("-c").arg(code).output() {
+        Ok(out) => out,
+        Err(e) => panic!("{PYTHON_REQUIREMENT}\n(cannot run the Python interpreter {py:?}: {e}; set ONEDATA_PYTHON to choose another)"),
+    };
+    if !out.status.success() {
+        panic!(
+            "{PYTHON_REQUIREMENT}\n({py:?} cannot import {what}: {})",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Fails the test (never skips it) unless the interpreter runs and imports
+/// numpy. Checked once per test binary.
+#[allow(dead_code)]
+pub fn require_numpy() {
+    numpy_version();
+}
+
+/// The installed numpy's version; fails the test like [`require_numpy`].
+#[allow(dead_code)]
+pub fn numpy_version() -> String {
+    static VERSION: OnceLock<String> = OnceLock::new();
+    VERSION
+        .get_or_init(|| probe("import numpy; print(numpy.__version__)", "numpy"))
+        .clone()
+}
+
+/// Like [`require_numpy`], for tests that also need scipy.
+#[allow(dead_code)]
+pub fn require_scipy() {
+    static VERSION: OnceLock<String> = OnceLock::new();
+    require_numpy();
+    VERSION.get_or_init(|| probe("import scipy; print(scipy.__version__)", "scipy"));
+}
+
+/// Runs the Python script at `script` with `args` and returns its stdout.
+/// Fails the test, showing stderr, if it cannot start or exits non-zero.
+#[allow(dead_code)]
+pub fn run_python<S: AsRef<std::ffi::OsStr>>(script: impl AsRef<Path>, args: &[S]) -> String {
+    require_numpy();
+    let script = script.as_ref();
+    let py = python();
+    let out: Output = Command::new(&py)
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {py:?} {}: {e}", script.display()));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        panic!(
+            "{py} {} failed ({}):\n--- stderr ---\n{}\n--- stdout ---\n{}",
+            script.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr),
+            stdout
+        );
+    }
+    stdout
+}

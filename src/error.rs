@@ -60,9 +60,43 @@ pub enum Error {
         /// Why it was refused.
         reason: &'static str,
     },
+    /// A onedata file asked for does not exist.
+    #[error("session {session}: onedata {file} does not exist; saved onedata: {}", list(.available))]
+    NotFound {
+        /// The session, as `mouse/date/id`.
+        session: String,
+        /// The file name asked for.
+        file: String,
+        /// The saved onedata names, with extension.
+        available: Vec<String>,
+    },
+    /// A session value asked for is not set.
+    #[error("session {session}: no value {key:?}")]
+    MissingValue {
+        /// The session, as `mouse/date/id`.
+        session: String,
+        /// The key asked for.
+        key: String,
+    },
+    /// A values file is not a JSON object.
+    #[error("{path}: {message}", path = .path.display())]
+    Values {
+        /// The values file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
     /// An argument given by the caller is out of range or inconsistent.
     #[error("{0}")]
     InvalidArgument(String),
+}
+
+fn list(names: &[String]) -> String {
+    if names.is_empty() {
+        "(none)".to_string()
+    } else {
+        names.join(", ")
+    }
 }
 
 impl Error {
@@ -107,7 +141,9 @@ pub enum Fault {
         actual: u64,
     },
     /// The dtype is recognised but cannot be viewed as numbers.
-    #[error("unsupported dtype {descr}: only bool, integer, float and complex arrays can be loaded")]
+    #[error(
+        "unsupported dtype {descr}: only bool, integer, float and complex arrays can be loaded"
+    )]
     UnsupportedDtype {
         /// The dtype as spelled in the header.
         descr: String,

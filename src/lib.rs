@@ -46,8 +46,19 @@
 
 #![warn(missing_docs)]
 
+mod cache;
+mod data;
+pub mod demo;
 pub mod digest;
+pub mod discover;
 mod error;
+pub mod names;
 pub mod npy;
+pub mod session;
 
+pub use cache::{CacheLimits, CacheStats};
+pub use data::OneData;
 pub use error::{Error, Fault, HeaderError, Result};
+pub use session::{
+    ClearOutcome, LoadOptions, SaveOne, Session, SessionCore, SessionData, SessionId,
+};

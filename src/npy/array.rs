@@ -70,9 +70,8 @@ impl NpyArray {
         let path = path.as_ref();
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
-        let len = usize::try_from(len).map_err(|_| {
-            Error::invalid(path, HeaderError::DimensionTooLarge)
-        })?;
+        let len = usize::try_from(len)
+            .map_err(|_| Error::invalid(path, HeaderError::DimensionTooLarge))?;
         if len < PREAMBLE_LEN {
             // Too short to map usefully; parse what is there for the right error.
             let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
@@ -245,16 +244,17 @@ impl NpyArray {
         self.check_type::<T>()?;
         let bytes = self.data_bytes();
         // Cannot fail: data is aligned for the kind and a whole number of elements.
-        let elems: &[T] = bytemuck::try_cast_slice(bytes).map_err(|_| {
-            Error::invalid(&*self.path, HeaderError::DimensionTooLarge)
-        })?;
+        let elems: &[T] = bytemuck::try_cast_slice(bytes)
+            .map_err(|_| Error::invalid(&*self.path, HeaderError::DimensionTooLarge))?;
         let shape = IxDyn(self.shape()).set_f(self.is_fortran());
         ArrayView::from_shape(shape, elems)
             .map_err(|_| Error::invalid(&*self.path, HeaderError::DimensionTooLarge))
     }
 
     /// A zero-copy view with a fixed number of dimensions (`Ix1`, `Ix2`, ...).
-    pub fn view_dim<T: Element + AnyBitPattern, D: Dimension>(&self) -> Result<ArrayView<'_, T, D>> {
+    pub fn view_dim<T: Element + AnyBitPattern, D: Dimension>(
+        &self,
+    ) -> Result<ArrayView<'_, T, D>> {
         let found = self.ndim();
         self.view::<T>()?
             .into_dimensionality::<D>()
@@ -279,5 +279,4 @@ impl NpyArray {
     pub fn to_bool(&self) -> Result<ArrayD<bool>> {
         Ok(self.view::<NpBool>()?.map(|b| b.get()))
     }
-
 }

@@ -418,7 +418,13 @@ mod tests {
                     (_, "<") => ByteOrder::Little,
                     _ => ByteOrder::NATIVE,
                 };
-                assert_eq!(dtype, Dtype::Numeric { kind, order: expect_order });
+                assert_eq!(
+                    dtype,
+                    Dtype::Numeric {
+                        kind,
+                        order: expect_order
+                    }
+                );
             }
             assert_eq!(Dtype::native(kind).descr(), kind.native_descr());
         }

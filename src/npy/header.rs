@@ -641,7 +641,11 @@ fn parse_int(tok: &[u8]) -> IntLit {
         [b'0', b'b' | b'B', rest @ ..] => (2, rest),
         _ => (10, tok),
     };
-    if radix == 10 && tok.iter().any(|&c| matches!(c, b'.' | b'e' | b'E' | b'j' | b'J')) {
+    if radix == 10
+        && tok
+            .iter()
+            .any(|&c| matches!(c, b'.' | b'e' | b'E' | b'j' | b'J'))
+    {
         return IntLit::Float;
     }
     let digits = match digits {
@@ -671,7 +675,10 @@ fn parse_int(tok: &[u8]) -> IntLit {
             Some(d) => d as u64,
             None => return IntLit::Invalid,
         };
-        match value.checked_mul(radix as u64).and_then(|v| v.checked_add(d)) {
+        match value
+            .checked_mul(radix as u64)
+            .and_then(|v| v.checked_add(d))
+        {
             Some(v) => value = v,
             None => overflow = true,
         }
@@ -714,24 +721,47 @@ mod tests {
         assert_eq!(h.shape(), &[2, 3]);
         assert!(h.fortran_order());
         assert_eq!(h.dtype().descr(), ">i8");
-        assert_eq!(parse("{'descr':'<f8','fortran_order':False,'shape':()}").unwrap().shape(), &[] as &[usize]);
-        assert_eq!(parse("{'descr':'<f8','fortran_order':False,'shape':(0x10, 1_0,)}").unwrap().shape(), &[16, 10]);
+        assert_eq!(
+            parse("{'descr':'<f8','fortran_order':False,'shape':()}")
+                .unwrap()
+                .shape(),
+            &[] as &[usize]
+        );
+        assert_eq!(
+            parse("{'descr':'<f8','fortran_order':False,'shape':(0x10, 1_0,)}")
+                .unwrap()
+                .shape(),
+            &[16, 10]
+        );
     }
 
     #[test]
     fn refuses_bad_shapes() {
-        let base = |shape: &str| parse(&format!("{{'descr':'<f8','fortran_order':False,'shape':{shape}}}"));
+        let base = |shape: &str| {
+            parse(&format!(
+                "{{'descr':'<f8','fortran_order':False,'shape':{shape}}}"
+            ))
+        };
         assert_eq!(base("[3]"), Err(HeaderError::ShapeNotTuple));
         assert_eq!(base("(3)"), Err(HeaderError::ShapeNotTuple));
         assert_eq!(base("(3.0,)"), Err(HeaderError::ShapeNotTuple));
         assert_eq!(base("(-3,)"), Err(HeaderError::NegativeDimension(-3)));
-        assert_eq!(base("(99999999999999999999999,)"), Err(HeaderError::DimensionTooLarge));
-        assert!(matches!(base("(4294967296, 4294967296)"), Err(HeaderError::SizeOverflow { .. })));
+        assert_eq!(
+            base("(99999999999999999999999,)"),
+            Err(HeaderError::DimensionTooLarge)
+        );
+        assert!(matches!(
+            base("(4294967296, 4294967296)"),
+            Err(HeaderError::SizeOverflow { .. })
+        ));
     }
 
     #[test]
     fn refuses_bad_keys() {
-        assert_eq!(parse("{'descr':'<f8','shape':()}"), Err(HeaderError::MissingKey("fortran_order")));
+        assert_eq!(
+            parse("{'descr':'<f8','shape':()}"),
+            Err(HeaderError::MissingKey("fortran_order"))
+        );
         assert_eq!(
             parse("{'descr':'<f8','fortran_order':False,'shape':(),'x':1}"),
             Err(HeaderError::UnexpectedKey("x".into()))

@@ -99,9 +99,7 @@ pub(crate) fn write_atomic(
     // not the private 0600 of temporary files.
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    let tmp = builder
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, e))?;
+    let tmp = builder.tempfile_in(dir).map_err(|e| Error::io(dir, e))?;
     {
         let mut w = io::BufWriter::with_capacity(1 << 16, tmp.as_file());
         write(&mut w).map_err(|e| Error::io(tmp.path(), e))?;

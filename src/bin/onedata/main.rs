@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod info;
+mod session_cmds;
 
 /// Fast, numpy-exact access to vrAnalysis onedata files.
 #[derive(Parser)]
@@ -28,14 +29,42 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Print the SHA-256 of a file's elements in C order, little-endian.
+    /// Print the SHA-256 of an array's elements in C order, little-endian.
     ///
     /// Booleans count as one byte 0 or 1 and complex numbers as real then
     /// imaginary part, so the digest depends only on the values: the same
     /// array saved big-endian or in Fortran order has the same digest.
+    /// With --session, TARGET is a onedata name (without extension) and the
+    /// digest is of what loadone returns for it.
     Digest {
-        /// The file to digest.
-        file: PathBuf,
+        /// A .npy file, or with --session a onedata name such as mpci.roiActivityF.
+        target: String,
+        /// The session folder (the one holding oneData/).
+        #[arg(long, value_name = "SESSION_DIR")]
+        session: Option<PathBuf>,
+        /// With --session: load NAME.npz, a sparse matrix, densified.
+        #[arg(long, requires = "session")]
+        sparse: bool,
+    },
+    /// List every onedata file of a session: name, kind, dtype, shape, size.
+    Ls {
+        /// The session folder (the one holding oneData/).
+        session_dir: PathBuf,
+    },
+    /// Write a synthetic session in the vrAnalysis B2 layout under DIR, load
+    /// everything back and print sizes and load times.
+    Demo {
+        /// Where to write the session (DIR/<mouse>/<date>/<id>/).
+        dir: PathBuf,
+        /// Imaging frames.
+        #[arg(long, default_value_t = 20_000)]
+        frames: usize,
+        /// ROIs per plane.
+        #[arg(long, default_value_t = 640)]
+        rois: usize,
+        /// Imaging planes.
+        #[arg(long, default_value_t = 2)]
+        planes: usize,
     },
 }
 
@@ -43,7 +72,23 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Info { file, json } => info::info(&file, json),
-        Command::Digest { file } => info::digest(&file),
+        Command::Digest {
+            target,
+            session: None,
+            ..
+        } => info::digest(target.as_ref()),
+        Command::Digest {
+            target,
+            session: Some(dir),
+            sparse,
+        } => session_cmds::digest_session(&dir, &target, sparse),
+        Command::Ls { session_dir } => session_cmds::ls(&session_dir),
+        Command::Demo {
+            dir,
+            frames,
+            rois,
+            planes,
+        } => session_cmds::demo(&dir, frames, rois, planes),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

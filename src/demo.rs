@@ -1,0 +1,173 @@
+//! A realistic synthetic session in the vrAnalysis B2 layout, for the
+//! `onedata demo` command, the benchmarks and the tests.
+//!
+//! The session has suite2p output for each plane
+//! (`suite2p/plane*/{F,Fneu,spks,iscell}.npy`, ROIs x frames as suite2p
+//! writes them), a `vrExperimentValues.json` as registration writes it, and
+//! in `oneData/` the behaviour and imaging arrays registration saves.
+
+use std::path::{Path, PathBuf};
+
+use ndarray::{Array1, Array2, Axis};
+use serde_json::json;
+
+use crate::error::{Error, Result};
+use crate::npy::write_npy;
+use crate::session::{SessionId, ONE_DIR, VALUES_FILE};
+
+/// What the demo session holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoSpec {
+    /// Mouse name.
+    pub mouse: String,
+    /// Session date, `YYYY-MM-DD`.
+    pub date: String,
+    /// Session id.
+    pub session_id: String,
+    /// Imaging frames registered (`numFrames`).
+    pub frames: usize,
+    /// ROIs in each imaging plane.
+    pub rois_per_plane: Vec<usize>,
+    /// Seed of the generated values.
+    pub seed: u64,
+}
+
+impl Default for DemoSpec {
+    /// Two planes of 640 ROIs and 20000 frames: about 100 MB of float32 spks.
+    fn default() -> Self {
+        DemoSpec {
+            mouse: "ATL027".into(),
+            date: "2024-06-12".into(),
+            session_id: "701".into(),
+            frames: 20_000,
+            rois_per_plane: vec![640, 640],
+            seed: 7,
+        }
+    }
+}
+
+impl DemoSpec {
+    /// Total ROIs over all planes.
+    pub fn rois(&self) -> usize {
+        self.rois_per_plane.iter().sum()
+    }
+
+    /// The session's identity.
+    pub fn id(&self) -> Result<SessionId> {
+        SessionId::new(&*self.mouse, &*self.date, Some(&self.session_id))
+    }
+}
+
+/// The imaging frame rate of the demo, in Hz.
+pub const FRAME_RATE: f64 = 6.0;
+
+/// A small deterministic generator (SplitMix64): reproducible demo data
+/// without a dependency.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f32 {
+        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
+    }
+}
+
+/// Writes the demo session under `root` (at `root/mouse/date/session_id`)
+/// and returns the session folder.
+pub fn write_demo_session(root: &Path, spec: &DemoSpec) -> Result<PathBuf> {
+    if spec.frames == 0 || spec.rois_per_plane.is_empty() || spec.rois() == 0 {
+        return Err(Error::InvalidArgument(
+            "a demo session needs at least one frame and one ROI".into(),
+        ));
+    }
+    let id = spec.id()?;
+    let dir = id.path_under(root);
+    let one = dir.join(ONE_DIR);
+    std::fs::create_dir_all(&one).map_err(|e| Error::io(&one, e))?;
+    let mut rng = SplitMix(spec.seed);
+
+    // suite2p output, ROIs x frames per plane. Later planes have one more
+    // frame than registration keeps, as real multi-plane recordings do.
+    let mut oasis_planes = Vec::new();
+    for (plane, &rois) in spec.rois_per_plane.iter().enumerate() {
+        let frames = spec.frames + plane;
+        let plane_dir = dir.join("suite2p").join(format!("plane{plane}"));
+        std::fs::create_dir_all(&plane_dir).map_err(|e| Error::io(&plane_dir, e))?;
+        let mut f = Array2::<f32>::zeros((rois, frames));
+        let mut fneu = Array2::<f32>::zeros((rois, frames));
+        let mut spks = Array2::<f32>::zeros((rois, frames));
+        for r in 0..rois {
+            let baseline = 200.0 + 400.0 * rng.unit();
+            let mut calcium = 0.0f32;
+            for t in 0..frames {
+                let event = if rng.unit() < 0.02 {
+                    50.0 + 200.0 * rng.unit()
+                } else {
+                    0.0
+                };
+                calcium = calcium * 0.85 + event;
+                spks[[r, t]] = event;
+                fneu[[r, t]] = 0.5 * baseline + 20.0 * rng.unit();
+                f[[r, t]] = baseline + calcium + 10.0 * rng.unit();
+            }
+        }
+        let iscell = Array2::<f64>::from_shape_fn((rois, 2), |(_, c)| {
+            let p = rng.unit() as f64;
+            if c == 0 {
+                (p > 0.3) as u8 as f64
+            } else {
+                p
+            }
+        });
+        write_npy(plane_dir.join("F.npy"), &f)?;
+        write_npy(plane_dir.join("Fneu.npy"), &fneu)?;
+        write_npy(plane_dir.join("spks.npy"), &spks)?;
+        write_npy(plane_dir.join("iscell.npy"), &iscell)?;
+        // OASIS deconvolution of the registered frames: frames x ROIs.
+        let kept = spks.slice(ndarray::s![.., ..spec.frames]);
+        oasis_planes.push(kept.t().mapv(|x| x * 0.01));
+    }
+    let views: Vec<_> = oasis_planes.iter().map(|a| a.view()).collect();
+    let oasis = ndarray::concatenate(Axis(1), &views)
+        .map_err(|e| Error::InvalidArgument(format!("demo planes do not stack: {e}")))?;
+    write_npy(one.join("mpci.roiActivityDeconvolvedOasis.npy"), &oasis)?;
+
+    // Imaging and behaviour timestamps, position and trials.
+    let mpci_times = Array1::from_shape_fn(spec.frames, |t| t as f64 / FRAME_RATE);
+    write_npy(one.join("mpci.times.npy"), &mpci_times)?;
+    let samples = spec.frames * 10;
+    let pos_times = Array1::from_shape_fn(samples, |i| i as f64 / (FRAME_RATE * 10.0));
+    let track = 200.0;
+    let position = Array1::from_shape_fn(samples, |i| (i as f64 * 0.37) % track);
+    write_npy(one.join("positionTracking.times.npy"), &pos_times)?;
+    write_npy(one.join("positionTracking.position.npy"), &position)?;
+    let trials = (samples as f64 * 0.37 / track).ceil() as usize;
+    let env = Array1::from_shape_fn(trials, |i| ((i / 20) % 3) as i64);
+    write_npy(one.join("trials.environmentIndex.npy"), &env)?;
+
+    // Values, as registration writes them.
+    let plane_names: Vec<String> = (0..spec.rois_per_plane.len())
+        .map(|p| format!("plane{p}"))
+        .collect();
+    let plane_ids: Vec<usize> = (0..spec.rois_per_plane.len()).collect();
+    let available = ["F", "Fneu", "spks", "iscell"];
+    let values = json!({
+        "planeNames": plane_names,
+        "planeIDs": plane_ids,
+        "roiPerPlane": spec.rois_per_plane,
+        "numFrames": spec.frames,
+        "available": available,
+    });
+    let text = serde_json::to_string(&values).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    let values_path = dir.join(VALUES_FILE);
+    std::fs::write(&values_path, text).map_err(|e| Error::io(&values_path, e))?;
+    Ok(dir)
+}

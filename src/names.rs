@@ -1,0 +1,118 @@
+//! onedata names and file names.
+//!
+//! A onedata name is what vrAnalysis passes to `loadone`: dot-separated
+//! components such as `mpci.roiActivityF`, which become the file
+//! `oneData/mpci.roiActivityF.npy` (or `.npz` for sparse data). Names are
+//! checked so that none can reach outside `oneData`: every component is
+//! non-empty, and no name holds `/`, `\` or NUL.
+//!
+//! ```
+//! use onedata::names::{one_file_name, Extension};
+//! assert_eq!(one_file_name("mpci.roiActivityF", Extension::Npy).unwrap(), "mpci.roiActivityF.npy");
+//! assert!(one_file_name("../../etc/passwd", Extension::Npy).is_err());
+//! assert!(one_file_name("mpci..x", Extension::Npy).is_err());
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// The longest file name most file systems accept.
+const NAME_MAX: usize = 255;
+
+/// The extension of a onedata file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Extension {
+    /// `.npy`: dense arrays and loading recipes.
+    Npy,
+    /// `.npz`: scipy sparse matrices.
+    Npz,
+}
+
+impl Extension {
+    /// `".npy"` or `".npz"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Extension::Npy => ".npy",
+            Extension::Npz => ".npz",
+        }
+    }
+}
+
+/// Checks a onedata name (without extension).
+pub fn check_name(name: &str) -> Result<()> {
+    let refuse = |reason| {
+        Err(Error::InvalidName {
+            name: name.to_string(),
+            reason,
+        })
+    };
+    if name.is_empty() {
+        return refuse("the name is empty");
+    }
+    if name.contains(['/', '\\']) {
+        return refuse("a name may not contain '/' or '\\'");
+    }
+    if name.contains('\0') {
+        return refuse("a name may not contain NUL");
+    }
+    if name.split('.').any(str::is_empty) {
+        return refuse(
+            "every dot-separated component must be non-empty (no '..', no leading or trailing '.')",
+        );
+    }
+    if name.len() + 4 > NAME_MAX {
+        return refuse("the file name would exceed 255 bytes");
+    }
+    Ok(())
+}
+
+/// The file name for a onedata name: `name` + `.npy` or `.npz`, after
+/// [`check_name`].
+pub fn one_file_name(name: &str, ext: Extension) -> Result<String> {
+    check_name(name)?;
+    let mut s = String::with_capacity(name.len() + 4);
+    s.push_str(name);
+    s.push_str(ext.as_str());
+    Ok(s)
+}
+
+/// The `.npy` and `.npz` files directly in `one_path`, sorted; empty when the
+/// folder does not exist. Temporary files of interrupted saves are skipped.
+pub fn saved_one_files(one_path: &Path) -> Result<Vec<PathBuf>> {
+    let entries = match std::fs::read_dir(one_path) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(one_path, e)),
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(one_path, e))?;
+        let path = entry.path();
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let is_one = name.ends_with(".npy") || name.ends_with(".npz");
+        if is_one && !name.starts_with('.') && path.is_file() {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// A saved file as `print_saved_one` shows it: the stem, optionally with
+/// extension and folder.
+pub fn format_saved(path: &Path, include_path: bool, include_extension: bool) -> String {
+    let shown = if include_extension {
+        path.file_name()
+    } else {
+        path.file_stem()
+    };
+    let shown = shown
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match (include_path, path.parent()) {
+        (true, Some(parent)) => parent.join(shown).display().to_string(),
+        _ => shown,
+    }
+}

@@ -1,0 +1,522 @@
+//! The session layer: identity, loadone/saveone, the cache, names, values,
+//! discovery, and numpy reading what onedata writes.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::{Arc, Barrier};
+
+use ndarray::{Array1, Array2, Array3, ShapeBuilder};
+use onedata::demo::{write_demo_session, DemoSpec};
+use onedata::{CacheLimits, ClearOutcome, Error, LoadOptions, Session, SessionData, SessionId};
+
+fn session_in(root: &Path) -> Session {
+    let id = SessionId::new("ATL001", "2024-05-03", Some("701")).unwrap();
+    Session::from_root(root, id).unwrap()
+}
+
+#[test]
+fn identity_and_paths_follow_vranalysis() {
+    let root = tempfile::tempdir().unwrap();
+    let s = session_in(root.path());
+    assert_eq!(s.session_name(), ["ATL001", "2024-05-03", "701"]);
+    assert_eq!(s.session_print("/"), "ATL001/2024-05-03/701");
+    assert_eq!(s.session_print("_"), "ATL001_2024-05-03_701");
+    assert_eq!(s.session_uid(), "ATL001.2024-05-03.701");
+    assert_eq!(s.data_path(), root.path().join("ATL001/2024-05-03/701"));
+    assert_eq!(
+        s.one_path(),
+        root.path().join("ATL001/2024-05-03/701/oneData")
+    );
+    assert_eq!(
+        s.get_one_filename("mpci.roiActivityF").unwrap(),
+        "mpci.roiActivityF.npy"
+    );
+
+    let two = SessionId::new("ATL001", "2024-05-03", None).unwrap();
+    assert_eq!(two.session_name(), ["ATL001", "2024-05-03"]);
+    let direct = Session::at(root.path().join("elsewhere"), two).unwrap();
+    assert_eq!(direct.data_path(), root.path().join("elsewhere"));
+
+    // Dates: strings and chrono values normalise to YYYY-MM-DD; others are refused.
+    let d = chrono::NaiveDate::from_ymd_opt(2023, 1, 9).unwrap();
+    assert_eq!(SessionId::new("m", d, None).unwrap().date(), "2023-01-09");
+    let dt = d.and_hms_opt(13, 5, 0).unwrap();
+    assert_eq!(SessionId::new("m", dt, None).unwrap().date(), "2023-01-09");
+    let utc = chrono::DateTime::<chrono::Utc>::from_naive_utc_and_offset(dt, chrono::Utc);
+    assert_eq!(SessionId::new("m", utc, None).unwrap().date(), "2023-01-09");
+    for bad in [
+        "2023-1-9",
+        "2023-02-30",
+        "09/01/2023",
+        "",
+        "2023-01-09T00:00",
+    ] {
+        assert!(SessionId::new("m", bad, None).is_err(), "{bad}");
+    }
+    assert!(SessionId::new("", "2023-01-09", None).is_err());
+    assert!(SessionId::new("a/b", "2023-01-09", None).is_err());
+    assert!(SessionId::new("m", "2023-01-09", Some("..")).is_err());
+
+    // Identity read back from the folder layout.
+    let found = SessionId::from_path(&root.path().join("ATL001/2024-05-03/701")).unwrap();
+    assert_eq!(found.session_print("/"), "ATL001/2024-05-03/701");
+}
+
+#[test]
+fn saveone_then_loadone_every_dtype_and_dimension() {
+    let root = tempfile::tempdir().unwrap();
+    let s = session_in(root.path());
+    let a1 = Array1::from_iter((0..17).map(|i| i as i16 - 8));
+    let a2 = Array2::from_shape_fn((30, 7), |(i, j)| (i * 7 + j) as f32 * 0.5);
+    let a3 = Array3::from_shape_fn((2, 3, 4).f(), |(i, j, k)| (i + 10 * j + 100 * k) as u64);
+    let a0 = ndarray::arr0(std::f64::consts::PI);
+    let c = Array1::from_iter((0..5).map(|i| num_complex::Complex::new(i as f32, -(i as f32))));
+    let b = Array1::from_vec(vec![true, false, true]);
+    s.saveone(&a1, "trials.index").unwrap();
+    s.saveone(&a2, "mpci.roiActivityDeconvolvedOasis").unwrap();
+    s.saveone(&a3, "x.fortran").unwrap();
+    s.saveone(&a0, "x.scalar").unwrap();
+    s.saveone(&c, "x.complex").unwrap();
+    s.saveone(&b, "x.flags").unwrap();
+
+    // Saved data goes into the cache, as in vrAnalysis.
+    assert!(s.core().is_cached("mpci.roiActivityDeconvolvedOasis.npy"));
+    assert_eq!(s.core().cache_stats().entries, 6);
+    // Cached after save and loaded fresh agree.
+    s.clear_cache(None);
+    assert_eq!(s.core().cache_stats().entries, 0);
+    assert_eq!(
+        s.loadone("trials.index").unwrap().view1::<i16>().unwrap(),
+        a1
+    );
+    assert_eq!(
+        s.loadone("mpci.roiActivityDeconvolvedOasis")
+            .unwrap()
+            .view2::<f32>()
+            .unwrap(),
+        a2
+    );
+    let f = s.loadone("x.fortran").unwrap();
+    assert!(f.dense().unwrap().is_fortran());
+    assert_eq!(
+        f.view::<u64>()
+            .unwrap()
+            .into_dimensionality::<ndarray::Ix3>()
+            .unwrap(),
+        a3
+    );
+    assert_eq!(
+        s.loadone("x.scalar")
+            .unwrap()
+            .view::<f64>()
+            .unwrap()
+            .into_dimensionality::<ndarray::Ix0>()
+            .unwrap()[()],
+        std::f64::consts::PI
+    );
+    assert_eq!(
+        s.loadone("x.complex")
+            .unwrap()
+            .view1::<num_complex::Complex<f32>>()
+            .unwrap(),
+        c
+    );
+    assert_eq!(
+        s.loadone("x.flags")
+            .unwrap()
+            .dense()
+            .unwrap()
+            .to_bool()
+            .unwrap(),
+        b.into_dyn()
+    );
+    // Mapped, so the cache holds no heap copy.
+    assert!(s
+        .loadone("mpci.roiActivityDeconvolvedOasis")
+        .unwrap()
+        .dense()
+        .unwrap()
+        .is_mapped());
+    assert_eq!(s.core().cache_stats().owned_bytes, 0);
+
+    let saved = s.print_saved_one(false, false).unwrap();
+    assert_eq!(
+        saved,
+        [
+            "mpci.roiActivityDeconvolvedOasis",
+            "trials.index",
+            "x.complex",
+            "x.flags",
+            "x.fortran",
+            "x.scalar"
+        ]
+    );
+    let with_ext = s.print_saved_one(false, true).unwrap();
+    assert_eq!(with_ext[1], "trials.index.npy");
+    let with_path = s.print_saved_one(true, true).unwrap();
+    assert_eq!(
+        with_path[1],
+        s.one_path().join("trials.index.npy").display().to_string()
+    );
+    assert_eq!(s.get_saved_one().unwrap().len(), 6);
+}
+
+#[test]
+fn cache_hits_share_the_handle_and_force_reloads() {
+    let root = tempfile::tempdir().unwrap();
+    let s = session_in(root.path());
+    s.saveone(&Array1::<f64>::zeros(4), "a.b").unwrap();
+    let first = s.loadone("a.b").unwrap();
+    let second = s.loadone("a.b").unwrap();
+    assert!(Arc::ptr_eq(&first, &second));
+
+    // Another program replaces the file: the cache still serves the old
+    // version until force reloads it.
+    onedata::npy::write_npy(s.one_path().join("a.b.npy"), &Array1::<f64>::ones(4)).unwrap();
+    assert_eq!(s.loadone("a.b").unwrap().view1::<f64>().unwrap()[0], 0.0);
+    let forced = s.loadone_with("a.b", LoadOptions::force()).unwrap();
+    assert!(!Arc::ptr_eq(&first, &forced));
+    assert_eq!(forced.view1::<f64>().unwrap()[0], 1.0);
+    assert!(Arc::ptr_eq(&forced, &s.loadone("a.b").unwrap()));
+    // The old handle still reads the old version (its file was replaced, not changed).
+    assert_eq!(first.view1::<f64>().unwrap()[0], 0.0);
+
+    // clear_cache by file name.
+    s.clear_cache(Some(&["a.b.npy"]));
+    assert!(!s.core().is_cached("a.b.npy"));
+}
+
+#[test]
+fn eviction_never_invalidates_held_views() {
+    let root = tempfile::tempdir().unwrap();
+    let s = session_in(root.path()).with_cache_limits(CacheLimits {
+        max_entries: 2,
+        max_owned_bytes: 1 << 20,
+        max_mapped_bytes: Some(10_000),
+    });
+    let mut held = Vec::new();
+    for i in 0..6 {
+        let a = Array1::from_elem(1000, i as f32);
+        s.saveone(&a, &format!("x.v{i}")).unwrap();
+        s.clear_cache(None);
+        held.push(s.loadone(&format!("x.v{i}")).unwrap());
+    }
+    let stats = s.core().cache_stats();
+    assert!(stats.entries <= 2, "{stats:?}");
+    assert!(stats.mapped_bytes <= 10_000, "{stats:?}");
+    assert!(!s.core().is_cached("x.v0.npy"));
+    assert!(s.core().is_cached("x.v5.npy"));
+    // Every handle, evicted or not, still reads its values.
+    for (i, h) in held.iter().enumerate() {
+        let v = h.view1::<f32>().unwrap();
+        assert_eq!(v.len(), 1000);
+        assert!(v.iter().all(|&x| x == i as f32));
+    }
+    // An entry larger than a limit is still cached on its own.
+    let big = Array1::<f32>::zeros(5000);
+    s.saveone(&big, "x.big").unwrap();
+    assert!(s.core().is_cached("x.big.npy"));
+    assert_eq!(s.core().cache_stats().entries, 1);
+}
+
+#[test]
+fn eight_threads_load_same_and_different_names() {
+    let root = tempfile::tempdir().unwrap();
+    let s = Arc::new(session_in(root.path()));
+    for i in 0..4usize {
+        s.saveone(&Array2::from_elem((50, 20), i as i32), &format!("m.n{i}"))
+            .unwrap();
+    }
+    s.clear_cache(None);
+    let barrier = Arc::new(Barrier::new(8));
+    let handles: Vec<_> = (0..8usize)
+        .map(|t| {
+            let s = s.clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                let mut got = Vec::new();
+                for round in 0..50 {
+                    let same = s.loadone("m.n0").unwrap();
+                    let other = s.loadone(&format!("m.n{}", (t + round) % 4)).unwrap();
+                    assert_eq!(same.view2::<i32>().unwrap()[[49, 19]], 0);
+                    let expect = ((t + round) % 4) as i32;
+                    assert!(other.view2::<i32>().unwrap().iter().all(|&x| x == expect));
+                    got.push(same);
+                }
+                got
+            })
+        })
+        .collect();
+    let all: Vec<_> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    // Every thread got the one handle that was loaded for m.n0: the file was
+    // opened and mapped once.
+    assert!(all.iter().all(|h| Arc::ptr_eq(h, &all[0])));
+    assert_eq!(s.core().cache_stats().entries, 4);
+}
+
+#[test]
+fn names_that_leave_onedata_are_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let s = session_in(root.path());
+    let a = Array1::<u8>::zeros(3);
+    for bad in [
+        "",
+        "..",
+        "../x",
+        "a/b",
+        "a\\b",
+        "a..b",
+        ".hidden",
+        "trailing.",
+        "nul\0x",
+        "/abs",
+        "..npy",
+    ] {
+        for err in [
+            s.saveone(&a, bad).err(),
+            s.loadone(bad).err(),
+            s.get_one_filename(bad).err(),
+        ] {
+            assert!(
+                matches!(err, Some(Error::InvalidName { .. })),
+                "{bad:?}: {err:?}"
+            );
+        }
+    }
+    assert!(!root.path().join("x.npy").exists());
+    assert!(s.get_saved_one().unwrap().is_empty());
+}
+
+#[test]
+fn missing_file_error_lists_saved_names() {
+    let root = tempfile::tempdir().unwrap();
+    let s = session_in(root.path());
+    s.saveone(&Array1::<u8>::zeros(3), "mpci.times").unwrap();
+    s.saveone(&Array1::<u8>::zeros(3), "trials.index").unwrap();
+    let err = s.loadone("mpci.roiActivityF").unwrap_err();
+    match &err {
+        Error::NotFound {
+            file, available, ..
+        } => {
+            assert_eq!(file, "mpci.roiActivityF.npy");
+            assert_eq!(available, &["mpci.times.npy", "trials.index.npy"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let msg = err.to_string();
+    assert!(
+        msg.contains("ATL001/2024-05-03/701") && msg.contains("trials.index.npy"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn clear_one_data_needs_certainty() {
+    let root = tempfile::tempdir().unwrap();
+    let s = session_in(root.path());
+    for name in ["a.x", "a.y", "b.z"] {
+        s.saveone(&Array1::<u8>::zeros(3), name).unwrap();
+    }
+    assert_eq!(
+        s.clear_one_data(None, false).unwrap(),
+        ClearOutcome::NotCertain
+    );
+    assert_eq!(s.get_saved_one().unwrap().len(), 3);
+    assert!(s.core().is_cached("a.x.npy"));
+
+    let out = s.clear_one_data(Some(&["a.x", "b.z"]), true).unwrap();
+    assert_eq!(
+        out,
+        ClearOutcome::Cleared(vec![
+            s.one_path().join("a.x.npy"),
+            s.one_path().join("b.z.npy")
+        ])
+    );
+    assert_eq!(s.print_saved_one(false, false).unwrap(), ["a.y"]);
+    assert!(!s.core().is_cached("a.x.npy"));
+    assert!(s.core().is_cached("a.y.npy"));
+    assert!(matches!(s.loadone("a.x"), Err(Error::NotFound { .. })));
+
+    let out = s.clear_one_data(None, true).unwrap();
+    assert_eq!(
+        out,
+        ClearOutcome::Cleared(vec![s.one_path().join("a.y.npy")])
+    );
+    assert!(s.get_saved_one().unwrap().is_empty());
+    assert_eq!(s.core().cache_stats().entries, 0);
+}
+
+#[test]
+fn values_round_trip_with_python_json() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("ATL001/2024-05-03/701");
+    std::fs::create_dir_all(&dir).unwrap();
+    let values_file = dir.join("vrExperimentValues.json");
+
+    // Python writes, onedata reads.
+    let out = common::run_python(
+        common::py_script("values_roundtrip.py"),
+        &["write", values_file.to_str().unwrap()],
+    );
+    let known: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let s = Session::open(&dir).unwrap();
+    assert_eq!(
+        s.get_value::<Vec<String>>("planeNames").unwrap(),
+        ["plane0", "plane1"]
+    );
+    assert_eq!(
+        s.get_value::<Vec<usize>>("roiPerPlane").unwrap(),
+        [640, 612]
+    );
+    assert_eq!(s.get_value::<u64>("numFrames").unwrap(), 20000);
+    assert_eq!(s.get_value::<f64>("fs").unwrap(), 6.0);
+    assert_eq!(s.get_value::<f64>("ratio").unwrap(), 0.1);
+    assert_eq!(serde_json::Value::Object(s.values()), known);
+    match s.get_value::<u64>("noSuchKey") {
+        Err(Error::MissingValue { key, .. }) => assert_eq!(key, "noSuchKey"),
+        other => panic!("{other:?}"),
+    }
+    assert!(s.get_value::<u64>("planeNames").is_err());
+
+    // onedata writes (through to the file), Python reads.
+    #[derive(serde::Serialize)]
+    struct Opts {
+        tau: f64,
+        planes: Vec<u32>,
+        label: String,
+    }
+    s.set_value("neuropilCoefficient", &0.7).unwrap();
+    s.set_value(
+        "opts",
+        &Opts {
+            tau: 1.5,
+            planes: vec![0, 2],
+            label: "été".into(),
+        },
+    )
+    .unwrap();
+    let mut expect = known.as_object().unwrap().clone();
+    expect.insert("neuropilCoefficient".into(), serde_json::json!(0.7));
+    expect.insert(
+        "opts".into(),
+        serde_json::json!({"tau": 1.5, "planes": [0, 2], "label": "été"}),
+    );
+    let expect = serde_json::Value::Object(expect).to_string();
+    let ok = common::run_python(
+        common::py_script("values_roundtrip.py"),
+        &["check", values_file.to_str().unwrap(), &expect],
+    );
+    assert_eq!(ok.trim(), "ok");
+    // A reopened session sees the new values.
+    let again = Session::open(&dir).unwrap();
+    assert_eq!(again.get_value::<f64>("neuropilCoefficient").unwrap(), 0.7);
+}
+
+#[test]
+fn sessions_are_discovered_sorted() {
+    let root = tempfile::tempdir().unwrap();
+    let layout = [
+        ("ATL002", "2024-01-02", "1", true),
+        ("ATL001", "2024-02-01", "10", true),
+        ("ATL001", "2024-02-01", "9", true),
+        ("ATL001", "2024-01-15", "1", true),
+        ("ATL001", "2024-01-16", "1", false), // no oneData: not a session
+        ("ATL001", "not-a-date", "1", true),
+    ];
+    for (m, d, i, one) in layout {
+        let p = root.path().join(m).join(d).join(i);
+        std::fs::create_dir_all(if one { p.join("oneData") } else { p }).unwrap();
+    }
+    std::fs::write(root.path().join("README.txt"), "not a mouse").unwrap();
+    let found = onedata::discover::iter_sessions(root.path()).unwrap();
+    let names: Vec<String> = found.iter().map(|s| s.id.session_print("/")).collect();
+    assert_eq!(
+        names,
+        [
+            "ATL001/2024-01-15/1",
+            "ATL001/2024-02-01/10",
+            "ATL001/2024-02-01/9",
+            "ATL002/2024-01-02/1"
+        ]
+    );
+    assert_eq!(found[0].path, root.path().join("ATL001/2024-01-15/1"));
+}
+
+#[test]
+fn numpy_reads_the_demo_session_and_digests_agree() {
+    let root = tempfile::tempdir().unwrap();
+    let spec = DemoSpec {
+        frames: 300,
+        rois_per_plane: vec![12, 9],
+        ..DemoSpec::default()
+    };
+    let dir = write_demo_session(root.path(), &spec).unwrap();
+    let out = common::run_python(
+        common::py_script("session_digests.py"),
+        &[dir.to_str().unwrap()],
+    );
+    let numpy: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let files = numpy["files"].as_object().unwrap();
+    for name in [
+        "mpci.times",
+        "positionTracking.times",
+        "positionTracking.position",
+        "trials.environmentIndex",
+        "mpci.roiActivityDeconvolvedOasis",
+    ] {
+        assert!(files.contains_key(name), "numpy did not find {name}");
+    }
+    assert_eq!(files["mpci.roiActivityDeconvolvedOasis"]["descr"], "<f4");
+    assert_eq!(
+        files["mpci.roiActivityDeconvolvedOasis"]["shape"],
+        serde_json::json!([300, 21])
+    );
+
+    let s = Session::open(&dir).unwrap();
+    assert_eq!(s.print_saved_one(false, false).unwrap().len(), files.len());
+    for (name, info) in files {
+        // Library and CLI both agree with numpy, value for value.
+        let data = s.loadone(name).unwrap();
+        let ours = onedata::digest::to_hex(&data.digest().unwrap());
+        assert_eq!(ours, info["sha256"].as_str().unwrap(), "{name}");
+        assert_eq!(
+            data.dense().unwrap().dtype().descr(),
+            info["descr"].as_str().unwrap()
+        );
+        let cli = Command::new(env!("CARGO_BIN_EXE_onedata"))
+            .args(["digest", "--session", dir.to_str().unwrap(), name])
+            .output()
+            .unwrap();
+        assert!(
+            cli.status.success(),
+            "{}",
+            String::from_utf8_lossy(&cli.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&cli.stdout).trim(), ours, "{name}");
+    }
+    let values = &numpy["values"];
+    assert_eq!(values["numFrames"], 300);
+    assert_eq!(values["roiPerPlane"], serde_json::json!([12, 9]));
+    assert_eq!(
+        values["planeNames"],
+        serde_json::json!(["plane0", "plane1"])
+    );
+    assert_eq!(s.get_value::<usize>("numFrames").unwrap(), 300);
+
+    // `onedata ls` lists every file.
+    let ls = Command::new(env!("CARGO_BIN_EXE_onedata"))
+        .args(["ls", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(ls.stdout).unwrap();
+    for name in files.keys() {
+        assert!(text.contains(&format!("{name}.npy")), "{text}");
+    }
+    assert!(text.contains("(300, 21)"), "{text}");
+}

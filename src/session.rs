@@ -557,20 +557,28 @@ pub trait SessionData: Send + Sync {
     #[doc(hidden)]
     fn load_uncached(&self, file_name: &str, opts: LoadOptions) -> Result<OneData> {
         let path = self.one_path().join(file_name);
-        if !path.is_file() {
-            return Err(Error::NotFound {
-                session: self.session_print("/"),
-                file: file_name.to_string(),
-                available: self.print_saved_one(false, true).unwrap_or_default(),
-            });
-        }
+        let not_found = || Error::NotFound {
+            session: self.session_print("/"),
+            file: file_name.to_string(),
+            available: self.print_saved_one(false, true).unwrap_or_default(),
+        };
         if opts.sparse {
+            if !path.is_file() {
+                return Err(not_found());
+            }
             return Err(Error::InvalidArgument(format!(
                 "{}: sparse onedata is not supported yet",
                 path.display()
             )));
         }
-        Ok(OneData::Dense(NpyArray::open(&path)?))
+        // Open first and ask questions after: one system call fewer on the hot path.
+        match NpyArray::open(&path) {
+            Ok(array) => Ok(OneData::Dense(array)),
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                Err(not_found())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Saves `data` as `name` in `oneData` (atomically: readers holding the

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::error::{Error, Result};
 use crate::npy::write_npy;
-use crate::session::{SessionId, ONE_DIR, VALUES_FILE};
+use crate::session::{python_json, SessionId, ONE_DIR, OPTIONS_FILE, VALUES_FILE};
 
 /// What the demo session holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,24 +150,48 @@ pub fn write_demo_session(root: &Path, spec: &DemoSpec) -> Result<PathBuf> {
     write_npy(one.join("positionTracking.times.npy"), &pos_times)?;
     write_npy(one.join("positionTracking.position.npy"), &position)?;
     let trials = (samples as f64 * 0.37 / track).ceil() as usize;
-    let env = Array1::from_shape_fn(trials, |i| ((i / 20) % 3) as i64);
+    let env = Array1::from_shape_fn(trials, |i| ((i / 20) % 3) as i16);
     write_npy(one.join("trials.environmentIndex.npy"), &env)?;
 
-    // Values, as registration writes them.
-    let plane_names: Vec<String> = (0..spec.rois_per_plane.len())
-        .map(|p| format!("plane{p}"))
-        .collect();
-    let plane_ids: Vec<usize> = (0..spec.rois_per_plane.len()).collect();
-    let available = ["F", "Fneu", "spks", "iscell"];
+    // Values, options and preprocessing, as registration writes them.
+    let planes = spec.rois_per_plane.len();
+    let plane_names: Vec<String> = (0..planes).map(|p| format!("plane{p}")).collect();
+    let plane_ids: Vec<usize> = (0..planes).collect();
+    let frame_per_plane: Vec<usize> = (0..planes).map(|p| spec.frames + p).collect();
     let values = json!({
+        "numTrials": trials,
+        "numBehaveTimestamps": samples,
         "planeNames": plane_names,
         "planeIDs": plane_ids,
+        "available": ["F", "Fneu", "spks", "iscell"],
         "roiPerPlane": spec.rois_per_plane,
+        "framePerPlane": frame_per_plane,
+        "numROIs": spec.rois(),
         "numFrames": spec.frames,
-        "available": available,
+        "samplingDeviationMedianPercentError": 1.0,
+        "samplingDeviationMaximumPercentError": 1.0,
     });
-    let text = serde_json::to_string(&values).map_err(|e| Error::InvalidArgument(e.to_string()))?;
-    let values_path = dir.join(VALUES_FILE);
-    std::fs::write(&values_path, text).map_err(|e| Error::io(&values_path, e))?;
+    let options = json!({
+        "vrBehaviorVersion": 1,
+        "facecam": false,
+        "imaging": true,
+        "oasis": true,
+        "redCellProcessing": false,
+        "clearOne": true,
+        "neuropilCoefficient": 0.7,
+        "tau": 1.5,
+        "fs": FRAME_RATE as i64,
+        "moveRawData": false,
+    });
+    let preprocessing = json!(["timeline", "vrBehavior", "imaging"]);
+    for (file, value) in [
+        (VALUES_FILE, values),
+        (OPTIONS_FILE, options),
+        ("vrExperimentPreprocessing.json", preprocessing),
+    ] {
+        let path = dir.join(file);
+        let text = python_json(&value).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+    }
     Ok(dir)
 }

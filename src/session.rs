@@ -43,6 +43,12 @@ use crate::npy::{write_npy, Element, NpyArray};
 /// The folder inside a session that holds onedata files.
 pub const ONE_DIR: &str = "oneData";
 
+/// The lower-case spelling of [`ONE_DIR`] some vrAnalysis versions use.
+pub const ONE_DIR_LOWER: &str = "onedata";
+
+/// The file in a session folder that holds its options (vrAnalysis B2 sessions).
+pub const OPTIONS_FILE: &str = "vrExperimentOptions.json";
+
 /// The file in a session folder that holds its values (vrAnalysis B2 sessions).
 pub const VALUES_FILE: &str = "vrExperimentValues.json";
 
@@ -325,7 +331,15 @@ impl SessionCore {
     /// `vrExperimentValues.json` there, if it exists.
     pub fn new(id: SessionId, data_path: impl Into<PathBuf>) -> Result<SessionCore> {
         let data_path = data_path.into();
-        let one_path = data_path.join(ONE_DIR);
+        // vrAnalysis has used both spellings; prefer `oneData` unless only
+        // `onedata` exists.
+        let one_path = match (
+            data_path.join(ONE_DIR).is_dir(),
+            data_path.join(ONE_DIR_LOWER).is_dir(),
+        ) {
+            (false, true) => data_path.join(ONE_DIR_LOWER),
+            _ => data_path.join(ONE_DIR),
+        };
         let candidate = data_path.join(VALUES_FILE);
         let (values, values_path) = if candidate.is_file() {
             (read_values(&candidate)?, Some(candidate))
@@ -402,12 +416,57 @@ fn read_values(path: &Path) -> Result<Map<String, Value>> {
     }
 }
 
+/// Formats JSON as Python's `json.dump` does by default: one line, `", "`
+/// between items and `": "` after keys.
+struct PythonJson;
+
+impl serde_json::ser::Formatter for PythonJson {
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            writer.write_all(b", ")
+        }
+    }
+
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            writer.write_all(b", ")
+        }
+    }
+
+    fn begin_object_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+    ) -> std::io::Result<()> {
+        writer.write_all(b": ")
+    }
+}
+
+/// `value` as Python's `json.dumps(value, ensure_ascii=False)` writes it.
+pub(crate) fn python_json<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, PythonJson);
+    value.serialize(&mut ser)?;
+    Ok(out)
+}
+
 fn write_values(path: &Path, values: &Map<String, Value>) -> Result<()> {
-    let text = serde_json::to_string_pretty(values).map_err(|e| Error::Values {
+    let text = python_json(values).map_err(|e| Error::Values {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
-    crate::npy::write_atomic(path, |w| std::io::Write::write_all(w, text.as_bytes()))
+    crate::npy::write_atomic(path, |w| std::io::Write::write_all(w, &text))
 }
 
 /// A recording session, as vrAnalysis' `SessionData`.

@@ -22,6 +22,9 @@ if mode == "check":
     got = json.load(open(path, encoding="utf-8"))
     want = json.loads(sys.argv[3])
     assert got == want, f"python read {got!r}, expected {want!r}"
+    # The file is laid out as Python's json.dump writes it (one line, ", " and ": ").
+    text = open(path, encoding="utf-8").read()
+    assert text == json.dumps(want, ensure_ascii=False), f"layout differs: {text!r}"
     print("ok")
 elif mode == "write":
     with open(path, "w", encoding="utf-8") as f:

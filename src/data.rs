@@ -4,7 +4,8 @@ use bytemuck::AnyBitPattern;
 use ndarray::{ArrayView1, ArrayView2, ArrayViewD};
 
 use crate::error::{Error, Result};
-use crate::npy::{Element, NpyArray};
+use crate::npy::{Dtype, Element, NpyArray};
+use crate::sparse::SparseMatrix;
 
 /// One loaded onedata file, shared through `Arc` by the cache and callers.
 #[derive(Debug, Clone)]
@@ -12,6 +13,8 @@ use crate::npy::{Element, NpyArray};
 pub enum OneData {
     /// A dense array: mapped from a `.npy` file, or owned (decoded or computed).
     Dense(NpyArray),
+    /// A sparse matrix from a scipy `.npz` file, kept sparse (`keep_sparse`).
+    Sparse(SparseMatrix),
 }
 
 impl OneData {
@@ -19,6 +22,15 @@ impl OneData {
     pub fn as_dense(&self) -> Option<&NpyArray> {
         match self {
             OneData::Dense(a) => Some(a),
+            OneData::Sparse(_) => None,
+        }
+    }
+
+    /// The sparse matrix, if this is one.
+    pub fn as_sparse(&self) -> Option<&SparseMatrix> {
+        match self {
+            OneData::Sparse(m) => Some(m),
+            OneData::Dense(_) => None,
         }
     }
 
@@ -28,17 +40,27 @@ impl OneData {
             .ok_or_else(|| Error::InvalidArgument(format!("onedata is {}, not dense", self.kind())))
     }
 
-    /// What kind of data this is: `"dense"`.
+    /// What kind of data this is: `"dense"` or `"sparse"`.
     pub fn kind(&self) -> &'static str {
         match self {
             OneData::Dense(_) => "dense",
+            OneData::Sparse(_) => "sparse",
         }
     }
 
     /// The shape.
-    pub fn shape(&self) -> &[usize] {
+    pub fn shape(&self) -> Vec<usize> {
         match self {
-            OneData::Dense(a) => a.shape(),
+            OneData::Dense(a) => a.shape().to_vec(),
+            OneData::Sparse(m) => m.shape().to_vec(),
+        }
+    }
+
+    /// The element dtype (native byte order for loaded numbers).
+    pub fn dtype(&self) -> Dtype {
+        match self {
+            OneData::Dense(a) => a.dtype().clone(),
+            OneData::Sparse(m) => m.dtype(),
         }
     }
 
@@ -57,10 +79,12 @@ impl OneData {
         self.dense()?.view2()
     }
 
-    /// The content digest of the values (see [`crate::digest`]).
+    /// The content digest of the values (see [`crate::digest`]); for a
+    /// sparse matrix, that of the dense array scipy's `toarray()` gives.
     pub fn digest(&self) -> Result<[u8; 32]> {
         match self {
             OneData::Dense(a) => crate::digest::digest(a),
+            OneData::Sparse(m) => crate::digest::digest(&m.to_dense()?),
         }
     }
 
@@ -68,6 +92,7 @@ impl OneData {
     pub fn owned_bytes(&self) -> usize {
         match self {
             OneData::Dense(a) => a.owned_bytes(),
+            OneData::Sparse(m) => m.owned_bytes(),
         }
     }
 
@@ -75,7 +100,7 @@ impl OneData {
     pub fn mapped_bytes(&self) -> usize {
         match self {
             OneData::Dense(a) if a.is_mapped() => a.data_bytes().len(),
-            OneData::Dense(_) => 0,
+            OneData::Dense(_) | OneData::Sparse(_) => 0,
         }
     }
 }
@@ -83,5 +108,11 @@ impl OneData {
 impl From<NpyArray> for OneData {
     fn from(a: NpyArray) -> Self {
         OneData::Dense(a)
+    }
+}
+
+impl From<SparseMatrix> for OneData {
+    fn from(m: SparseMatrix) -> Self {
+        OneData::Sparse(m)
     }
 }

@@ -13,7 +13,9 @@ use serde_json::json;
 
 use crate::error::{Error, Result};
 use crate::npy::write_npy;
+use crate::recipe::{write_recipe, LoadingRecipe};
 use crate::session::{python_json, SessionId, ONE_DIR, OPTIONS_FILE, VALUES_FILE};
+use crate::sparse::write_npz;
 
 /// What the demo session holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,6 +142,42 @@ pub fn write_demo_session(root: &Path, spec: &DemoSpec) -> Result<PathBuf> {
         .map_err(|e| Error::InvalidArgument(format!("demo planes do not stack: {e}")))?;
     write_npy(one.join("mpci.roiActivityDeconvolvedOasis.npy"), &oasis)?;
 
+    // Significant fluorescence: frames x ROIs, zero outside transients,
+    // kept as a CSC matrix with int32 indices as scipy saves it.
+    let (frames, rois) = oasis.dim();
+    let mut indptr: Vec<i32> = Vec::with_capacity(rois + 1);
+    let mut indices: Vec<i32> = Vec::new();
+    let mut data: Vec<f32> = Vec::new();
+    indptr.push(0);
+    for r in 0..rois {
+        for t in 0..frames {
+            let x = oasis[[t, r]];
+            if x > 0.0 {
+                indices.push(t as i32);
+                data.push(x * 100.0 + 0.25);
+            }
+        }
+        indptr.push(indices.len() as i32);
+    }
+    let significant = sprs::CsMatI::<f32, i32>::try_new_csc((frames, rois), indptr, indices, data)
+        .map_err(|e| Error::InvalidArgument(format!("demo sparse matrix: {}", e.3)))?;
+    write_npz(
+        one.join("mpci.roiSignificantFluorescence.npz"),
+        &significant,
+        true,
+    )?;
+
+    // The recipes registration saves instead of copies of suite2p output.
+    for (name, var, transforms) in [
+        ("mpci.roiActivityF", "F", &["transpose"][..]),
+        ("mpci.roiNeuropilActivityF", "Fneu", &["transpose"][..]),
+        ("mpci.roiActivityDeconvolved", "spks", &["transpose"][..]),
+        ("mpciROIs.isCell", "iscell", &[][..]),
+    ] {
+        let recipe = LoadingRecipe::new("S2P", Some(var), transforms.iter().copied());
+        write_recipe(one.join(format!("{name}.npy")), &recipe)?;
+    }
+
     // Imaging and behaviour timestamps, position and trials.
     let mpci_times = Array1::from_shape_fn(spec.frames, |t| t as f64 / FRAME_RATE);
     write_npy(one.join("mpci.times.npy"), &mpci_times)?;
@@ -194,4 +232,26 @@ pub fn write_demo_session(root: &Path, spec: &DemoSpec) -> Result<PathBuf> {
         std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
     }
     Ok(dir)
+}
+
+/// A random `rows` x `cols` float32 CSC matrix with about `density` of its
+/// entries stored, int32 indices as scipy saves them: the sparse workload
+/// of the benchmarks.
+pub fn random_csc(rows: usize, cols: usize, density: f64, seed: u64) -> sprs::CsMatI<f32, i32> {
+    let mut rng = SplitMix(seed);
+    let mut indptr: Vec<i32> = Vec::with_capacity(cols + 1);
+    let mut indices: Vec<i32> = Vec::new();
+    let mut data: Vec<f32> = Vec::new();
+    indptr.push(0);
+    let threshold = (density.clamp(0.0, 1.0) * (1u64 << 24) as f64) as u64;
+    for _ in 0..cols {
+        for r in 0..rows {
+            if (rng.next_u64() >> 40) < threshold {
+                indices.push(r as i32);
+                data.push(rng.unit() * 10.0);
+            }
+        }
+        indptr.push(indices.len() as i32);
+    }
+    sprs::CsMatI::new_csc((rows, cols), indptr, indices, data)
 }

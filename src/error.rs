@@ -70,6 +70,26 @@ pub enum Error {
         /// The saved onedata names, with extension.
         available: Vec<String>,
     },
+    /// A recipe names a loader the session type does not register.
+    #[error("session {session}: cannot resolve a loading recipe with loader {loader:?}: {}", registered_text("loaders", .registered))]
+    UnknownRecipeLoader {
+        /// The session, as `mouse/date/id`.
+        session: String,
+        /// The loader the recipe names.
+        loader: String,
+        /// The loaders the session type registers.
+        registered: Vec<String>,
+    },
+    /// A recipe names a transform the session type does not register.
+    #[error("session {session}: cannot apply recipe transform {transform:?}: {}", registered_text("transforms", .registered))]
+    UnknownRecipeTransform {
+        /// The session, as `mouse/date/id`.
+        session: String,
+        /// The transform the recipe names.
+        transform: String,
+        /// The transforms the session type registers.
+        registered: Vec<String>,
+    },
     /// A session value asked for is not set.
     #[error("session {session}: no value {key:?}")]
     MissingValue {
@@ -89,6 +109,14 @@ pub enum Error {
     /// An argument given by the caller is out of range or inconsistent.
     #[error("{0}")]
     InvalidArgument(String),
+}
+
+fn registered_text(what: &str, names: &[String]) -> String {
+    if names.is_empty() {
+        format!("this session type registers no recipe {what}")
+    } else {
+        format!("registered {what}: {}", names.join(", "))
+    }
 }
 
 fn list(names: &[String]) -> String {
@@ -148,6 +176,197 @@ pub enum Fault {
         /// The dtype as spelled in the header.
         descr: String,
     },
+    /// The pickle of an object array is malformed, hostile or holds more
+    /// than onedata decodes (see [`crate::recipe`]).
+    #[error("bad pickle in object array: {0}")]
+    Pickle(#[from] PickleError),
+    /// The file is not a loading recipe, or a malformed one.
+    #[error(transparent)]
+    Recipe(#[from] RecipeError),
+    /// The `.npz` file is not a scipy sparse matrix onedata can load.
+    #[error(transparent)]
+    Sparse(#[from] SparseError),
+}
+
+/// What is wrong with the pickle of an object array. Each variant names one
+/// fault; offsets are byte offsets into the pickle (the `.npy` data).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PickleError {
+    /// A byte that is not a pickle opcode.
+    #[error("unknown opcode 0x{opcode:02x} at offset {offset}")]
+    UnknownOpcode {
+        /// The byte.
+        opcode: u8,
+        /// Where it is.
+        offset: usize,
+    },
+    /// A pickle opcode the restricted decoder does not run (object
+    /// construction, persistent ids, extensions, sets, out-of-band buffers,
+    /// the text opcodes of protocols 0 and 1).
+    #[error("opcode {name} at offset {offset} is not supported")]
+    UnsupportedOpcode {
+        /// The opcode's name as `pickletools` spells it.
+        name: &'static str,
+        /// Where it is.
+        offset: usize,
+    },
+    /// A `PROTO` opcode names a protocol newer than 5.
+    #[error("unsupported pickle protocol {0}")]
+    UnsupportedProtocol(u8),
+    /// A global other than the few a numpy object array needs. Nothing is
+    /// imported or called: the pickle is refused when it names the global.
+    #[error("global {module}.{name} at offset {offset} is forbidden: only numpy's array and dtype reconstructors are allowed")]
+    ForbiddenGlobal {
+        /// The module named (shortened if very long).
+        module: String,
+        /// The attribute named (shortened if very long).
+        name: String,
+        /// Where the `GLOBAL` or `STACK_GLOBAL` opcode is.
+        offset: usize,
+    },
+    /// The pickle ends inside an opcode or before `STOP`.
+    #[error("pickle is truncated: the opcode at offset {offset} needs {needed} more bytes, {available} are left")]
+    Truncated {
+        /// Where the opcode (or its argument) starts.
+        offset: usize,
+        /// Bytes needed.
+        needed: u64,
+        /// Bytes left in the input.
+        available: usize,
+    },
+    /// Containers nested deeper than the limit.
+    #[error("values nested deeper than {limit} levels")]
+    DepthExceeded {
+        /// The nesting limit.
+        limit: usize,
+    },
+    /// The pickle builds (or, through shared references, expands to) more
+    /// values or bytes than the limit.
+    #[error("pickle expands to more than {limit} {what}")]
+    TooLarge {
+        /// What was counted: `values` or `bytes`.
+        what: &'static str,
+        /// The limit.
+        limit: usize,
+    },
+    /// An opcode needs more values than the stack holds above the last mark.
+    #[error("stack underflow at {opcode} (offset {offset})")]
+    StackUnderflow {
+        /// The opcode's name.
+        opcode: &'static str,
+        /// Where it is.
+        offset: usize,
+    },
+    /// An opcode needs a mark and there is none.
+    #[error("{opcode} at offset {offset} without a MARK")]
+    MarkMissing {
+        /// The opcode's name.
+        opcode: &'static str,
+        /// Where it is.
+        offset: usize,
+    },
+    /// A memo get of an index never put.
+    #[error("memo index {index} read at offset {offset} was never stored")]
+    MemoMissing {
+        /// The memo index.
+        index: u32,
+        /// Where the get is.
+        offset: usize,
+    },
+    /// An integer that does not fit in 128 bits.
+    #[error("integer of {bytes} bytes at offset {offset} does not fit in 128 bits")]
+    IntTooLarge {
+        /// Its length in bytes.
+        bytes: u64,
+        /// Where it is.
+        offset: usize,
+    },
+    /// A string that is not valid UTF-8 (or ASCII, for Python 2 strings),
+    /// or holds a lone surrogate.
+    #[error("invalid {encoding} text at offset {offset}")]
+    BadText {
+        /// The encoding expected.
+        encoding: &'static str,
+        /// Where the string is.
+        offset: usize,
+    },
+    /// An opcode applied to a value it does not accept (appending to a
+    /// non-list, an unhashable dict key, a call with the wrong arguments, ...).
+    #[error("{what} at offset {offset}")]
+    BadValue {
+        /// What is wrong.
+        what: String,
+        /// Where the opcode is.
+        offset: usize,
+    },
+    /// A value refers to itself (a recursive list or dict).
+    #[error("recursive value: a container holds itself")]
+    Recursive,
+    /// The pickle holds something onedata does not return as a value.
+    #[error("pickle holds {found}, not plain Python data")]
+    NotPlainData {
+        /// What it holds, e.g. `a numpy array`.
+        found: &'static str,
+    },
+    /// An object array was expected, and the pickle holds something else.
+    #[error("pickle holds {found}, not a numpy array")]
+    NotAnArray {
+        /// What it holds, e.g. `a dict`.
+        found: &'static str,
+    },
+    /// The pickled array's dtype is not `object`.
+    #[error("pickled array has dtype {dtype}, not object")]
+    NotObjectArray {
+        /// The dtype as pickled (e.g. `f8`).
+        dtype: String,
+    },
+    /// The pickled object array is not 0-d.
+    #[error("pickled object array has shape {}; only 0-d object arrays (one Python object) are supported", py_shape(.shape))]
+    NotZeroDim {
+        /// Its shape.
+        shape: Vec<u64>,
+    },
+}
+
+/// A shape as Python writes the tuple: `()`, `(2,)`, `(2, 3)`.
+fn py_shape<T: std::fmt::Display>(shape: &[T]) -> String {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    match dims.as_slice() {
+        [one] => format!("({one},)"),
+        _ => format!("({})", dims.join(", ")),
+    }
+}
+
+/// Why a file or value is not a loading recipe (see [`crate::recipe`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecipeError {
+    /// The array is not an object array, so it holds numbers, not a recipe.
+    #[error("array of dtype {descr} is not a loading recipe (a recipe is a 0-d object array)")]
+    NotObjectArray {
+        /// The dtype as spelled in the header.
+        descr: String,
+    },
+    /// The object array is not 0-d.
+    #[error("object array of shape {} is not a loading recipe (a recipe is a 0-d object array); onedata cannot return arbitrary Python objects", py_shape(.shape))]
+    NotZeroDim {
+        /// Its shape.
+        shape: Vec<usize>,
+    },
+    /// The object array holds something other than a recipe dict.
+    #[error("object array is not a loading recipe; onedata cannot return arbitrary Python objects (it holds {holds})")]
+    NotARecipe {
+        /// What it holds, e.g. `a dict without the '__LOADING_RECIPE__' marker`.
+        holds: String,
+    },
+    /// A recipe dict with a missing or mistyped field.
+    #[error("malformed loading recipe: {0}")]
+    Malformed(String),
+    /// A recipe that cannot be written so that numpy (and onedata) read it
+    /// back equal: unhashable or duplicate dict keys, too deep, too large.
+    #[error("cannot write loading recipe: {0}")]
+    Unwritable(String),
 }
 
 /// What is wrong with a `.npy` header. Each variant names one fault.
@@ -221,5 +440,150 @@ pub enum HeaderError {
         shape: Vec<usize>,
         /// Bytes per element.
         itemsize: usize,
+    },
+}
+
+/// What is wrong with a scipy sparse `.npz` file (see [`crate::sparse`]):
+/// the zip container, one of its `.npy` members, or the sparse structure.
+/// Member names are as stored in the archive (`indices.npy`, ...).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SparseError {
+    /// The file is not a zip archive (an `.npz` file is one).
+    #[error("not a zip archive (.npz): {0}")]
+    NotZip(&'static str),
+    /// The zip archive is damaged or truncated.
+    #[error("damaged or truncated zip archive: {0}")]
+    BadZip(String),
+    /// An archive member the sparse format needs is missing.
+    #[error("archive member {0:?} is missing")]
+    MissingMember(String),
+    /// A member's `.npy` header promises a different size than the zip
+    /// directory records for it, or than its compressed stream holds.
+    #[error("archive member {member:?}: its .npy header promises {header} bytes, the archive holds {zip}")]
+    MemberSizeMismatch {
+        /// The member's name in the archive.
+        member: String,
+        /// Bytes promised by the member's `.npy` header, header included.
+        header: u64,
+        /// Bytes the zip directory or the compressed stream holds.
+        zip: u64,
+    },
+    /// A member claims more bytes than its compressed bytes can expand to:
+    /// a zip bomb, or a damaged directory.
+    #[error("archive member {member:?} claims {claimed} bytes, more than its {compressed} compressed bytes can hold")]
+    ImplausibleSize {
+        /// The member's name in the archive.
+        member: String,
+        /// Uncompressed size claimed by the zip directory.
+        claimed: u64,
+        /// Compressed size recorded in the zip directory.
+        compressed: u64,
+    },
+    /// A member's compressed data is corrupt or truncated.
+    #[error("archive member {member:?}: {detail}")]
+    Decompress {
+        /// The member's name in the archive.
+        member: String,
+        /// What the decompressor found.
+        detail: String,
+    },
+    /// A member's CRC-32 does not match its contents.
+    #[error("archive member {member:?}: CRC-32 mismatch (directory says {expected:08x}, contents give {actual:08x})")]
+    CrcMismatch {
+        /// The member's name in the archive.
+        member: String,
+        /// CRC-32 recorded in the zip directory.
+        expected: u32,
+        /// CRC-32 of the decompressed contents.
+        actual: u32,
+    },
+    /// A member is encrypted or uses a compression method other than stored
+    /// and deflate.
+    #[error(
+        "archive member {member:?}: unsupported {what} (numpy writes stored or deflate members)"
+    )]
+    UnsupportedCompression {
+        /// The member's name in the archive.
+        member: String,
+        /// What is unsupported, e.g. `compression method 12` or `encryption`.
+        what: String,
+    },
+    /// A member's `.npy` header is malformed.
+    #[error("archive member {member:?}: bad .npy header: {error}")]
+    MemberHeader {
+        /// The member's name in the archive.
+        member: String,
+        /// What is wrong with the header.
+        error: HeaderError,
+    },
+    /// A member has a dtype the sparse format does not allow there.
+    #[error("archive member {member:?} has dtype {found}, expected {expected}")]
+    MemberDtype {
+        /// The member's name in the archive.
+        member: String,
+        /// The dtype found, as numpy spells it.
+        found: String,
+        /// What the format requires there.
+        expected: &'static str,
+    },
+    /// A member has a shape the sparse format does not allow there.
+    #[error("archive member {member:?} has shape {found:?}, expected {expected}")]
+    MemberShape {
+        /// The member's name in the archive.
+        member: String,
+        /// The shape found.
+        found: Vec<usize>,
+        /// What the format requires there.
+        expected: String,
+    },
+    /// The `format` member names no sparse format scipy knows.
+    #[error("unknown sparse format {0:?}")]
+    UnknownFormat(String),
+    /// The `format` member names a scipy format onedata does not load.
+    #[error("sparse format {0:?} is not supported (csc, csr and coo are)")]
+    UnsupportedFormat(String),
+    /// The `shape` member is not a valid 2-d shape.
+    #[error("bad sparse shape {shape:?}: {reason}")]
+    BadShape {
+        /// The shape as stored.
+        shape: Vec<i128>,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+    /// The index pointer (`indptr`) is malformed.
+    #[error("bad indptr: {0}")]
+    BadIndptr(String),
+    /// An index is negative or not less than its dimension.
+    #[error("archive member {member:?}: entry {position} is {value}, outside 0..{bound}")]
+    IndexOutOfBounds {
+        /// The member holding the index (`indices.npy`, `row.npy`, ...).
+        member: String,
+        /// Position of the entry in the member.
+        position: usize,
+        /// The index found.
+        value: i128,
+        /// The dimension it must be less than.
+        bound: u64,
+    },
+    /// Two members that must have the same length do not.
+    #[error("archive members {first:?} ({first_len} entries) and {second:?} ({second_len} entries) must have the same length")]
+    LengthMismatch {
+        /// One member.
+        first: String,
+        /// Its length.
+        first_len: usize,
+        /// The other member.
+        second: String,
+        /// Its length.
+        second_len: usize,
+    },
+    /// Memory for an array could not be had.
+    #[error("cannot allocate {bytes} bytes for {what}")]
+    TooLarge {
+        /// What the memory was for.
+        what: String,
+        /// How many bytes were asked for.
+        bytes: u128,
     },
 }

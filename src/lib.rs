@@ -46,6 +46,7 @@
 
 #![warn(missing_docs)]
 
+pub mod b2;
 mod cache;
 mod data;
 pub mod demo;
@@ -54,11 +55,14 @@ pub mod discover;
 mod error;
 pub mod names;
 pub mod npy;
+pub mod recipe;
 pub mod session;
+pub mod sparse;
 
 pub use cache::{CacheLimits, CacheStats};
 pub use data::OneData;
-pub use error::{Error, Fault, HeaderError, Result};
+pub use error::{Error, Fault, HeaderError, PickleError, RecipeError, Result, SparseError};
+pub use recipe::{LoadingRecipe, PyValue};
 pub use session::{
     ClearOutcome, LoadOptions, SaveOne, Session, SessionCore, SessionData, SessionId,
 };

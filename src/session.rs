@@ -38,7 +38,9 @@ use crate::cache::{CacheLimits, CacheStats, OneCache};
 use crate::data::OneData;
 use crate::error::{Error, Result};
 use crate::names::{one_file_name, Extension};
-use crate::npy::{write_npy, Element, NpyArray};
+use crate::npy::{write_npy, Dtype, Element, NpyArray};
+use crate::recipe::LoadingRecipe;
+use crate::sparse::SparseMatrix;
 
 /// The folder inside a session that holds onedata files.
 pub const ONE_DIR: &str = "oneData";
@@ -303,6 +305,57 @@ where
     }
 }
 
+impl SaveOne for LoadingRecipe {
+    fn extension(&self) -> Extension {
+        Extension::Npy
+    }
+
+    fn write_to(&self, path: &Path) -> Result<()> {
+        crate::recipe::write_recipe(path, self)
+    }
+
+    /// Nothing: the recipe resolves on the next `loadone`, as in vrAnalysis.
+    fn cache_entry(&self, _path: &Path) -> Result<Option<OneData>> {
+        Ok(None)
+    }
+}
+
+impl SaveOne for SparseMatrix {
+    fn extension(&self) -> Extension {
+        Extension::Npz
+    }
+
+    /// Compressed, as `save_npz` writes by default.
+    fn write_to(&self, path: &Path) -> Result<()> {
+        self.write_npz(path, true)
+    }
+
+    /// Nothing, as in vrAnalysis: the next `loadone` reads the file in the
+    /// form it asks for.
+    fn cache_entry(&self, _path: &Path) -> Result<Option<OneData>> {
+        Ok(None)
+    }
+}
+
+impl<N, I> SaveOne for sprs::CsMatI<N, I>
+where
+    N: Element,
+    I: sprs::SpIndex + bytemuck::NoUninit,
+{
+    fn extension(&self) -> Extension {
+        Extension::Npz
+    }
+
+    /// Compressed, as `save_npz` writes by default.
+    fn write_to(&self, path: &Path) -> Result<()> {
+        crate::sparse::write_npz(path, self, true)
+    }
+
+    fn cache_entry(&self, _path: &Path) -> Result<Option<OneData>> {
+        Ok(None)
+    }
+}
+
 /// The state every session type shares: identity, paths, values and the
 /// onedata cache. Session types hold one and hand it out through
 /// [`SessionData::core`].
@@ -507,6 +560,50 @@ pub trait SessionData: Send + Sync {
         Vec::new()
     }
 
+    /// Loads the data a recipe points at, as vrAnalysis'
+    /// `recipe_loaders[loader_type](source_arg, **kwargs)`. Session types
+    /// that store recipes override this; by default every loader is unknown.
+    fn load_recipe_source(&self, recipe: &LoadingRecipe) -> Result<OneData> {
+        Err(Error::UnknownRecipeLoader {
+            session: self.session_print("/"),
+            loader: recipe.loader_type.clone(),
+            registered: self
+                .recipe_loaders()
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        })
+    }
+
+    /// Applies one recipe transform, as vrAnalysis'
+    /// `recipe_transforms[name](data)`; by default every transform is unknown.
+    fn apply_recipe_transform(&self, transform: &str, data: OneData) -> Result<OneData> {
+        let _ = data;
+        Err(self.unknown_transform(transform))
+    }
+
+    /// The error for a transform this session type does not register.
+    fn unknown_transform(&self, transform: &str) -> Error {
+        Error::UnknownRecipeTransform {
+            session: self.session_print("/"),
+            transform: transform.to_string(),
+            registered: self
+                .recipe_transforms()
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        }
+    }
+
+    /// Resolves a recipe: its loader, then its transforms in order.
+    fn resolve_recipe(&self, recipe: &LoadingRecipe) -> Result<OneData> {
+        let mut data = self.load_recipe_source(recipe)?;
+        for transform in &recipe.transforms {
+            data = self.apply_recipe_transform(transform, data)?;
+        }
+        Ok(data)
+    }
+
     /// The identity.
     fn id(&self) -> &SessionId {
         &self.core().id
@@ -577,9 +674,14 @@ pub trait SessionData: Send + Sync {
         };
         let file_name = one_file_name(name, ext)?;
         let core = self.core();
+        // A cached `.npz` entry serves only the form asked for (kept sparse
+        // or dense); the other form is loaded and replaces it.
+        let fits = |d: &OneData| !opts.sparse || opts.keep_sparse == d.as_sparse().is_some();
         if !opts.force {
             if let Some(hit) = core.cache.lock().get(&file_name) {
-                return Ok(hit);
+                if fits(&hit) {
+                    return Ok(hit);
+                }
             }
         }
         // One loader per file name: others wait, then find it cached.
@@ -594,7 +696,7 @@ pub trait SessionData: Send + Sync {
             let cached = if opts.force {
                 None
             } else {
-                core.cache.lock().get(&file_name)
+                core.cache.lock().get(&file_name).filter(|d| fits(d))
             };
             match cached {
                 Some(hit) => Ok(hit),
@@ -622,16 +724,26 @@ pub trait SessionData: Send + Sync {
             available: self.print_saved_one(false, true).unwrap_or_default(),
         };
         if opts.sparse {
-            if !path.is_file() {
-                return Err(not_found());
-            }
-            return Err(Error::InvalidArgument(format!(
-                "{}: sparse onedata is not supported yet",
-                path.display()
-            )));
+            let matrix = match crate::sparse::read_npz(&path) {
+                Ok(m) => m,
+                Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(not_found())
+                }
+                Err(e) => return Err(e),
+            };
+            return if opts.keep_sparse {
+                Ok(OneData::Sparse(matrix))
+            } else {
+                Ok(OneData::Dense(matrix.to_dense()?))
+            };
         }
         // Open first and ask questions after: one system call fewer on the hot path.
         match NpyArray::open(&path) {
+            Ok(array) if *array.dtype() == Dtype::Object => {
+                // A loading recipe: resolve it through this session type.
+                let recipe = crate::recipe::read_recipe(&path)?;
+                self.resolve_recipe(&recipe)
+            }
             Ok(array) => Ok(OneData::Dense(array)),
             Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
                 Err(not_found())

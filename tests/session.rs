@@ -479,7 +479,9 @@ fn numpy_reads_the_demo_session_and_digests_agree() {
     );
 
     let s = Session::open(&dir).unwrap();
-    assert_eq!(s.print_saved_one(false, false).unwrap().len(), files.len());
+    // Every file numpy reads as an array is listed (the others are recipes).
+    let saved = s.print_saved_one(false, false).unwrap();
+    assert!(files.keys().all(|k| saved.contains(k)), "{saved:?}");
     for (name, info) in files {
         // Library and CLI both agree with numpy, value for value.
         let data = s.loadone(name).unwrap();

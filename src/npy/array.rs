@@ -154,6 +154,72 @@ impl NpyArray {
         self.dtype = Dtype::native(kind);
     }
 
+    /// An owned array holding a copy of `array`'s elements in C order.
+    /// `label` names it in errors (recipe results are labelled by their
+    /// recipe file).
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let a = onedata::npy::NpyArray::from_array("computed", &array![[1i32, 2], [3, 4]]);
+    /// assert!(!a.is_mapped());
+    /// assert_eq!(a.view2::<i32>().unwrap()[[1, 0]], 3);
+    /// ```
+    pub fn from_array<S, D>(label: impl AsRef<Path>, array: &ndarray::ArrayBase<S, D>) -> NpyArray
+    where
+        S: ndarray::Data,
+        S::Elem: Element,
+        D: Dimension,
+    {
+        let kind = <S::Elem as Element>::KIND;
+        let header = Header::new(Dtype::native(kind), false, array.shape());
+        let mut buf = AlignedBuf::zeroed(array.len() * kind.itemsize());
+        match array.as_slice() {
+            Some(slice) => buf
+                .as_bytes_mut()
+                .copy_from_slice(bytemuck::cast_slice(slice)),
+            None => {
+                let size = kind.itemsize();
+                for (chunk, x) in buf.as_bytes_mut().chunks_exact_mut(size).zip(array.iter()) {
+                    chunk.copy_from_slice(bytemuck::bytes_of(x));
+                }
+            }
+        }
+        let storage = Arc::new(Storage::Owned(buf));
+        let data_len = storage.as_bytes().len();
+        NpyArray {
+            dtype: header.dtype().clone(),
+            header,
+            data: 0..data_len,
+            storage,
+            path: Arc::from(label.as_ref()),
+        }
+    }
+
+    /// The transpose (axes reversed), sharing the same bytes: a C-order
+    /// array becomes a Fortran-order one and the reverse. No copy, whatever
+    /// the size, as numpy's `a.T`.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let a = onedata::npy::NpyArray::from_array("a", &array![[1u8, 2, 3], [4, 5, 6]]);
+    /// let t = a.transposed();
+    /// assert_eq!(t.shape(), &[3, 2]);
+    /// assert_eq!(t.view2::<u8>().unwrap(), array![[1u8, 4], [2, 5], [3, 6]]);
+    /// ```
+    pub fn transposed(&self) -> NpyArray {
+        if self.ndim() < 2 {
+            return self.clone();
+        }
+        let shape: Vec<usize> = self.shape().iter().rev().copied().collect();
+        NpyArray {
+            storage: self.storage.clone(),
+            header: Header::new(self.header.dtype().clone(), !self.is_fortran(), &shape),
+            dtype: self.dtype.clone(),
+            data: self.data.clone(),
+            path: self.path.clone(),
+        }
+    }
+
     /// The file (or source) the array came from.
     pub fn path(&self) -> &Path {
         &self.path
@@ -198,6 +264,13 @@ impl NpyArray {
     /// Whether the data is read straight from a memory map (zero copy).
     pub fn is_mapped(&self) -> bool {
         self.storage.is_mapped()
+    }
+
+    /// Reads a mapped file's pages into memory now, in one system call,
+    /// instead of one page fault per page on first touch: worth calling
+    /// before a full pass over a large array. Does nothing for owned arrays.
+    pub fn prefetch(&self) {
+        self.storage.prefetch();
     }
 
     /// Bytes held in memory by this array's buffer (zero when mapped).

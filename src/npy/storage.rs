@@ -37,6 +37,20 @@ impl Storage {
         }
     }
 
+    /// Asks the kernel to read the mapped pages in now, in one call, rather
+    /// than one page fault at a time as they are first touched. Best effort:
+    /// kernels without `MADV_POPULATE_READ` get `MADV_WILLNEED`.
+    pub(crate) fn prefetch(&self) {
+        if let Storage::Mapped(m) = self {
+            #[cfg(target_os = "linux")]
+            if m.advise(memmap2::Advice::PopulateRead).is_ok() {
+                return;
+            }
+            #[cfg(unix)]
+            let _ = m.advise(memmap2::Advice::WillNeed);
+        }
+    }
+
     pub(crate) fn is_mapped(&self) -> bool {
         matches!(self, Storage::Mapped(_))
     }
@@ -52,18 +66,53 @@ impl Storage {
 
 /// A byte buffer whose start is aligned for every element type onedata views.
 pub(crate) struct AlignedBuf {
-    words: Vec<u64>,
+    mem: Mem,
     len: usize,
 }
+
+enum Mem {
+    Words(Vec<u64>),
+    /// A private anonymous map (zero pages, transparent huge pages advised):
+    /// for large buffers computed from untrusted sizes.
+    Anon(memmap2::MmapMut),
+}
+
+/// Buffers from this size on are anonymous maps with huge pages advised,
+/// as numpy advises them for its large arrays.
+const ANON_MIN: usize = 4 << 20;
 
 impl AlignedBuf {
     /// A zeroed buffer of `len` bytes. The caller bounds `len` by the size of
     /// a file or of a header it has already validated.
     pub(crate) fn zeroed(len: usize) -> AlignedBuf {
         AlignedBuf {
-            words: vec![0u64; len.div_ceil(8)],
+            mem: Mem::Words(vec![0u64; len.div_ceil(8)]),
             len,
         }
+    }
+
+    /// A zeroed buffer of `len` bytes, or `None` when that much memory
+    /// cannot be had: for sizes computed from untrusted shapes, which must
+    /// give an error rather than abort the process. Large buffers are fresh
+    /// anonymous maps with transparent huge pages advised (fewer, cheaper
+    /// page faults when they are filled).
+    pub(crate) fn try_zeroed(len: usize) -> Option<AlignedBuf> {
+        if len >= ANON_MIN {
+            let map = memmap2::MmapOptions::new().len(len).map_anon().ok()?;
+            #[cfg(target_os = "linux")]
+            let _ = map.advise(memmap2::Advice::HugePage);
+            return Some(AlignedBuf {
+                mem: Mem::Anon(map),
+                len,
+            });
+        }
+        let mut words: Vec<u64> = Vec::new();
+        words.try_reserve_exact(len.div_ceil(8)).ok()?;
+        words.resize(len.div_ceil(8), 0);
+        Some(AlignedBuf {
+            mem: Mem::Words(words),
+            len,
+        })
     }
 
     /// A copy of `bytes`.
@@ -78,10 +127,33 @@ impl AlignedBuf {
     }
 
     pub(crate) fn as_bytes(&self) -> &[u8] {
-        &bytemuck::cast_slice(&self.words)[..self.len]
+        match &self.mem {
+            Mem::Words(w) => &bytemuck::cast_slice(w)[..self.len],
+            Mem::Anon(m) => &m[..self.len],
+        }
     }
 
     pub(crate) fn as_bytes_mut(&mut self) -> &mut [u8] {
-        &mut bytemuck::cast_slice_mut(&mut self.words)[..self.len]
+        match &mut self.mem {
+            Mem::Words(w) => &mut bytemuck::cast_slice_mut(w)[..self.len],
+            Mem::Anon(m) => &mut m[..self.len],
+        }
     }
+}
+
+/// The least any mapped load can cost, for `onedata bench`: open the file,
+/// read its first 128 bytes, map it, unmap it, close it. Returns the first
+/// byte read, so the work cannot be optimised away.
+#[doc(hidden)]
+pub fn floor_open_read_map(path: &std::path::Path) -> io::Result<u8> {
+    use std::io::Read;
+    let mut file = File::open(path)?;
+    let mut head = [0u8; 128];
+    let n = file.read(&mut head)?;
+    let len = file.metadata()?.len() as usize;
+    // SAFETY: a read-only private map of a file this function does not
+    // modify; the map is dropped before returning and never read.
+    let map = unsafe { memmap2::MmapOptions::new().len(len).map(&file)? };
+    drop(map);
+    Ok(head[..n].first().copied().unwrap_or(0))
 }

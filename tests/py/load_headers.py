@@ -1,6 +1,7 @@
 """numpy's verdict on .npy headers, for the header conformance tests.
 
 Usage: python3 load_headers.py PATH...
+       python3 load_headers.py --save DIR < cases.jsonl
 
 Each PATH is a .npy file or a folder of them (read in name order). For each
 file one JSON object is printed on its own line:
@@ -30,6 +31,12 @@ tests/npy_headers.rs):
 
 The reported ``descr`` is ``dtype.str`` and ``shape`` and ``fortran`` are the
 header's values as numpy read them.
+
+With ``--save DIR`` the script instead reads JSON lines ``{"name": ...,
+"expr": ...}`` from stdin and writes ``DIR/<name>.npy`` with ``numpy.save``
+of the array the Python expression builds (``np`` is numpy), so that the
+tests can compare onedata's header writer with numpy's. It prints
+``{"numpy": version}``.
 """
 
 import json
@@ -98,7 +105,22 @@ def judge(path):
     }
 
 
+def save(folder):
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        case = json.loads(line)
+        array = eval(case["expr"], {"np": np})  # noqa: S307 - test input
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Stored array in format 2.0/3.0"
+            np.save(os.path.join(folder, case["name"] + ".npy"), array)
+    print(json.dumps({"numpy": np.__version__}))
+
+
 def main(args):
+    if args[:1] == ["--save"]:
+        save(args[1])
+        return
     paths = []
     for arg in args:
         if os.path.isdir(arg):

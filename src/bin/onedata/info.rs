@@ -2,67 +2,161 @@
 
 use std::path::Path;
 
-use onedata::npy::{read_header, Dtype, NpyArray};
-use onedata::Result;
+use onedata::npy::{read_header, Dtype, Header, NpyArray};
+use onedata::recipe::LoadingRecipe;
+use onedata::sparse::{read_npz_info, SparseInfo};
+use onedata::{Error, Result};
 use serde_json::json;
+
+/// What a onedata file holds, read from its header alone where possible.
+pub enum Description {
+    /// A dense array.
+    Dense {
+        /// numpy's `dtype.str`.
+        descr: String,
+        /// The shape.
+        shape: Vec<usize>,
+        /// The header.
+        header: Header,
+    },
+    /// A scipy sparse matrix.
+    Sparse(SparseInfo),
+    /// A loading recipe.
+    Recipe(LoadingRecipe),
+    /// An object array that is not a recipe.
+    Object,
+}
+
+fn is_zip(path: &Path) -> Result<bool> {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    let mut file = std::fs::File::open(path).map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    let n = file.read(&mut magic).map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    Ok(n == 4 && &magic == b"PK\x03\x04")
+}
+
+/// Describes one file: `.npz` (or any zip) as sparse, `.npy` by its header.
+pub fn describe_file(path: &Path) -> Result<Description> {
+    let npz = path.extension().is_some_and(|e| e == "npz");
+    if npz || is_zip(path)? {
+        return Ok(Description::Sparse(read_npz_info(path)?));
+    }
+    let header = read_header(path)?;
+    if *header.dtype() == Dtype::Object {
+        return match onedata::recipe::read_recipe(path) {
+            Ok(r) => Ok(Description::Recipe(r)),
+            Err(Error::Invalid {
+                fault: onedata::Fault::Recipe(_),
+                ..
+            }) => Ok(Description::Object),
+            Err(e) => Err(e),
+        };
+    }
+    Ok(Description::Dense {
+        descr: header.dtype().descr(),
+        shape: header.shape().to_vec(),
+        header,
+    })
+}
 
 /// Describes one file.
 pub fn info(path: &Path, as_json: bool) -> Result<()> {
-    let header = read_header(path)?;
     let file_bytes = std::fs::metadata(path)
         .map(|m| m.len())
-        .map_err(|e| onedata::Error::Io {
+        .map_err(|e| Error::Io {
             path: path.to_path_buf(),
             source: e,
         })?;
-    let kind = match header.dtype() {
-        Dtype::Object => "object",
-        _ => "dense",
+    let value = match describe_file(path)? {
+        Description::Dense { header, .. } => {
+            let (major, minor) = header.version();
+            json!({
+                "kind": "dense",
+                "descr": header.dtype().descr(),
+                "shape": header.shape(),
+                "fortran_order": header.fortran_order(),
+                "version": format!("{major}.{minor}"),
+                "supported": header.dtype().kind().is_some(),
+                "data_offset": header.data_offset(),
+                "data_bytes": header.data_len(),
+                "file_bytes": file_bytes,
+            })
+        }
+        Description::Sparse(i) => json!({
+            "kind": "sparse",
+            "format": i.format.as_str(),
+            "descr": i.dtype.descr(),
+            "shape": i.shape,
+            "nnz": i.nnz,
+            "index_descr": i.index_dtype.descr(),
+            "is_array": i.is_array,
+            "file_bytes": file_bytes,
+        }),
+        Description::Recipe(r) => {
+            let kwargs = r.to_json().map_err(|e| {
+                Error::InvalidArgument(format!(
+                    "{}: recipe kwargs have no JSON form: {e:?}",
+                    path.display()
+                ))
+            })?;
+            json!({
+                "kind": "recipe",
+                "loader_type": r.loader_type,
+                "source_arg": r.source_arg,
+                "transforms": r.transforms,
+                "kwargs": kwargs["kwargs"],
+                "file_bytes": file_bytes,
+            })
+        }
+        Description::Object => json!({
+            "kind": "object",
+            "descr": "|O",
+            "file_bytes": file_bytes,
+        }),
     };
-    let (major, minor) = header.version();
-    let supported = header.dtype().kind().is_some();
-    let value = json!({
-        "kind": kind,
-        "descr": header.dtype().descr(),
-        "shape": header.shape(),
-        "fortran_order": header.fortran_order(),
-        "version": format!("{major}.{minor}"),
-        "supported": supported,
-        "data_offset": header.data_offset(),
-        "data_bytes": header.data_len(),
-        "file_bytes": file_bytes,
-    });
     if as_json {
         println!("{value}");
         return Ok(());
     }
     println!("file           {}", path.display());
-    println!("kind           {kind}");
-    let note = if supported {
-        ""
-    } else {
-        "  (not loadable as numbers)"
-    };
-    println!("descr          {}{note}", header.dtype().descr());
-    println!("shape          {}", shape_text(header.shape()));
-    println!("fortran_order  {}", header.fortran_order());
-    println!("version        {major}.{minor}");
-    match header.data_len() {
-        Some(n) => println!(
-            "data           {} at offset {}",
-            human_bytes(n as u64),
-            header.data_offset()
-        ),
-        None => println!("data           pickle at offset {}", header.data_offset()),
+    if let serde_json::Value::Object(map) = &value {
+        for (k, v) in map {
+            let text = match v {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Array(a) if k == "shape" => {
+                    let dims: Vec<usize> = a
+                        .iter()
+                        .filter_map(|d| d.as_u64())
+                        .map(|d| d as usize)
+                        .collect();
+                    shape_text(&dims)
+                }
+                other => other.to_string(),
+            };
+            let text = match k.as_str() {
+                "file_bytes" | "data_bytes" => v.as_u64().map(human_bytes).unwrap_or(text),
+                _ => text,
+            };
+            println!("{k:<14} {text}");
+        }
     }
-    println!("file size      {}", human_bytes(file_bytes));
     Ok(())
 }
 
-/// Prints the content digest of one file.
+/// Prints the content digest of one file (for `.npz`, of the dense array).
 pub fn digest(path: &Path) -> Result<()> {
-    let array = NpyArray::open(path)?;
-    let d = onedata::digest::digest(&array)?;
+    let npz = path.extension().is_some_and(|e| e == "npz");
+    let d = if npz || is_zip(path)? {
+        onedata::digest::digest(&onedata::sparse::read_npz(path)?.to_dense()?)?
+    } else {
+        onedata::digest::digest(&NpyArray::open(path)?)?
+    };
     println!("{}", onedata::digest::to_hex(&d));
     Ok(())
 }

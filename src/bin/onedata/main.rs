@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod info;
 mod session_cmds;
 
@@ -46,6 +47,19 @@ enum Command {
         #[arg(long, requires = "session")]
         sparse: bool,
     },
+    /// Time the load workloads beside numpy and scipy (run by python3 on the
+    /// same files in the same run) and beside the floor of a mapped load.
+    Bench {
+        /// Print one JSON object with every case.
+        #[arg(long)]
+        json: bool,
+        /// Size of the large spks file in MB.
+        #[arg(long, default_value_t = 400)]
+        size_mb: usize,
+        /// Fewer repetitions (for a quick look; figures are noisier).
+        #[arg(long)]
+        quick: bool,
+    },
     /// List every onedata file of a session: name, kind, dtype, shape, size.
     Ls {
         /// The session folder (the one holding oneData/).
@@ -82,6 +96,11 @@ fn main() -> ExitCode {
             session: Some(dir),
             sparse,
         } => session_cmds::digest_session(&dir, &target, sparse),
+        Command::Bench {
+            json,
+            size_mb,
+            quick,
+        } => bench::bench(json, size_mb, quick),
         Command::Ls { session_dir } => session_cmds::ls(&session_dir),
         Command::Demo {
             dir,

@@ -3,11 +3,11 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use onedata::b2::B2Session;
 use onedata::demo::{write_demo_session, DemoSpec};
-use onedata::npy::{read_header, Dtype};
 use onedata::{Error, LoadOptions, Result, Session, SessionData};
 
-use crate::info::{human_bytes, shape_text};
+use crate::info::{describe_file, human_bytes, shape_text, Description};
 
 /// One row of `onedata ls`.
 struct Row {
@@ -23,36 +23,54 @@ fn describe(path: &Path) -> Row {
     let size = std::fs::metadata(path)
         .map(|m| human_bytes(m.len()))
         .unwrap_or_else(|_| "?".into());
-    if name.ends_with(".npz") {
-        return Row {
+    let invalid = |e: onedata::Error| Row {
+        name: name.clone(),
+        kind: "invalid".into(),
+        dtype: "-".into(),
+        shape: e
+            .fault()
+            .map(|f| f.to_string())
+            .unwrap_or_else(|| e.to_string()),
+        size: size.clone(),
+    };
+    match describe_file(path) {
+        Ok(Description::Dense { descr, shape, .. }) => Row {
             name,
-            kind: "sparse".into(),
-            dtype: "-".into(),
-            shape: "-".into(),
-            size,
-        };
-    }
-    match read_header(path) {
-        Ok(h) => Row {
-            name,
-            kind: match h.dtype() {
-                Dtype::Object => "object".into(),
-                _ => "dense".into(),
-            },
-            dtype: h.dtype().descr(),
-            shape: shape_text(h.shape()),
+            kind: "dense".into(),
+            dtype: descr,
+            shape: shape_text(&shape),
             size,
         },
-        Err(e) => Row {
+        Ok(Description::Sparse(info)) => Row {
             name,
-            kind: "invalid".into(),
-            dtype: "-".into(),
-            shape: e
-                .fault()
-                .map(|f| f.to_string())
-                .unwrap_or_else(|| e.to_string()),
+            kind: format!("sparse {}", info.format),
+            dtype: info.dtype.descr(),
+            shape: format!("{} nnz={}", shape_text(&info.shape), info.nnz),
             size,
         },
+        Ok(Description::Recipe(r)) => Row {
+            name,
+            kind: "recipe".into(),
+            dtype: "-".into(),
+            shape: format!(
+                "{}({}){}",
+                r.loader_type,
+                r.source_arg.as_deref().unwrap_or(""),
+                r.transforms
+                    .iter()
+                    .map(|t| format!(" -> {t}"))
+                    .collect::<String>()
+            ),
+            size,
+        },
+        Ok(Description::Object) => Row {
+            name,
+            kind: "object".into(),
+            dtype: "|O".into(),
+            shape: "(not a recipe)".into(),
+            size,
+        },
+        Err(e) => invalid(e),
     }
 }
 
@@ -106,9 +124,19 @@ pub fn ls(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The session in `dir`: a vrAnalysis B2 session (recipes resolve through
+/// suite2p output) when it has `vrExperimentValues.json`, else a plain one.
+pub fn open_session(dir: &Path) -> Result<Box<dyn SessionData>> {
+    if dir.join(onedata::session::VALUES_FILE).is_file() {
+        Ok(Box::new(B2Session::open(dir)?))
+    } else {
+        Ok(Box::new(Session::open(dir)?))
+    }
+}
+
 /// Prints the digest of what `loadone` returns for `name` in the session at `dir`.
 pub fn digest_session(dir: &Path, name: &str, sparse: bool) -> Result<()> {
-    let session = Session::open(dir)?;
+    let session = open_session(dir)?;
     let opts = LoadOptions {
         sparse,
         ..LoadOptions::default()
@@ -146,7 +174,7 @@ pub fn demo(root: &Path, frames: usize, rois_per_plane: usize, planes: usize) ->
         written.as_secs_f64()
     );
 
-    let session = Session::open(&dir)?;
+    let session = B2Session::open(&dir)?;
     println!(
         "session {}: values numFrames={} planeNames={}",
         session.session_print("/"),
@@ -176,7 +204,7 @@ pub fn demo(root: &Path, frames: usize, rois_per_plane: usize, planes: usize) ->
         rows.push([
             name,
             format!("{} {}", data.kind(), dtype),
-            shape_text(data.shape()),
+            shape_text(&data.shape()),
             human_bytes(bytes as u64),
             format!("{} / {}", micros(cold), micros(hit)),
         ]);
@@ -186,7 +214,7 @@ pub fn demo(root: &Path, frames: usize, rois_per_plane: usize, planes: usize) ->
     println!(
         "spks: {} {} ({})",
         spks.kind(),
-        shape_text(spks.shape()),
+        shape_text(&spks.shape()),
         if spks.as_dense().is_some_and(|a| a.is_mapped()) {
             "memory-mapped, zero copy"
         } else {

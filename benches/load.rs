@@ -1,0 +1,112 @@
+//! Load latency: header parse, cold `loadone` at three sizes, cache hit,
+//! a full pass over a freshly loaded spks matrix, and `saveone`.
+//!
+//! ```text
+//! cargo bench --bench load
+//! ```
+
+use std::hint::black_box;
+use std::path::Path;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use ndarray::Array2;
+use onedata::npy::{Dtype, ElementKind, Header};
+use onedata::{Session, SessionData, SessionId};
+
+const ROIS: usize = 1000;
+
+/// A float32 frames x ROIs matrix of about `bytes` bytes.
+fn spks(bytes: usize) -> Array2<f32> {
+    let frames = (bytes / 4 / ROIS).max(1);
+    Array2::from_shape_fn((frames, ROIS), |(t, r)| ((t * 31 + r) % 1000) as f32 * 0.01)
+}
+
+fn session(root: &Path) -> Session {
+    let id = SessionId::new("BENCH", "2024-01-01", Some("1")).unwrap();
+    Session::from_root(root, id).unwrap()
+}
+
+fn header_parse(c: &mut Criterion) {
+    let bytes = Header::new(Dtype::native(ElementKind::F32), false, &[104_857, 1000]).to_bytes();
+    c.bench_function("header_parse", |b| {
+        b.iter(|| Header::parse(black_box(&bytes)).unwrap())
+    });
+}
+
+fn cold_loads(c: &mut Criterion) {
+    let root = tempfile::tempdir().unwrap();
+    let s = session(root.path());
+    let mut group = c.benchmark_group("cold_loadone");
+    for (label, size) in [("8KB", 8 << 10), ("4MB", 4 << 20), ("400MB", 400 << 20)] {
+        let name = format!("bench.spks{label}");
+        s.saveone(&spks(size), &name).unwrap();
+        group.bench_function(label, |b| {
+            b.iter_batched(
+                || s.clear_cache(None),
+                |()| {
+                    let data = s.loadone(&name).unwrap();
+                    black_box(data.view2::<f32>().unwrap()[[0, 0]]);
+                    data
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+}
+
+fn cache_hit(c: &mut Criterion) {
+    let root = tempfile::tempdir().unwrap();
+    let s = session(root.path());
+    s.saveone(&spks(4 << 20), "bench.spks").unwrap();
+    c.bench_function("cache_hit", |b| {
+        b.iter(|| s.loadone(black_box("bench.spks")).unwrap())
+    });
+}
+
+fn full_scan(c: &mut Criterion) {
+    let root = tempfile::tempdir().unwrap();
+    let s = session(root.path());
+    let data = spks(400 << 20);
+    let bytes = data.len() * 4;
+    s.saveone(&data, "bench.spks").unwrap();
+    drop(data);
+    let mut group = c.benchmark_group("full_scan");
+    group.throughput(Throughput::Bytes(bytes as u64));
+    group.sample_size(10);
+    group.bench_function("400MB_sum", |b| {
+        b.iter_batched(
+            || s.clear_cache(None),
+            |()| {
+                let data = s.loadone("bench.spks").unwrap();
+                let view = data.view2::<f32>().unwrap();
+                black_box(view.sum())
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
+fn save(c: &mut Criterion) {
+    let root = tempfile::tempdir().unwrap();
+    let s = session(root.path());
+    let data = spks(400 << 20);
+    let mut group = c.benchmark_group("saveone");
+    group.throughput(Throughput::Bytes((data.len() * 4) as u64));
+    group.sample_size(10);
+    group.bench_function("400MB", |b| {
+        b.iter(|| s.saveone(&data, "bench.saved").unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    header_parse,
+    cold_loads,
+    cache_hit,
+    full_scan,
+    save
+);
+criterion_main!(benches);

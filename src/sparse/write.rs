@@ -1,0 +1,277 @@
+//! Writing compressed sparse matrices as `scipy.sparse.save_npz` writes
+//! them: members `indices`, `indptr`, `format`, `shape`, `data` and
+//! `_is_array`, in that order, each a `.npy` file as `numpy.save` writes it,
+//! in a zip laid out as `numpy.savez` (stored) or `numpy.savez_compressed`
+//! (deflate, zlib's default level) lays it out.
+
+use std::io::{self, Write};
+use std::ops::Deref;
+use std::path::Path;
+
+use flate2::write::DeflateEncoder;
+use flate2::Compression;
+use sprs::{CsMatBase, SpIndex};
+
+use super::zip::{ZipWriter, DEFLATED, STORED};
+use crate::error::{Error, Result};
+use crate::npy::{write_atomic, Dtype, Element, ElementKind, Header};
+
+/// Elements converted per step when index types differ.
+const CHUNK: usize = 1 << 15;
+/// Payload bytes from which a member is compressed on its own thread.
+const PARALLEL_MIN_BYTES: u64 = 1 << 20;
+
+type Sink<'s> = &'s mut dyn FnMut(&[u8]) -> io::Result<()>;
+type Emit<'a> = Box<dyn Fn(Sink<'_>) -> io::Result<()> + Sync + 'a>;
+
+/// One `.npy` member to write: its header and a way to stream its data.
+struct Member<'a> {
+    name: &'static str,
+    header: Vec<u8>,
+    payload_len: u64,
+    emit: Emit<'a>,
+}
+
+impl<'a> Member<'a> {
+    fn bytes(name: &'static str, header: Header, bytes: &'a [u8]) -> Member<'a> {
+        Member {
+            name,
+            header: header.to_bytes(),
+            payload_len: bytes.len() as u64,
+            emit: Box::new(move |sink| {
+                for c in bytes.chunks(1 << 20) {
+                    sink(c)?;
+                }
+                Ok(())
+            }),
+        }
+    }
+
+    /// Integers of any sprs index type, less `sub`, as `int32` or `int64`.
+    fn ints<X: SpIndex>(name: &'static str, src: &'a [X], sub: usize, wide: bool) -> Member<'a> {
+        let kind = if wide {
+            ElementKind::I64
+        } else {
+            ElementKind::I32
+        };
+        let header = Header::new(Dtype::native(kind), false, &[src.len()]);
+        Member {
+            name,
+            header: header.to_bytes(),
+            payload_len: (src.len() * kind.itemsize()) as u64,
+            emit: Box::new(move |sink| {
+                if wide {
+                    let mut buf: Vec<i64> = Vec::with_capacity(CHUNK.min(src.len()));
+                    for c in src.chunks(CHUNK) {
+                        buf.clear();
+                        buf.extend(
+                            c.iter()
+                                .map(|v| v.index_unchecked().wrapping_sub(sub) as i64),
+                        );
+                        sink(bytemuck::cast_slice(&buf))?;
+                    }
+                } else {
+                    let mut buf: Vec<i32> = Vec::with_capacity(CHUNK.min(src.len()));
+                    for c in src.chunks(CHUNK) {
+                        buf.clear();
+                        buf.extend(
+                            c.iter()
+                                .map(|v| v.index_unchecked().wrapping_sub(sub) as i32),
+                        );
+                        sink(bytemuck::cast_slice(&buf))?;
+                    }
+                }
+                Ok(())
+            }),
+        }
+    }
+
+    fn crc(&self) -> io::Result<u32> {
+        let mut h = crc32fast::Hasher::new();
+        h.update(&self.header);
+        (self.emit)(&mut |b| {
+            h.update(b);
+            Ok(())
+        })?;
+        Ok(h.finalize())
+    }
+
+    fn uncompressed(&self) -> u64 {
+        self.header.len() as u64 + self.payload_len
+    }
+
+    /// The member deflated (raw deflate, zlib's default level), and its CRC.
+    fn deflate(&self) -> io::Result<(Vec<u8>, u32)> {
+        let mut h = crc32fast::Hasher::new();
+        let guess = (self.uncompressed() / 2).min(1 << 30) as usize;
+        let mut enc = DeflateEncoder::new(Vec::with_capacity(guess), Compression::default());
+        h.update(&self.header);
+        enc.write_all(&self.header)?;
+        (self.emit)(&mut |b| {
+            h.update(b);
+            enc.write_all(b)
+        })?;
+        Ok((enc.finish()?, h.finalize()))
+    }
+}
+
+/// The bytes of a slice of elements as `numpy.save` writes them (native order).
+fn element_bytes<N: Element>(data: &[N]) -> &[u8] {
+    bytemuck::cast_slice(data)
+}
+
+/// Whether `X`'s in-memory integers are already those of `int32` or
+/// `int64` (`wide`): same size, and values are non-negative and in range.
+fn same_layout<X>(wide: bool) -> bool {
+    std::mem::size_of::<X>() == if wide { 8 } else { 4 }
+}
+
+/// Writes `matrix` to `path` as scipy's `save_npz` writes a sparse array.
+pub(crate) fn write_cs<N, I, Iptr, IpS, IS, DS>(
+    path: &Path,
+    matrix: &CsMatBase<N, I, IpS, IS, DS, Iptr>,
+    compressed: bool,
+    is_array: bool,
+) -> Result<()>
+where
+    N: Element,
+    I: SpIndex + bytemuck::NoUninit,
+    Iptr: SpIndex + bytemuck::NoUninit,
+    IpS: Deref<Target = [Iptr]>,
+    IS: Deref<Target = [I]>,
+    DS: Deref<Target = [N]>,
+{
+    if N::KIND == ElementKind::F16 {
+        return Err(Error::InvalidArgument(format!(
+            "{}: scipy.sparse does not support float16 data; convert it to float32 first",
+            path.display()
+        )));
+    }
+    let indptr_view = matrix.indptr();
+    let indptr = indptr_view.raw_storage();
+    let first = indptr.first().map_or(0, |v| v.index_unchecked());
+    let last = indptr.last().map_or(0, |v| v.index_unchecked());
+    // sprs keeps the index pointer of a slice as it was (not starting at 0),
+    // with indices and data starting at its first entry.
+    let nnz = last.saturating_sub(first);
+    let (indices, data) = match (matrix.indices().get(..nnz), matrix.data().get(..nnz)) {
+        (Some(i), Some(d)) => (i, d),
+        _ => {
+            return Err(Error::InvalidArgument(format!(
+                "{}: the matrix's index pointer runs past its indices or data",
+                path.display()
+            )))
+        }
+    };
+    let (rows, cols) = (matrix.rows(), matrix.cols());
+    // scipy's get_index_dtype: int32 unless a dimension or nnz needs int64.
+    let wide = rows.max(cols).max(nnz) > i32::MAX as usize;
+    let index_kind = if wide {
+        ElementKind::I64
+    } else {
+        ElementKind::I32
+    };
+    let format: &'static [u8] = if matrix.is_csc() { b"csc" } else { b"csr" };
+    let shape_values = [rows as i64, cols as i64];
+    let shape_bytes: &[u8] = bytemuck::cast_slice(&shape_values);
+    let s3 = Dtype::parse("|S3").ok_or_else(|| Error::InvalidArgument("no |S3 dtype".into()))?;
+    let mut members: Vec<Member<'_>> = Vec::with_capacity(6);
+    members.push(if same_layout::<I>(wide) {
+        Member::bytes(
+            "indices.npy",
+            Header::new(Dtype::native(index_kind), false, &[nnz]),
+            bytemuck::cast_slice(indices),
+        )
+    } else {
+        Member::ints("indices.npy", indices, 0, wide)
+    });
+    members.push(if same_layout::<Iptr>(wide) && first == 0 {
+        Member::bytes(
+            "indptr.npy",
+            Header::new(Dtype::native(index_kind), false, &[indptr.len()]),
+            bytemuck::cast_slice(indptr),
+        )
+    } else {
+        Member::ints("indptr.npy", indptr, first, wide)
+    });
+    members.push(Member::bytes(
+        "format.npy",
+        Header::new(s3, false, &[]),
+        format,
+    ));
+    members.push(Member::bytes(
+        "shape.npy",
+        Header::new(Dtype::native(ElementKind::I64), false, &[2]),
+        shape_bytes,
+    ));
+    members.push(Member::bytes(
+        "data.npy",
+        Header::new(Dtype::native(N::KIND), false, &[nnz]),
+        element_bytes(data),
+    ));
+    if is_array {
+        members.push(Member::bytes(
+            "_is_array.npy",
+            Header::new(Dtype::native(ElementKind::Bool), false, &[]),
+            &[1u8],
+        ));
+    }
+    if compressed {
+        let deflated = deflate_all(&members).map_err(|e| Error::io(path, e))?;
+        write_atomic(path, |w| {
+            let mut zip = ZipWriter::new(w);
+            for (m, (bytes, crc)) in members.iter().zip(&deflated) {
+                zip.begin(m.name, DEFLATED, *crc, m.uncompressed(), bytes.len() as u64)?;
+                zip.data(bytes)?;
+            }
+            zip.finish().map(|_| ())
+        })
+    } else {
+        let crcs = members
+            .iter()
+            .map(Member::crc)
+            .collect::<io::Result<Vec<u32>>>()
+            .map_err(|e| Error::io(path, e))?;
+        write_atomic(path, |w| {
+            let mut zip = ZipWriter::new(w);
+            for (m, crc) in members.iter().zip(&crcs) {
+                zip.begin(m.name, STORED, *crc, m.uncompressed(), m.uncompressed())?;
+                zip.data(&m.header)?;
+                (m.emit)(&mut |b| zip.data(b))?;
+            }
+            zip.finish().map(|_| ())
+        })
+    }
+}
+
+/// Deflates every member, the large ones on threads of their own.
+fn deflate_all(members: &[Member<'_>]) -> io::Result<Vec<(Vec<u8>, u32)>> {
+    let big: Vec<bool> = members
+        .iter()
+        .map(|m| m.payload_len >= PARALLEL_MIN_BYTES)
+        .collect();
+    if big.iter().filter(|&&b| b).count() < 2 {
+        return members.iter().map(Member::deflate).collect();
+    }
+    std::thread::scope(|s| {
+        let handles: Vec<_> = members
+            .iter()
+            .zip(&big)
+            .map(|(m, &b)| {
+                if b {
+                    Some(s.spawn(move || m.deflate()))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        members
+            .iter()
+            .zip(handles)
+            .map(|(m, h)| match h {
+                Some(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                None => m.deflate(),
+            })
+            .collect()
+    })
+}

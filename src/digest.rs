@@ -21,11 +21,15 @@ const CHUNK: usize = 1 << 16;
 /// The digest of a loaded array.
 ///
 /// ```
-/// use ndarray::array;
+/// use ndarray::{array, Array2, ShapeBuilder};
 /// let a = array![[1u8, 2], [3, 4]];
 /// let d = onedata::digest::digest_array(&a);
 /// assert_eq!(onedata::digest::to_hex(&d).len(), 64);
-/// assert_eq!(d, onedata::digest::digest_array(&a.t().as_standard_layout()));
+/// // The same values in Fortran order: the same digest.
+/// let mut f = Array2::<u8>::zeros((2, 2).f());
+/// f.assign(&a);
+/// assert_eq!(d, onedata::digest::digest_array(&f));
+/// // Other values (the transpose): another digest.
 /// assert_ne!(d, onedata::digest::digest_array(&a.t()));
 /// ```
 pub fn digest(array: &NpyArray) -> Result<[u8; 32]> {

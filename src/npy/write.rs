@@ -31,7 +31,7 @@ where
 /// let mut bytes = Vec::new();
 /// onedata::npy::write_npy_to(&mut bytes, &array![1u8, 2, 3]).unwrap();
 /// assert_eq!(bytes.len(), 128 + 3);
-/// assert_eq!(&bytes[125..], &[b'\n', 1, 2, 3][..]);
+/// assert_eq!(&bytes[127..], &[b'\n', 1, 2, 3][..]);
 /// ```
 pub fn write_npy_to<W, S, D>(mut w: W, array: &ArrayBase<S, D>) -> io::Result<()>
 where

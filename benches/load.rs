@@ -11,9 +11,19 @@ use std::path::Path;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use ndarray::Array2;
 use onedata::npy::{Dtype, ElementKind, Header};
-use onedata::{Session, SessionData, SessionId};
+use onedata::{LoadOptions, Session, SessionData, SessionId};
 
 const ROIS: usize = 1000;
+
+/// `cargo test --benches` runs each benchmark once: keep the data small
+/// there, full size under `cargo bench`.
+fn scale(bytes: usize) -> usize {
+    if std::env::args().any(|a| a == "--bench") {
+        bytes
+    } else {
+        bytes.min(4 << 20)
+    }
+}
 
 /// A float32 frames x ROIs matrix of about `bytes` bytes.
 fn spks(bytes: usize) -> Array2<f32> {
@@ -39,7 +49,7 @@ fn cold_loads(c: &mut Criterion) {
     let mut group = c.benchmark_group("cold_loadone");
     for (label, size) in [("8KB", 8 << 10), ("4MB", 4 << 20), ("400MB", 400 << 20)] {
         let name = format!("bench.spks{label}");
-        s.saveone(&spks(size), &name).unwrap();
+        s.saveone(&spks(scale(size)), &name).unwrap();
         group.bench_function(label, |b| {
             b.iter_batched(
                 || s.clear_cache(None),
@@ -67,7 +77,7 @@ fn cache_hit(c: &mut Criterion) {
 fn full_scan(c: &mut Criterion) {
     let root = tempfile::tempdir().unwrap();
     let s = session(root.path());
-    let data = spks(400 << 20);
+    let data = spks(scale(400 << 20));
     let bytes = data.len() * 4;
     s.saveone(&data, "bench.spks").unwrap();
     drop(data);
@@ -79,8 +89,9 @@ fn full_scan(c: &mut Criterion) {
             || s.clear_cache(None),
             |()| {
                 let data = s.loadone("bench.spks").unwrap();
-                let view = data.view2::<f32>().unwrap();
-                black_box(view.sum())
+                let array = data.dense().unwrap();
+                array.prefetch();
+                black_box(array.view2::<f32>().unwrap().sum())
             },
             BatchSize::PerIteration,
         )
@@ -91,7 +102,7 @@ fn full_scan(c: &mut Criterion) {
 fn save(c: &mut Criterion) {
     let root = tempfile::tempdir().unwrap();
     let s = session(root.path());
-    let data = spks(400 << 20);
+    let data = spks(scale(400 << 20));
     let mut group = c.benchmark_group("saveone");
     group.throughput(Throughput::Bytes((data.len() * 4) as u64));
     group.sample_size(10);

@@ -44,6 +44,24 @@
 //! column; onedata sorts them and sums duplicates in stored order, as
 //! scipy's `sum_duplicates` and `toarray` do. [`SparseMatrix::nnz`] still
 //! reports the entries as stored, as scipy's `.nnz` does.
+//!
+//! Where onedata differs from `load_npz`: it is stricter (index bounds and
+//! index pointer order are checked, which scipy leaves to later
+//! operations; index members must have an integer dtype; 1-d `csr_array`
+//! and n-d `coo_array` files are refused; a COO file whose row count is
+//! out of all proportion to its entries is refused rather than given an
+//! index pointer of gigabytes), and it also reads `float16` data, which
+//! scipy loads but cannot densify. `bsr` and `dia` files are refused as
+//! unsupported.
+//!
+//! ## Speed
+//!
+//! The archive is memory-mapped; every member's header is read first, so
+//! sizes are cross-checked before any large member is decompressed; the
+//! large members (`data`, `indices`) are then inflated in parallel with
+//! libdeflate, each straight into the vector the sprs matrix will own.
+//! Densifying writes each stored value once into fresh zeroed memory
+//! (huge pages advised), on all cores for large outputs.
 
 mod dense;
 mod element;

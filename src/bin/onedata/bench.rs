@@ -53,11 +53,12 @@ def med(f, n, setup=None):
         s = time.perf_counter(); f(); t.append(time.perf_counter() - s)
     return statistics.median(t) * 1e6
 
+import os
+saves = []
 def fresh_target():
-    # Each save writes a new file with no dirty pages pending, as ours does.
-    import os
-    if os.path.exists(save_to):
-        os.remove(save_to)
+    # Each save writes a new file with no dirty pages pending, as ours does;
+    # nothing is deleted while timing.
+    saves.append(f"{save_to}.{len(saves)}.npy")
     os.sync()
 
 out["cold_load_small"] = med(lambda: np.load(small), cold)
@@ -93,7 +94,9 @@ if sp is not None:
     out["sparse_load"] = med(lambda: sp.load_npz(npz), sparse_n)
     out["sparse_dense"] = med(lambda: sp.load_npz(npz).toarray(), sparse_n)
 arr = np.load(large)
-out["save_large"] = med(lambda: np.save(save_to, arr), save_n, fresh_target)
+out["save_large"] = med(lambda: np.save(saves[-1], arr), save_n, fresh_target)
+for p in saves:
+    os.remove(p)
 out["numpy"] = np.__version__
 out["scipy"] = None if sp is None else __import__("scipy").__version__
 print(json.dumps(out))
@@ -187,17 +190,24 @@ pub fn bench(as_json: bool, size_mb: usize, quick: bool) -> Result<()> {
         std::hint::black_box(session.loadone_with("bench.sparse", LoadOptions::sparse(false))?);
         Ok(())
     })?;
-    let saved = one.join("bench.saved.npy");
-    let fresh_target = || {
-        // Each save writes a new file with no dirty pages pending, as numpy's does.
-        let _ = std::fs::remove_file(&saved);
-        let _ = Command::new("sync").status();
-    };
-    let save = time_us(plan.save, fresh_target, || {
-        session.saveone(&large, "bench.saved")?;
-        Ok(())
-    })?;
-    fresh_target();
+    // Each save writes a new file with no dirty pages pending, as numpy's
+    // does; nothing is deleted while timing.
+    let count = std::cell::Cell::new(0);
+    let save = time_us(
+        plan.save,
+        || {
+            count.set(count.get() + 1);
+            let _ = Command::new("sync").status();
+        },
+        || {
+            session.saveone(&large, &format!("bench.saved{}", count.get()))?;
+            Ok(())
+        },
+    )?;
+    let count = count.get();
+    for i in 1..=count {
+        let _ = std::fs::remove_file(one.join(format!("bench.saved{i}.npy")));
+    }
     drop(large);
 
     let save_to = one.join("numpy.saved.npy");

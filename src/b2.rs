@@ -156,12 +156,7 @@ impl B2Session {
     /// The session in `data_path`, its identity read from the folder names.
     pub fn open(data_path: impl Into<PathBuf>) -> Result<B2Session> {
         let data_path = data_path.into();
-        let id = SessionId::from_path(&data_path).ok_or_else(|| {
-            Error::InvalidArgument(format!(
-                "{}: cannot tell mouse and date from the path; expected .../<mouse>/<YYYY-MM-DD>/<session_id>",
-                data_path.display()
-            ))
-        })?;
+        let id = SessionId::read_from_path(&data_path)?;
         B2Session::at(data_path, id)
     }
 

@@ -170,6 +170,16 @@ impl SessionId {
         }
     }
 
+    /// Like [`SessionId::from_path`], with an error saying what was expected.
+    pub fn read_from_path(dir: &Path) -> Result<SessionId> {
+        SessionId::from_path(dir).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "{}: cannot tell mouse and date from the path; expected .../<mouse>/<YYYY-MM-DD>/<session_id>",
+                dir.display()
+            ))
+        })
+    }
+
     /// The mouse name.
     pub fn mouse_name(&self) -> &str {
         &self.mouse_name
@@ -473,17 +483,22 @@ fn read_values(path: &Path) -> Result<Map<String, Value>> {
 /// between items and `": "` after keys.
 struct PythonJson;
 
+/// Writes `", "` before every item but the first.
+fn separator<W: ?Sized + std::io::Write>(writer: &mut W, first: bool) -> std::io::Result<()> {
+    if first {
+        Ok(())
+    } else {
+        writer.write_all(b", ")
+    }
+}
+
 impl serde_json::ser::Formatter for PythonJson {
     fn begin_array_value<W: ?Sized + std::io::Write>(
         &mut self,
         writer: &mut W,
         first: bool,
     ) -> std::io::Result<()> {
-        if first {
-            Ok(())
-        } else {
-            writer.write_all(b", ")
-        }
+        separator(writer, first)
     }
 
     fn begin_object_key<W: ?Sized + std::io::Write>(
@@ -491,11 +506,7 @@ impl serde_json::ser::Formatter for PythonJson {
         writer: &mut W,
         first: bool,
     ) -> std::io::Result<()> {
-        if first {
-            Ok(())
-        } else {
-            writer.write_all(b", ")
-        }
+        separator(writer, first)
     }
 
     fn begin_object_value<W: ?Sized + std::io::Write>(
@@ -905,12 +916,7 @@ impl Session {
     /// (`.../<mouse>/<YYYY-MM-DD>[/<session_id>]`).
     pub fn open(data_path: impl Into<PathBuf>) -> Result<Session> {
         let data_path = data_path.into();
-        let id = SessionId::from_path(&data_path).ok_or_else(|| {
-            Error::InvalidArgument(format!(
-                "{}: cannot tell mouse and date from the path; expected .../<mouse>/<YYYY-MM-DD>/<session_id>",
-                data_path.display()
-            ))
-        })?;
+        let id = SessionId::read_from_path(&data_path)?;
         Session::at(data_path, id)
     }
 

@@ -5,25 +5,19 @@ loader and the transforms, and the corrected spks.
 usage: b2_reference.py SESSION_DIR
 prints JSON {"recipes": {name: {...}}, "corrected": {...}}
 """
-import hashlib
 import json
 import pathlib
 import sys
 
 import numpy as np
 
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from onedigest import digest  # noqa: E402
+
 session = pathlib.Path(sys.argv[1])
 values = json.loads((session / "vrExperimentValues.json").read_text())
 opts_path = session / "vrExperimentOptions.json"
 opts = json.loads(opts_path.read_text()) if opts_path.exists() else {}
-
-
-def digest(a):
-    a = np.asarray(a)
-    if a.dtype == np.bool_:
-        a = a.astype("u1")
-    le = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))
-    return hashlib.sha256(le.tobytes()).hexdigest()
 
 
 def load_s2p(var_name):

@@ -112,12 +112,43 @@ fn save(c: &mut Criterion) {
     group.finish();
 }
 
+fn sparse(c: &mut Criterion) {
+    let root = tempfile::tempdir().unwrap();
+    let s = session(root.path());
+    let (rows, cols) = if scale(usize::MAX) == usize::MAX {
+        (40_000, 2_500)
+    } else {
+        (4_000, 250)
+    };
+    s.saveone(
+        &onedata::demo::random_csc(rows, cols, 0.05, 11),
+        "bench.sparse",
+    )
+    .unwrap();
+    let mut group = c.benchmark_group("sparse_40000x2500_5pct");
+    group.sample_size(20);
+    for (label, keep) in [("kept_sparse", true), ("densified", false)] {
+        group.bench_function(label, |b| {
+            b.iter_batched(
+                || s.clear_cache(None),
+                |()| {
+                    s.loadone_with("bench.sparse", LoadOptions::sparse(keep))
+                        .unwrap()
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
     header_parse,
     cold_loads,
     cache_hit,
     full_scan,
+    sparse,
     save
 );
 criterion_main!(benches);

@@ -448,6 +448,27 @@ impl SessionCore {
         self.cache.lock().contains(file_name)
     }
 
+    /// Runs `f` holding the lock of one file name: loads, saves and
+    /// deletions of one name take turns, so the cache never keeps a version
+    /// older than the file.
+    fn with_name_lock<R>(&self, file_name: &str, f: impl FnOnce() -> R) -> R {
+        let slot = self
+            .inflight
+            .lock()
+            .entry(file_name.to_string())
+            .or_default()
+            .clone();
+        let result = {
+            let _guard = slot.lock();
+            f()
+        };
+        let mut inflight = self.inflight.lock();
+        if Arc::strong_count(&slot) == 2 {
+            inflight.remove(file_name);
+        }
+        result
+    }
+
     /// The identity.
     pub fn id(&self) -> &SessionId {
         &self.id
@@ -695,15 +716,9 @@ pub trait SessionData: Send + Sync {
                 }
             }
         }
-        // One loader per file name: others wait, then find it cached.
-        let slot = core
-            .inflight
-            .lock()
-            .entry(file_name.clone())
-            .or_default()
-            .clone();
-        let result = {
-            let _guard = slot.lock();
+        // One loader (or saver) per file name at a time: others wait, then
+        // find it cached.
+        core.with_name_lock(&file_name, || {
             let cached = if opts.force {
                 None
             } else {
@@ -717,12 +732,7 @@ pub trait SessionData: Send + Sync {
                     data
                 }),
             }
-        };
-        let mut inflight = core.inflight.lock();
-        if Arc::strong_count(&slot) == 2 {
-            inflight.remove(&file_name);
-        }
-        result
+        })
     }
 
     /// Reads `file_name` from `oneData` without consulting the cache.
@@ -771,19 +781,25 @@ pub trait SessionData: Send + Sync {
         let one_path = self.one_path();
         std::fs::create_dir_all(one_path).map_err(|e| Error::io(one_path, e))?;
         let path = one_path.join(&file_name);
-        data.write_to(&path)?;
-        let mut cache = self.core().cache.lock();
-        match data.cache_entry(&path) {
-            Ok(Some(entry)) => cache.insert(file_name, Arc::new(entry)),
-            Ok(None) => {
-                cache.remove(&file_name);
+        let core = self.core();
+        // Under the name's lock, so that a load that read the old file
+        // cannot cache it after the new one is written.
+        core.with_name_lock(&file_name, || {
+            data.write_to(&path)?;
+            let entry = data.cache_entry(&path);
+            let mut cache = core.cache.lock();
+            match entry {
+                Ok(Some(entry)) => cache.insert(file_name.clone(), Arc::new(entry)),
+                Ok(None) => {
+                    cache.remove(&file_name);
+                }
+                Err(e) => {
+                    cache.remove(&file_name);
+                    return Err(e);
+                }
             }
-            Err(e) => {
-                cache.remove(&file_name);
-                return Err(e);
-            }
-        }
-        Ok(path)
+            Ok(path.clone())
+        })
     }
 
     /// Drops cached entries: the named files (with extension, e.g.
@@ -808,16 +824,21 @@ pub trait SessionData: Send + Sync {
         if !certainty {
             return Ok(ClearOutcome::NotCertain);
         }
+        for name in names.unwrap_or_default() {
+            crate::names::check_name(name)?;
+        }
         let mut deleted = Vec::new();
         for path in self.get_saved_one()? {
             let stem = crate::names::format_saved(&path, false, false);
             if names.is_some_and(|names| !names.contains(&stem.as_str())) {
                 continue;
             }
-            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
-            if let Some(file_name) = path.file_name().and_then(|f| f.to_str()) {
-                self.core().cache.lock().remove(file_name);
-            }
+            let file_name = crate::names::format_saved(&path, false, true);
+            self.core().with_name_lock(&file_name, || {
+                std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+                self.core().cache.lock().remove(&file_name);
+                Ok(())
+            })?;
             deleted.push(path);
         }
         Ok(ClearOutcome::Cleared(deleted))

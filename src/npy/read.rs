@@ -5,7 +5,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use super::header::{Header, MAX_HEADER_CHARS};
-use crate::error::{Error, HeaderError, Result};
+use crate::error::{Error, Fault, HeaderError, Result};
 
 /// Reads and validates the header of the `.npy` file at `path` without
 /// touching its data: what `onedata info` reports.
@@ -47,5 +47,20 @@ pub fn read_header(path: impl AsRef<Path>) -> Result<Header> {
     file.take(needed as u64)
         .read_to_end(&mut bytes)
         .map_err(io)?;
-    Header::parse(&bytes).map_err(|e| Error::invalid(path, e))
+    let header = Header::parse(&bytes).map_err(|e| Error::invalid(path, e))?;
+    // Refuse, as numpy does, a file shorter than its header promises.
+    if let Some(data_len) = header.data_len() {
+        let available = file_len.saturating_sub(header.data_offset() as u64);
+        if (data_len as u64) > available {
+            return Err(Error::invalid(
+                path,
+                Fault::Truncated {
+                    offset: header.data_offset() as u64,
+                    expected: data_len as u64,
+                    actual: available,
+                },
+            ));
+        }
+    }
+    Ok(header)
 }

@@ -209,6 +209,49 @@ pub fn read_npz_info(path: impl AsRef<Path>) -> Result<SparseInfo> {
     with_archive(path, read::read_info)
 }
 
+// ---------------------------------------------------------------------------
+// FUZZING SHIM, used only by fuzz/fuzz_targets/npz.rs: `read_npz` and
+// `read_npz_info` on an archive held in memory instead of a mapped file.
+// Hidden and not part of the API; it may change or go away at any time.
+
+/// [`with_archive`] on bytes already in memory (`path` names them in errors).
+fn with_archive_bytes<R>(
+    path: &Path,
+    bytes: &[u8],
+    f: impl FnOnce(&zip::Archive<'_>) -> Result<R, SparseError>,
+) -> Result<R> {
+    if bytes.len() < 22 {
+        return Err(Error::invalid(
+            path,
+            SparseError::NotZip("too short to be a zip archive"),
+        ));
+    }
+    let archive = zip::Archive::parse(bytes).map_err(|e| Error::invalid(path, e))?;
+    f(&archive).map_err(|e| Error::invalid(path, e))
+}
+
+/// Fuzzing shim: [`read_npz`] on the bytes of an `.npz` file.
+#[doc(hidden)]
+pub fn read_npz_bytes(path: impl AsRef<Path>, bytes: &[u8]) -> Result<SparseMatrix> {
+    let path = path.as_ref();
+    with_archive_bytes(path, bytes, |archive| {
+        let meta = read::read_meta(archive)?;
+        match meta.format {
+            SparseFormat::Csc | SparseFormat::Csr => read::read_compressed(archive, &meta, path),
+            SparseFormat::Coo => read::read_coo(archive, &meta, path),
+        }
+    })
+}
+
+/// Fuzzing shim: [`read_npz_info`] on the bytes of an `.npz` file.
+#[doc(hidden)]
+pub fn read_npz_info_bytes(path: impl AsRef<Path>, bytes: &[u8]) -> Result<SparseInfo> {
+    with_archive_bytes(path.as_ref(), bytes, read::read_info)
+}
+
+// END OF FUZZING SHIM
+// ---------------------------------------------------------------------------
+
 /// Writes `matrix` (CSC or CSR, any element type but `f16`, which scipy
 /// refuses, any sprs index type) to `path` as `scipy.sparse.save_npz`
 /// writes a `csc_array` (or `csr_array`): members `indices`, `indptr`,

@@ -1765,3 +1765,26 @@ fn symlinks_in_one_data_are_not_written_through() {
     assert!(matches!(cleared, ClearOutcome::Cleared(ref d) if d.len() == 1));
     assert_eq!(fs::read(&outside).unwrap(), decoy);
 }
+
+/// Found by the `npz` fuzz target: a member whose header length field is 0
+/// or 1 is shorter than the preamble read before it; it is refused, not
+/// sliced past its end.
+#[test]
+fn npz_members_with_tiny_header_lengths_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, text_len) in [0u8, 1, 2].into_iter().enumerate() {
+        let mut npy = b"\x93NUMPY\x01\x00".to_vec();
+        npy.extend_from_slice(&[text_len, 0]);
+        npy.extend_from_slice(b"ab");
+        let path = dir.path().join(format!("tiny{i}.npz"));
+        fs::write(&path, zip(&[stored("format.npy", npy)])).unwrap();
+        for result in [
+            onedata::sparse::read_npz_info(&path).map(|_| ()),
+            onedata::sparse::read_npz(&path).map(|_| ()),
+        ] {
+            let err = result.unwrap_err();
+            assert!(err.to_string().contains("format.npy"), "{err}");
+            assert!(err.to_string().contains(&format!("tiny{i}.npz")), "{err}");
+        }
+    }
+}

@@ -240,6 +240,17 @@ impl Stream<'_> {
                 available: total.saturating_sub(first as u64),
             }));
         }
+        if needed < first {
+            // A header text of under two bytes: the preamble already read
+            // runs past it, and no dict fits in it anyway.
+            let error = Header::parse(&buf[..needed])
+                .err()
+                .unwrap_or(HeaderError::Syntax {
+                    offset: 0,
+                    what: "header text too short to hold a dict",
+                });
+            return Err(self.header_error(error));
+        }
         buf.resize(needed, 0);
         self.read_exact(&mut buf[first..])?;
         let header = Header::parse(&buf).map_err(|e| self.header_error(e))?;

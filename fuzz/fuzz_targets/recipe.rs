@@ -1,0 +1,147 @@
+//! Fuzzes the restricted pickle decoder and loading-recipe reader:
+//! `decode_pickle`, `decode_object_array` and `recipe_from_npy_bytes` must
+//! never panic on any bytes (the input is tried as a pickle and as a whole
+//! `.npy` file; when it starts with a valid `.npy` header, its data is also
+//! tried as a pickle). What they return must hold up:
+//!
+//! - a value prints (`Display`, Python's repr) and converts to JSON where it
+//!   can, and JSON read back converts to the same JSON;
+//! - a decoded dict that is a recipe (`LoadingRecipe::is_recipe`) either
+//!   converts with `LoadingRecipe::from_dict` or is refused with a typed
+//!   error; `recipe_from_npy_bytes` returns exactly that recipe for a 0-d
+//!   object `.npy` file holding it;
+//! - every recipe decoded is writable (`validate`), and written with
+//!   `encode_recipe_npy` reads back equal (floats bit for bit) through
+//!   `recipe_from_npy_bytes`, `decode_object_array` of its data and the
+//!   recipe dict; the header written is numpy's for a 0-d object array.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use onedata::npy::{Dtype, Header};
+use onedata::recipe::{
+    decode_object_array, decode_pickle, encode_recipe_npy, recipe_from_npy_bytes, LoadingRecipe,
+    PyValue,
+};
+
+/// Structural equality with floats compared bit for bit (so NaN equals NaN).
+fn same(a: &PyValue, b: &PyValue) -> bool {
+    match (a, b) {
+        (PyValue::Float(x), PyValue::Float(y)) => x.to_bits() == y.to_bits(),
+        (PyValue::List(x), PyValue::List(y)) | (PyValue::Tuple(x), PyValue::Tuple(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same(x, y))
+        }
+        (PyValue::Dict(x), PyValue::Dict(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y)
+                    .all(|((k, v), (k2, v2))| same(k, k2) && same(v, v2))
+        }
+        _ => a == b,
+    }
+}
+
+fn same_recipe(a: &LoadingRecipe, b: &LoadingRecipe) -> bool {
+    same(&a.to_dict(), &b.to_dict())
+}
+
+/// What every decoded value must allow.
+fn check_value(v: &PyValue) {
+    std::hint::black_box(v.to_string());
+    std::hint::black_box(v.type_name());
+    if let Ok(json) = v.to_json() {
+        let back = PyValue::from_json(&json);
+        assert_eq!(
+            back.to_json().as_ref(),
+            Ok(&json),
+            "JSON of {v} does not read back"
+        );
+    }
+    if LoadingRecipe::is_recipe(v) {
+        if let Ok(recipe) = LoadingRecipe::from_dict(v) {
+            check_recipe(&recipe);
+        }
+    }
+}
+
+/// A recipe onedata read must write back and read back equal.
+fn check_recipe(recipe: &LoadingRecipe) {
+    if let Err(e) = recipe.validate() {
+        panic!("a decoded recipe cannot be written back: {e}: {recipe:?}");
+    }
+    let bytes = encode_recipe_npy(recipe).expect("a valid recipe encodes");
+    let header = Header::parse(&bytes).expect("the written header parses");
+    assert_eq!(header.dtype(), &Dtype::Object);
+    assert!(header.shape().is_empty());
+    assert_eq!(header.to_bytes(), bytes[..header.data_offset()]);
+
+    let back = recipe_from_npy_bytes("written.npy", &bytes)
+        .unwrap_or_else(|e| panic!("a written recipe does not read back: {e}: {recipe:?}"));
+    assert!(
+        same_recipe(&back, recipe),
+        "{recipe:?} reads back as {back:?}"
+    );
+
+    let value = decode_object_array(&bytes[header.data_offset()..])
+        .unwrap_or_else(|e| panic!("the written pickle does not decode: {e}"));
+    assert!(same(&value, &recipe.to_dict()));
+    let again = decode_pickle(&bytes[header.data_offset()..]);
+    assert!(
+        again.is_err(),
+        "a whole object-array pickle decodes as a plain value"
+    );
+
+    // JSON, where the kwargs have a JSON form.
+    if let Ok(json) = recipe.to_json() {
+        let r = LoadingRecipe::from_json(&json).expect("a recipe's own JSON reads back");
+        assert_eq!(r.to_json().as_ref(), Ok(&json));
+    }
+}
+
+/// `decode_pickle` and `decode_object_array` on `bytes`.
+fn check_pickle(bytes: &[u8]) {
+    if let Ok(v) = decode_pickle(bytes) {
+        check_value(&v);
+    }
+    if let Ok(v) = decode_object_array(bytes) {
+        check_value(&v);
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    check_pickle(data);
+
+    let header = Header::parse(data);
+    if let Ok(h) = &header {
+        check_pickle(&data[h.data_offset()..]);
+    }
+
+    match recipe_from_npy_bytes("fuzz.npy", data) {
+        Ok(recipe) => {
+            // It is exactly the recipe the object array holds.
+            let h = header.expect("a recipe file has a valid header");
+            assert_eq!(h.dtype(), &Dtype::Object);
+            assert!(h.shape().is_empty());
+            let value = decode_object_array(&data[h.data_offset()..])
+                .expect("a recipe file's data decodes as an object array");
+            assert!(LoadingRecipe::is_recipe(&value));
+            let direct = LoadingRecipe::from_dict(&value).expect("and converts");
+            assert!(same_recipe(&direct, &recipe));
+            check_recipe(&recipe);
+        }
+        Err(_) => {
+            // Refused only for a reason: not a 0-d object array, or its
+            // pickle is not a recipe.
+            if let Ok(h) = &header {
+                if h.dtype() == &Dtype::Object && h.shape().is_empty() {
+                    if let Ok(v) = decode_object_array(&data[h.data_offset()..]) {
+                        assert!(
+                            !LoadingRecipe::is_recipe(&v) || LoadingRecipe::from_dict(&v).is_err(),
+                            "recipe file refused although its pickle holds a recipe: {v}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+});

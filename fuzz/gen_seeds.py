@@ -28,6 +28,7 @@ import pickle
 import struct
 import sys
 import warnings
+import zipfile
 
 import numpy as np
 import scipy.sparse as sp
@@ -134,6 +135,15 @@ def gen_npz():
     write(d, "csr-unsorted", save_npz_bytes(u, False))
     write(d, "csc-empty", save_npz_bytes(sp.csc_array((0, 0), dtype="<f8"), False))
     write(d, "coo-no-entries", save_npz_bytes(sp.coo_array((5, 7), dtype="<f4"), True))
+    write(d, "regression-tiny-header", tiny_header_npz())
+
+
+def tiny_header_npz():
+    """Regression (README, Findings 1): a member whose header length is 0."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        z.writestr(zipfile.ZipInfo("format.npy", (2020, 1, 1, 0, 0, 0)), b"\x93NUMPY\x01\x00\x00\x00ab")
+    return buf.getvalue()
 
 
 def gen_recipe():

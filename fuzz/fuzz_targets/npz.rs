@@ -267,66 +267,11 @@ fn wrong_type<T: SparseElement>(m: &SparseMatrix) {
     assert!(m.cs::<T>().is_err(), "{m:?} viewed as {:?}", T::KIND);
 }
 
-// ---------------------------------------------------------------------------
-// KNOWN BUG GUARD — remove when fixed (fuzz/README.md, "Findings", #1):
-// `Stream::read_header` (src/sparse/member.rs:244) slices past its buffer
-// when a member's version 1.0 header has a length field of 0 or 1. Inputs
-// that panic exactly there are skipped, so that the fuzzer keeps looking
-// for other bugs; every other panic still aborts with its report. Once the
-// line moves or the bug is fixed the guard matches nothing.
-// ONEDATA_FUZZ_KNOWN_BUGS=crash turns the guard off (to replay the bug).
-
-thread_local! {
-    static KNOWN_BUG_HIT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-fn is_known_bug(info: &std::panic::PanicHookInfo<'_>) -> bool {
-    let at = info.location();
-    let message = info
-        .payload()
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .unwrap_or("");
-    at.is_some_and(|l| l.file().ends_with("src/sparse/member.rs") && l.line() == 244)
-        && message.contains("out of range for slice")
-}
-
-fn install_known_bug_guard() {
-    static ONCE: OnceLock<()> = OnceLock::new();
-    ONCE.get_or_init(|| {
-        if std::env::var("ONEDATA_FUZZ_KNOWN_BUGS").as_deref() == Ok("crash") {
-            return;
-        }
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if is_known_bug(info) {
-                KNOWN_BUG_HIT.with(|h| h.set(true));
-            } else {
-                previous(info); // prints the report and aborts
-            }
-        }));
-    });
-}
-
-/// Runs `f`, skipping (returning `None`) an input that hits the known bug.
-fn guarded<R>(f: impl FnOnce() -> R) -> Option<R> {
-    install_known_bug_guard();
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-        Ok(r) => Some(r),
-        Err(_) if KNOWN_BUG_HIT.with(|h| h.replace(false)) => None,
-        Err(e) => std::panic::resume_unwind(e),
-    }
-}
-// END OF KNOWN BUG GUARD
-// ---------------------------------------------------------------------------
-
 fuzz_target!(|data: &[u8]| {
-    let Some(info) = guarded(|| read_npz_info_bytes("fuzz.npz", data)) else {
-        return;
-    };
-    let m = match guarded(|| read_npz_bytes("fuzz.npz", data)) {
-        Some(Ok(m)) => m,
-        _ => return,
+    let info = read_npz_info_bytes("fuzz.npz", data);
+    let m = match read_npz_bytes("fuzz.npz", data) {
+        Ok(m) => m,
+        Err(_) => return,
     };
     let info = info.unwrap_or_else(|e| panic!("read_npz gives {m:?} but read_npz_info fails: {e}"));
     assert_eq!(info.format, m.format());

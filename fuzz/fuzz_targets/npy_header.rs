@@ -27,7 +27,12 @@ fuzz_target!(|data: &[u8]| {
         assert!(n <= isize::MAX as usize);
     }
 
-    // Written back, it reads back the same.
+    // Written back, a numeric header reads back the same. (Other dtypes are
+    // only reported, never written: numpy spells some of them, such as the
+    // empty record `b''` it calls `|V0`, in ways its own reader refuses.)
+    if header.dtype().kind().is_none() {
+        return;
+    }
     let again = Header::new(
         header.dtype().clone(),
         header.fortran_order(),

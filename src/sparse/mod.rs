@@ -181,8 +181,16 @@ fn with_archive<R>(
     let len = usize::try_from(len)
         .map_err(|_| Error::invalid(path, SparseError::BadZip("file too large to map".into())))?;
     let storage = Storage::map(&file, len).map_err(io)?;
-    let archive = zip::Archive::parse(storage.as_bytes()).map_err(|e| Error::invalid(path, e))?;
-    f(&archive).map_err(|e| Error::invalid(path, e))
+    with_archive_bytes(path, storage.as_bytes(), f)
+}
+
+/// The matrix an opened archive holds.
+fn read_matrix(archive: &zip::Archive<'_>, path: &Path) -> Result<SparseMatrix, SparseError> {
+    let meta = read::read_meta(archive)?;
+    match meta.format {
+        SparseFormat::Csc | SparseFormat::Csr => read::read_compressed(archive, &meta, path),
+        SparseFormat::Coo => read::read_coo(archive, &meta, path),
+    }
 }
 
 /// Loads the scipy sparse matrix in the `.npz` file at `path`, as
@@ -192,13 +200,7 @@ fn with_archive<R>(
 /// the sprs matrix owns.
 pub fn read_npz(path: impl AsRef<Path>) -> Result<SparseMatrix> {
     let path = path.as_ref();
-    with_archive(path, |archive| {
-        let meta = read::read_meta(archive)?;
-        match meta.format {
-            SparseFormat::Csc | SparseFormat::Csr => read::read_compressed(archive, &meta, path),
-            SparseFormat::Coo => read::read_coo(archive, &meta, path),
-        }
-    })
+    with_archive(path, |archive| read_matrix(archive, path))
 }
 
 /// Reads format, shape, dtypes and nnz of a sparse `.npz` file from its
@@ -234,13 +236,7 @@ fn with_archive_bytes<R>(
 #[doc(hidden)]
 pub fn read_npz_bytes(path: impl AsRef<Path>, bytes: &[u8]) -> Result<SparseMatrix> {
     let path = path.as_ref();
-    with_archive_bytes(path, bytes, |archive| {
-        let meta = read::read_meta(archive)?;
-        match meta.format {
-            SparseFormat::Csc | SparseFormat::Csr => read::read_compressed(archive, &meta, path),
-            SparseFormat::Coo => read::read_coo(archive, &meta, path),
-        }
-    })
+    with_archive_bytes(path, bytes, |archive| read_matrix(archive, path))
 }
 
 /// Fuzzing shim: [`read_npz_info`] on the bytes of an `.npz` file.

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use bytemuck::AnyBitPattern;
 use half::f16;
-use ndarray::{s, ArrayViewD, Axis};
+use ndarray::{s, ArrayViewD, Axis, ShapeBuilder};
 use num_complex::Complex;
 use onedata::digest::{digest, digest_array, to_hex};
 use onedata::npy::{write_npy, write_npy_to, Element, ElementKind, NpBool, NpyArray};
@@ -890,4 +890,44 @@ fn non_numeric_dtypes_open_but_refuse_views() {
         unsupported(arr.to_bool().unwrap_err(), "to_bool");
         unsupported(digest(&arr).unwrap_err(), "digest");
     }
+}
+
+/// Arrays of 64 MiB and more are written with direct I/O where the
+/// filesystem takes it: the files must still be exactly `numpy.save`'s,
+/// including a length that is not a multiple of the block size.
+#[test]
+fn large_arrays_write_as_numpy_saves_them() {
+    let dir = tempfile::tempdir().unwrap();
+    // 4099 x 4099 float32: 67,207,204 data bytes, past 64 MiB and not a
+    // multiple of 4096 once the header is added.
+    let (r, c) = (4099usize, 4099usize);
+    let f = ndarray::Array2::from_shape_fn((r, c), |(i, j)| ((i * 7919 + j * 31) % 65521) as f32);
+    let f_path = dir.path().join("large_f4_C.npy");
+    write_npy(&f_path, &f).unwrap();
+    // Fortran order int16, written in memory order.
+    let (r2, c2) = (5797usize, 5800usize);
+    let g = ndarray::Array2::from_shape_fn((r2, c2).f(), |(i, j)| ((i * 3 + j * 5) % 30000) as i16);
+    let g_path = dir.path().join("large_i2_F.npy");
+    write_npy(&g_path, &g).unwrap();
+
+    let back = NpyArray::open(&f_path).unwrap();
+    assert_eq!(back.view2::<f32>().unwrap(), f.view());
+    let back = NpyArray::open(&g_path).unwrap();
+    assert!(back.header().fortran_order());
+    assert_eq!(back.view2::<i16>().unwrap(), g.view());
+
+    let args: Vec<String> = [(&f_path, "f4", r, c, "C"), (&g_path, "i2", r2, c2, "F")]
+        .iter()
+        .flat_map(|(p, k, r, c, o)| {
+            [
+                p.display().to_string(),
+                k.to_string(),
+                r.to_string(),
+                c.to_string(),
+                o.to_string(),
+            ]
+        })
+        .collect();
+    let out = common::run_python(common::py_script("check_large_written.py"), &args);
+    assert_eq!(out.lines().collect::<Vec<_>>(), ["ok", "ok"], "{out}");
 }

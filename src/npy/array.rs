@@ -15,6 +15,28 @@ use crate::error::{Error, Fault, HeaderError, Result};
 
 /// The longest header prefix read before the header length is known.
 const PREAMBLE_LEN: usize = 12;
+/// Bytes read from the start of a file to parse its header: `numpy.save`'s
+/// headers are 128 bytes, and a page holds all but hostile ones.
+const HEAD_READ: usize = 4096;
+
+/// Reads from offset 0 of `file` until `buf` is full or the file ends;
+/// returns the bytes read.
+fn read_prefix(file: &File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        #[cfg(unix)]
+        let n = std::os::unix::fs::FileExt::read_at(file, &mut buf[got..], got as u64);
+        #[cfg(windows)]
+        let n = std::os::windows::fs::FileExt::seek_read(file, &mut buf[got..], got as u64);
+        match n {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
 
 /// A loaded `.npy` array.
 ///
@@ -77,8 +99,28 @@ impl NpyArray {
             let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
             return NpyArray::from_bytes(path, &bytes);
         }
+        // The header is read with one positioned read rather than through
+        // the map: opening an array touches none of its pages.
+        let mut head = [0u8; HEAD_READ];
+        let got = read_prefix(&file, &mut head).map_err(|e| Error::io(path, e))?;
+        let header = match Header::parse(&head[..got]) {
+            Ok(h) => h,
+            Err(HeaderError::LengthPastEnd { .. }) if got == HEAD_READ => {
+                // A header longer than the first read (numpy allows up to
+                // 10000 characters, more in hostile files): read what it
+                // claims, bounded by the file's length.
+                let need = Header::required_len(&head)
+                    .map_err(|e| Error::invalid(path, e))?
+                    .min(len);
+                let mut long = vec![0u8; need];
+                let got = read_prefix(&file, &mut long).map_err(|e| Error::io(path, e))?;
+                Header::parse(&long[..got]).map_err(|e| Error::invalid(path, e))?
+            }
+            Err(e) => return Err(Error::invalid(path, e)),
+        };
         let storage = Storage::map(&file, len).map_err(|e| Error::io(path, e))?;
-        NpyArray::from_storage(path, Arc::new(storage))
+        let offset = header.data_offset();
+        NpyArray::with_data_at(path, Arc::new(storage), header, offset)
     }
 
     /// Parses a whole `.npy` file held in memory, copying it into an aligned
@@ -95,12 +137,6 @@ impl NpyArray {
     pub(crate) fn from_parts(path: &Path, header: Header, buf: AlignedBuf) -> Result<NpyArray> {
         let storage = Arc::new(Storage::Owned(buf));
         NpyArray::with_data_at(path, storage, header, 0)
-    }
-
-    fn from_storage(path: &Path, storage: Arc<Storage>) -> Result<NpyArray> {
-        let header = Header::parse(storage.as_bytes()).map_err(|e| Error::invalid(path, e))?;
-        let offset = header.data_offset();
-        NpyArray::with_data_at(path, storage, header, offset)
     }
 
     fn with_data_at(

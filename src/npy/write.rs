@@ -81,13 +81,59 @@ where
     S::Elem: Element,
     D: Dimension,
 {
-    write_atomic(path.as_ref(), |w| write_npy_to(w, array))
+    let path = path.as_ref();
+    #[cfg(target_os = "linux")]
+    if let Some(data) = contiguous_bytes(array) {
+        if data.len() >= direct::MIN_BYTES {
+            let header = header_for(array).to_bytes();
+            return write_atomic_file(path, |file, tmp| {
+                if direct::write(tmp, &header, data)? {
+                    return Ok(());
+                }
+                let mut w = io::BufWriter::with_capacity(1 << 16, file);
+                w.write_all(&header)?;
+                w.write_all(data)?;
+                w.flush()
+            });
+        }
+    }
+    write_atomic(path, |w| write_npy_to(w, array))
+}
+
+/// The bytes of `array` in the order `write_npy_to` writes them, when they
+/// lie contiguously in memory.
+fn contiguous_bytes<S, D>(array: &ArrayBase<S, D>) -> Option<&[u8]>
+where
+    S: Data,
+    S::Elem: Element,
+    D: Dimension,
+{
+    if let Some(slice) = array.as_slice() {
+        return Some(bytemuck::cast_slice(slice));
+    }
+    if header_for(array).fortran_order() {
+        return array.as_slice_memory_order().map(bytemuck::cast_slice);
+    }
+    None
 }
 
 /// Writes a file atomically through `write`: temporary file, then rename.
 pub(crate) fn write_atomic(
     path: &Path,
     write: impl FnOnce(&mut io::BufWriter<&std::fs::File>) -> io::Result<()>,
+) -> Result<()> {
+    write_atomic_file(path, |file, _| {
+        let mut w = io::BufWriter::with_capacity(1 << 16, file);
+        write(&mut w)?;
+        w.flush()
+    })
+}
+
+/// Writes a file atomically: `write` fills the temporary file (given open,
+/// and by its path), which is then renamed over `path`.
+fn write_atomic_file(
+    path: &Path,
+    write: impl FnOnce(&std::fs::File, &Path) -> io::Result<()>,
 ) -> Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -100,11 +146,108 @@ pub(crate) fn write_atomic(
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
     let tmp = builder.tempfile_in(dir).map_err(|e| Error::io(dir, e))?;
-    {
-        let mut w = io::BufWriter::with_capacity(1 << 16, tmp.as_file());
-        write(&mut w).map_err(|e| Error::io(tmp.path(), e))?;
-        w.flush().map_err(|e| Error::io(tmp.path(), e))?;
-    }
+    write(tmp.as_file(), tmp.path()).map_err(|e| Error::io(tmp.path(), e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     Ok(())
+}
+
+/// Direct I/O for large arrays: the bytes go from the array to the device
+/// through a small aligned buffer, without passing through the page cache.
+///
+/// A buffered write of a many-GB spks matrix first fills that much page
+/// cache with dirty pages, pushing out the arrays an analysis is reading and
+/// stalling later writes while they drain. With direct I/O the write costs
+/// what the device takes, and the page cache keeps what it held. Files are
+/// byte for byte the same either way.
+#[cfg(target_os = "linux")]
+mod direct {
+    use std::fs::{File, OpenOptions};
+    use std::io;
+    use std::os::unix::fs::{FileExt, OpenOptionsExt};
+    use std::path::Path;
+
+    /// Arrays from this many data bytes on are written with direct I/O.
+    pub(super) const MIN_BYTES: usize = 64 << 20;
+    /// Bytes per write: a multiple of every logical block size.
+    const CHUNK: usize = 8 << 20;
+    /// Alignment of offsets, lengths and the buffer for `O_DIRECT`.
+    const ALIGN: usize = 4096;
+
+    /// Writes `header` then `data` to the file at `path` with `O_DIRECT`.
+    /// `Ok(false)` when the filesystem does not take direct I/O: the caller
+    /// then writes the file the usual way, from the start.
+    pub(super) fn write(path: &Path, header: &[u8], data: &[u8]) -> io::Result<bool> {
+        let file = match OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_DIRECT)
+            .open(path)
+        {
+            Ok(f) => f,
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let total = header.len() + data.len();
+        let chunks = total.div_ceil(CHUNK);
+        // Two writers, each with its own buffer, over the two halves of the
+        // file: one fills its buffer while the other's write is in flight.
+        let half = chunks.div_ceil(2);
+        let outcome = std::thread::scope(|s| {
+            let second = s.spawn(|| write_chunks(&file, header, data, half..chunks));
+            let first = write_chunks(&file, header, data, 0..half);
+            let second = second
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            first.and(second)
+        });
+        match outcome {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                file.set_len(0)?;
+                return Ok(false);
+            }
+            Err(e) => return Err(e),
+        }
+        // The last write was padded up to the alignment.
+        file.set_len(total as u64)?;
+        Ok(true)
+    }
+
+    /// Writes chunks `range` of the stream `header` + `data`.
+    fn write_chunks(
+        file: &File,
+        header: &[u8],
+        data: &[u8],
+        range: std::ops::Range<usize>,
+    ) -> io::Result<()> {
+        if range.is_empty() {
+            return Ok(());
+        }
+        let total = header.len() + data.len();
+        let mut buf = memmap2::MmapMut::map_anon(CHUNK)?;
+        for k in range {
+            let start = k * CHUNK;
+            let end = total.min(start + CHUNK);
+            let len = end - start;
+            fill(&mut buf[..len], header, data, start);
+            let padded = len.next_multiple_of(ALIGN);
+            buf[len..padded].fill(0);
+            file.write_all_at(&buf[..padded], start as u64)?;
+        }
+        Ok(())
+    }
+
+    /// Copies bytes `start..start + out.len()` of `header` + `data` to `out`.
+    fn fill(out: &mut [u8], header: &[u8], data: &[u8], start: usize) {
+        let mut pos = start;
+        let mut written = 0;
+        if pos < header.len() {
+            let n = (header.len() - pos).min(out.len());
+            out[..n].copy_from_slice(&header[pos..pos + n]);
+            written = n;
+            pos += n;
+        }
+        let rest = out.len() - written;
+        let from = pos - header.len();
+        out[written..].copy_from_slice(&data[from..from + rest]);
+    }
 }

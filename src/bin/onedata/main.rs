@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod info;
+mod plot;
 mod session_cmds;
 
 /// Fast, numpy-exact access to vrAnalysis onedata files.
@@ -59,6 +60,10 @@ enum Command {
         /// Fewer repetitions (for a quick look; figures are noisier).
         #[arg(long)]
         quick: bool,
+        /// Also draw each case's speedup over numpy/scipy, and its goal,
+        /// as a PNG at this path.
+        #[arg(long, value_name = "PNG")]
+        plot: Option<PathBuf>,
     },
     /// List every onedata file of a session: name, kind, dtype, shape, size.
     Ls {
@@ -100,7 +105,8 @@ fn main() -> ExitCode {
             json,
             size_mb,
             quick,
-        } => bench::bench(json, size_mb, quick),
+            plot,
+        } => bench::bench(json, size_mb, quick, plot.as_deref()),
         Command::Ls { session_dir } => session_cmds::ls(&session_dir),
         Command::Demo {
             dir,

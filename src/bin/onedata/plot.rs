@@ -1,0 +1,148 @@
+//! The PNG `onedata bench --plot` writes: each case's speedup over numpy or
+//! scipy, on a log scale, beside the goal it is held to.
+
+use std::path::Path;
+
+use onedata::{Error, Result};
+use plotters::prelude::*;
+use plotters::style::{register_font, FontStyle};
+use serde_json::Value;
+
+/// The bars: case, the ratio key to plot, its label, and the goal (a ratio).
+const BARS: [(&str, &str, &str, Option<f64>); 7] = [
+    (
+        "cold_load_small",
+        "ratio_vs_numpy",
+        "cold load 8 KB (np.load)",
+        None,
+    ),
+    (
+        "cold_load_large",
+        "ratio_vs_numpy_mmap",
+        "cold load 400 MB (np.load mmap_mode='r')",
+        Some(5.0),
+    ),
+    ("cache_hit", "ratio_vs_numpy", "cache hit (dict hit)", None),
+    (
+        "full_scan_large",
+        "ratio_vs_numpy",
+        "load + sum 400 MB (np.load + sum)",
+        Some(2.0),
+    ),
+    (
+        "sparse_load",
+        "ratio_vs_numpy",
+        "sparse load (load_npz)",
+        Some(3.0),
+    ),
+    (
+        "sparse_dense",
+        "ratio_vs_numpy",
+        "sparse densified (load_npz().toarray())",
+        Some(2.0),
+    ),
+    (
+        "save_large",
+        "ratio_vs_numpy",
+        "save 400 MB (np.save)",
+        Some(1.0),
+    ),
+];
+
+/// Writes the speedup chart of `report` (as `onedata bench --json` prints
+/// it) to `path` as a PNG.
+pub fn write_png(report: &Value, path: &Path) -> Result<()> {
+    let fail =
+        |what: String| Error::InvalidArgument(format!("cannot draw {}: {what}", path.display()));
+    register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular())
+        .map_err(|_| fail("the bundled font did not load".into()))?;
+    let cases = report["cases"].as_array().cloned().unwrap_or_default();
+    let ratio = |name: &str, key: &str| {
+        cases
+            .iter()
+            .find(|c| c["name"] == name)
+            .and_then(|c| c[key].as_f64())
+    };
+    let bars: Vec<(&str, Option<f64>, Option<f64>)> = BARS
+        .iter()
+        .map(|&(name, key, label, goal)| (label, ratio(name, key), goal))
+        .collect();
+    let top = bars.iter().filter_map(|b| b.1).fold(20.0f64, f64::max) * 1.6;
+
+    let root = BitMapBackend::new(path, (1100, 560)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| fail(e.to_string()))?;
+    let title = format!(
+        "onedata vs numpy {} / scipy {}: speedup (their time / ours), {} MB spks",
+        report["numpy"].as_str().unwrap_or("?"),
+        report["scipy"].as_str().unwrap_or("?"),
+        report["size_mb"]
+    );
+    let n = bars.len();
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(16)
+        .x_label_area_size(40)
+        .y_label_area_size(330)
+        .build_cartesian_2d((0.5f64..top).log_scale(), 0f64..n as f64)
+        .map_err(|e| fail(e.to_string()))?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(n * 2 + 1)
+        .y_label_formatter(&|y| {
+            let k = (n as f64 - y - 0.5).round();
+            if (n as f64 - y - 0.5 - k).abs() < 0.01 && k >= 0.0 && (k as usize) < n {
+                bars[k as usize].0.to_string()
+            } else {
+                String::new()
+            }
+        })
+        .x_desc("speedup over numpy / scipy (log scale; the dashed line is parity)")
+        .x_label_formatter(&|x| format!("{x}x"))
+        .label_style(("sans-serif", 15))
+        .draw()
+        .map_err(|e| fail(e.to_string()))?;
+    let green = RGBColor(46, 125, 50);
+    let red = RGBColor(198, 40, 40);
+    for (k, (_, value, goal)) in bars.iter().enumerate() {
+        let y = (n - 1 - k) as f64;
+        let Some(v) = *value else { continue };
+        let met = goal.is_none_or(|g| v >= g);
+        let color = if met { green } else { red };
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(0.5, y + 0.2), (v.max(0.5), y + 0.8)],
+                color.filled(),
+            )))
+            .map_err(|e| fail(e.to_string()))?;
+        let label = match goal {
+            Some(g) => format!("{v:.2}x (goal {g}x)"),
+            None => format!("{v:.2}x"),
+        };
+        chart
+            .draw_series(std::iter::once(Text::new(
+                label,
+                (v.max(0.5) * 1.05, y + 0.62),
+                ("sans-serif", 15),
+            )))
+            .map_err(|e| fail(e.to_string()))?;
+        if let Some(g) = goal {
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(*g, y + 0.1), (*g, y + 0.9)],
+                    BLACK.stroke_width(3),
+                )))
+                .map_err(|e| fail(e.to_string()))?;
+        }
+    }
+    chart
+        .draw_series(DashedLineSeries::new(
+            vec![(1.0, 0.0), (1.0, n as f64)],
+            6,
+            4,
+            BLACK.stroke_width(1),
+        ))
+        .map_err(|e| fail(e.to_string()))?;
+    root.present().map_err(|e| fail(e.to_string()))?;
+    Ok(())
+}

@@ -339,10 +339,12 @@ fn compressed_as<T: SparseElement, I: SparseIndex>(
     let stored = data.len();
     let indptr: Vec<I> = read_index_vec(indptr, pkind)?;
     let nnz = check_indptr(&indptr, stored)?;
-    let (data, indices) = both(
+    // The values take longest (they compress least): they are decoded here,
+    // while the indices start on the second thread.
+    let (indices, data) = both(
         parallel,
-        || data.read_vec::<T>(kind),
         || read_index_vec::<I>(indices, ikind),
+        || data.read_vec::<T>(kind),
     );
     let (mut data, mut indices) = (data?, indices?);
     // scipy's prune: entries past indptr[-1] are dropped.

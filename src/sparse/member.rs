@@ -169,9 +169,25 @@ impl<'a> Member<'a> {
     /// be the Rust type of the member's kind. Allocates exactly what the
     /// header promises and decompresses straight into it.
     pub(crate) fn read_vec<T: AnyBitPattern + NoUninit>(
-        mut self,
+        self,
         kind: ElementKind,
     ) -> Result<Vec<T>, SparseError> {
+        let (mut v, start) = self.read_vec_at::<T>(kind)?;
+        if start > 0 {
+            let n = v.len() - start;
+            v.copy_within(start.., 0);
+            v.truncate(n);
+        }
+        Ok(v)
+    }
+
+    /// Like [`Member::read_vec`], but the elements may start at an offset
+    /// of the vector returned with it (`v[start..]`), saving the move of a
+    /// caller that copies them elsewhere anyway.
+    pub(crate) fn read_vec_at<T: AnyBitPattern + NoUninit>(
+        mut self,
+        kind: ElementKind,
+    ) -> Result<(Vec<T>, usize), SparseError> {
         let n = self.len();
         let size = std::mem::size_of::<T>();
         debug_assert_eq!(size, kind.itemsize());
@@ -183,17 +199,19 @@ impl<'a> Member<'a> {
             })
         };
         let mut v: Vec<T>;
-        if self.data_len() >= WHOLE_STREAM_MIN && matches!(self.stream.codec, Codec::Deflate(_)) {
+        let mut start = 0;
+        let head = self.header.data_offset();
+        if self.data_len() >= WHOLE_STREAM_MIN
+            && matches!(self.stream.codec, Codec::Deflate(_))
+            && head % size.max(1) == 0
+        {
             // One call of libdeflate over the whole stream, header included,
-            // into the vector itself (a few elements longer), then the data
-            // moved down over the header.
-            let head = self.header.data_offset();
-            v = alloc(n + head.div_ceil(size.max(1)), &self.stream.name)?;
-            let total = head + self.data_len();
-            let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut v);
-            self.stream.inflate_whole(&mut bytes[..total])?;
-            bytes.copy_within(head..total, 0);
-            v.truncate(n);
+            // into the vector itself (a few elements longer): the data starts
+            // at element `head / size` (numpy pads headers to 64 bytes).
+            v = alloc(n + head / size.max(1), &self.stream.name)?;
+            start = head / size.max(1);
+            self.stream
+                .inflate_whole(bytemuck::cast_slice_mut(&mut v))?;
         } else {
             v = alloc(n, &self.stream.name)?;
             self.stream.read_exact(bytemuck::cast_slice_mut(&mut v))?;
@@ -201,11 +219,11 @@ impl<'a> Member<'a> {
         }
         if !native {
             let unit = kind.swap_unit();
-            for c in bytemuck::cast_slice_mut::<T, u8>(&mut v).chunks_exact_mut(unit) {
+            for c in bytemuck::cast_slice_mut::<T, u8>(&mut v[start..]).chunks_exact_mut(unit) {
                 c.reverse();
             }
         }
-        Ok(v)
+        Ok((v, start))
     }
 
     /// Decodes the data as bytes (for the small `format` member).

@@ -5,7 +5,9 @@
 
 use super::element::{SparseElement, SparseIndex};
 use super::member::{self, Member};
-use super::structure::{build_compressed, check_indptr, coo_to_csr};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::structure::{build_compressed, check_indptr, coo_to_csr, try_canonical};
 use super::zip::Archive;
 use super::{SparseFormat, SparseMatrix};
 use crate::error::SparseError;
@@ -339,19 +341,75 @@ fn compressed_as<T: SparseElement, I: SparseIndex>(
     let stored = data.len();
     let indptr: Vec<I> = read_index_vec(indptr, pkind)?;
     let nnz = check_indptr(&indptr, stored)?;
-    // The values take longest (they compress least): they are decoded here,
-    // while the indices start on the second thread.
-    let (indices, data) = both(
-        parallel,
-        || read_index_vec::<I>(indices, ikind),
-        || data.read_vec::<T>(kind),
-    );
-    let (mut data, mut indices) = (data?, indices?);
-    // scipy's prune: entries past indptr[-1] are dropped.
-    data.truncate(nnz);
-    indices.truncate(nnz);
-    let (m, canonical) = build_compressed(csc, (shape[0], shape[1]), indptr, indices, data)?;
-    Ok((T::wrap(I::wrap_cs(m)), canonical, nnz))
+    let shape = (shape[0], shape[1]);
+    if !parallel {
+        let mut indices = read_index_vec::<I>(indices, ikind)?;
+        let mut data = data.read_vec::<T>(kind)?;
+        // scipy's prune: entries past indptr[-1] are dropped.
+        data.truncate(nnz);
+        indices.truncate(nnz);
+        let (m, canonical) = build_compressed(csc, shape, indptr, indices, data)?;
+        return Ok((T::wrap(I::wrap_cs(m)), canonical, nnz));
+    }
+    // The values take longest (they compress least): they are decoded here
+    // while the second thread decodes the indices and then, if the values
+    // are not done yet, has sprs check the structure in the time left, on a
+    // matrix whose values are copied in once they are.
+    let values_done = AtomicBool::new(false);
+    let (early, values) = std::thread::scope(|s| {
+        let second = s.spawn(|| -> Result<Early<T, I>, SparseError> {
+            let mut indices = read_index_vec::<I>(indices, ikind)?;
+            indices.truncate(nnz);
+            if values_done.load(Ordering::Acquire) {
+                return Ok(Early::Parts(indptr, indices));
+            }
+            let placeholder = written_zeros::<T>(nnz)?;
+            Ok(
+                match try_canonical(csc, shape, indptr, indices, placeholder) {
+                    Ok(m) => Early::Built(m),
+                    Err((indptr, indices, _)) => Early::Parts(indptr, indices),
+                },
+            )
+        });
+        let values = data.read_vec_at::<T>(kind);
+        values_done.store(true, Ordering::Release);
+        let early = second
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (early, values)
+    });
+    let (early, (mut values, start)) = (early?, values?);
+    match early {
+        Early::Built(mut m) => {
+            m.data_mut().copy_from_slice(&values[start..start + nnz]);
+            Ok((T::wrap(I::wrap_cs(m)), true, nnz))
+        }
+        Early::Parts(indptr, indices) => {
+            values.copy_within(start..start + nnz, 0);
+            values.truncate(nnz);
+            let (m, canonical) = build_compressed(csc, shape, indptr, indices, values)?;
+            Ok((T::wrap(I::wrap_cs(m)), canonical, nnz))
+        }
+    }
+}
+
+/// What the indices' thread hands back: the matrix, built and checked with
+/// placeholder values, or the arrays for the usual build.
+enum Early<T, I: SparseIndex> {
+    Built(sprs::CsMatI<T, I>),
+    Parts(Vec<I>, Vec<I>),
+}
+
+/// `n` zeros, written (not only reserved), so that copying the values over
+/// them later takes no page faults.
+fn written_zeros<T: SparseElement>(n: usize) -> Result<Vec<T>, SparseError> {
+    let mut v: Vec<T> = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| SparseError::TooLarge {
+        what: "the values of the matrix".into(),
+        bytes: n as u128 * std::mem::size_of::<T>() as u128,
+    })?;
+    v.resize(n, T::zeroed());
+    Ok(v)
 }
 
 /// Reads a COO matrix into canonical CSR.

@@ -48,15 +48,8 @@ pub(crate) fn build_compressed<T: SparseElement, I: SparseIndex>(
     indices: Vec<I>,
     data: Vec<T>,
 ) -> Result<(CsMatI<T, I>, bool), SparseError> {
-    let try_new = |indptr, indices, data| {
-        if csc {
-            CsMatI::try_new_csc(shape, indptr, indices, data)
-        } else {
-            CsMatI::try_new(shape, indptr, indices, data)
-        }
-    };
     // sprs checks bounds and strict order in one pass: the common case.
-    let (mut indptr, indices, data, _) = match try_new(indptr, indices, data) {
+    let (mut indptr, indices, data) = match try_canonical(csc, shape, indptr, indices, data) {
         Ok(m) => return Ok((m, true)),
         Err(parts) => parts,
     };
@@ -73,12 +66,39 @@ pub(crate) fn build_compressed<T: SparseElement, I: SparseIndex>(
         }
     }
     let (indices, data) = canonicalize(&mut indptr, indices, data);
-    match try_new(indptr, indices, data) {
+    let try_new = if csc {
+        CsMatI::try_new_csc
+    } else {
+        CsMatI::try_new
+    };
+    match try_new(shape, indptr, indices, data) {
         Ok(m) => Ok((m, false)),
         Err((_, _, _, e)) => Err(SparseError::BadIndptr(format!(
             "structure refused after canonicalization: {e}"
         ))),
     }
+}
+
+/// The parts of a compressed matrix that is not canonical (or not valid):
+/// index pointer, indices and data, as given.
+pub(crate) type Parts<T, I> = (Vec<I>, Vec<I>, Vec<T>);
+
+/// The CSC (`csc`) or CSR matrix of these arrays if they are already
+/// canonical (indices in bounds and strictly increasing in each lane), as
+/// sprs checks in one pass; else the arrays back.
+pub(crate) fn try_canonical<T: SparseElement, I: SparseIndex>(
+    csc: bool,
+    shape: (usize, usize),
+    indptr: Vec<I>,
+    indices: Vec<I>,
+    data: Vec<T>,
+) -> Result<CsMatI<T, I>, Parts<T, I>> {
+    let built = if csc {
+        CsMatI::try_new_csc(shape, indptr, indices, data)
+    } else {
+        CsMatI::try_new(shape, indptr, indices, data)
+    };
+    built.map_err(|(indptr, indices, data, _)| (indptr, indices, data))
 }
 
 /// Sorts each lane by index (stably) and sums runs of equal indices in

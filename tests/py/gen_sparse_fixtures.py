@@ -210,6 +210,33 @@ class Out:
         self.malformed.append(dict(file=name, fault=fault))
 
 
+def scipy_fixture(out, rng, fmt, is_array, compressed, idx, code, case, shape, n, tag=""):
+    """One fixture written by save_npz, recorded with the order scipy stored
+    its entries in."""
+    r, c = entries(rng, shape, n, duplicates=(case == "messy"))
+    if case == "canon" and fmt == "coo":
+        order = np.lexsort((c, r))
+        r, c = r[order], c[order]
+    d = values(code, len(r), rng)
+    m = build(fmt, is_array, shape, r, c, d, sort=(case != "messy"))
+    set_index_dtype(m, np.dtype(idx))
+    name = f"{fmt}_{'array' if is_array else 'matrix'}_{'z' if compressed else 's'}_{idx}_{code}_{case}{tag}.npz"
+    sp.save_npz(out.path(name), m, compressed=compressed)
+    members = np.load(out.path(name))
+    assert members["data"].dtype == np.dtype(code)
+    key = "indices" if fmt != "coo" else "row"
+    assert members[key].dtype == np.dtype(idx), (name, members[key].dtype)
+    # the order scipy stored them in
+    if fmt == "coo":
+        sr, sc, sd = members["row"], members["col"], members["data"]
+    else:
+        ip, ix = members["indptr"], members["indices"]
+        lanes = np.repeat(np.arange(len(ip) - 1), np.diff(ip))
+        sr, sc = (ix, lanes) if fmt == "csc" else (lanes, ix)
+        sd = members["data"]
+    out.add(name, fmt, is_array, shape, sr.astype(np.int64), sc.astype(np.int64), sd, idx)
+
+
 def scipy_fixtures(out):
     rng = np.random.default_rng(20240612)
     for fmt in ["csc", "csr", "coo"]:
@@ -222,28 +249,15 @@ def scipy_fixtures(out):
                                 continue
                             shape = {"zero_rows": (0, 4), "zero_cols": (4, 0)}.get(case, SHAPE)
                             n = {"canon": 12, "messy": 10}.get(case, 0)
-                            r, c = entries(rng, shape, n, duplicates=(case == "messy"))
-                            if case == "canon" and fmt == "coo":
-                                order = np.lexsort((c, r))
-                                r, c = r[order], c[order]
-                            d = values(code, len(r), rng)
-                            m = build(fmt, is_array, shape, r, c, d, sort=(case != "messy"))
-                            set_index_dtype(m, np.dtype(idx))
-                            name = f"{fmt}_{'array' if is_array else 'matrix'}_{'z' if compressed else 's'}_{idx}_{code}_{case}.npz"
-                            sp.save_npz(out.path(name), m, compressed=compressed)
-                            members = np.load(out.path(name))
-                            assert members["data"].dtype == np.dtype(code)
-                            key = "indices" if fmt != "coo" else "row"
-                            assert members[key].dtype == np.dtype(idx), (name, members[key].dtype)
-                            # the order scipy stored them in
-                            if fmt == "coo":
-                                sr, sc, sd = members["row"], members["col"], members["data"]
-                            else:
-                                ip, ix = members["indptr"], members["indices"]
-                                lanes = np.repeat(np.arange(len(ip) - 1), np.diff(ip))
-                                sr, sc = (ix, lanes) if fmt == "csc" else (lanes, ix)
-                                sd = members["data"]
-                            out.add(name, fmt, is_array, shape, sr.astype(np.int64), sc.astype(np.int64), sd, idx)
+                            scipy_fixture(out, rng, fmt, is_array, compressed, idx, code, case, shape, n)
+    # Large enough that values and indices are inflated in one call each and
+    # on two threads, with the structure checked while the values finish.
+    for fmt in ["csc", "csr", "coo"]:
+        for compressed in [True, False]:
+            for idx in ["i4", "i8"]:
+                for code in ["f4", "c16", "b1"]:
+                    for case in ["canon", "messy"]:
+                        scipy_fixture(out, rng, fmt, True, compressed, idx, code, case, (2000, 300), 100_000, "_large")
 
 
 def savez(path, compressed=True, **members):

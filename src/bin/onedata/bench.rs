@@ -23,14 +23,27 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Median microseconds of `f` over `n` runs, each preceded by `setup`.
-fn time_us(n: usize, mut setup: impl FnMut(), mut f: impl FnMut() -> Result<()>) -> Result<f64> {
+/// Untimed runs before each timed workload, on both sides: the first runs
+/// pay for memory the kernel (or a virtual machine's host) hands out for the
+/// first time, and for files not yet in the page cache.
+const WARMUP: usize = 3;
+
+/// Median microseconds of `f` over `n` runs, each preceded by `setup`,
+/// after `warmup` untimed runs.
+fn time_us(
+    n: usize,
+    warmup: usize,
+    mut setup: impl FnMut(),
+    mut f: impl FnMut() -> Result<()>,
+) -> Result<f64> {
     let mut times = Vec::with_capacity(n);
-    for _ in 0..n.max(1) {
+    for k in 0..warmup + n.max(1) {
         setup();
         let start = Instant::now();
         f()?;
-        times.push(start.elapsed().as_secs_f64() * 1e6);
+        if k >= warmup {
+            times.push(start.elapsed().as_secs_f64() * 1e6);
+        }
     }
     Ok(median(times))
 }
@@ -44,14 +57,16 @@ try:
 except ImportError:
     sp = None
 small, large, npz, save_to = sys.argv[1:5]
-cold, scan, sparse_n, save_n = map(int, sys.argv[5:9])
+cold, scan, sparse_n, save_n, WARMUP = map(int, sys.argv[5:10])
 
-def med(f, n, setup=None):
+def med(f, n, setup=None, warmup=WARMUP):
     t = []
-    for _ in range(n):
+    for k in range(warmup + n):
         if setup:
             setup()
-        s = time.perf_counter(); f(); t.append(time.perf_counter() - s)
+        s = time.perf_counter(); f(); e = time.perf_counter() - s
+        if k >= warmup:
+            t.append(e)
     return statistics.median(t) * 1e6
 
 import os
@@ -95,7 +110,7 @@ if sp is not None:
     out["sparse_load"] = med(lambda: sp.load_npz(npz), sparse_n)
     out["sparse_dense"] = med(lambda: sp.load_npz(npz).toarray(), sparse_n)
 arr = np.load(large)
-out["save_large"] = med(lambda: np.save(saves[-1], arr), save_n, fresh_target)
+out["save_large"] = med(lambda: np.save(saves[-1], arr), save_n, fresh_target, warmup=0)
 for p in saves:
     os.remove(p)
 out["numpy"] = np.__version__
@@ -116,7 +131,7 @@ pub fn bench(as_json: bool, size_mb: usize, quick: bool, plot: Option<&Path>) ->
         Plan {
             cold: 2000,
             scan: 7,
-            sparse: 11,
+            sparse: 15,
             save: 5,
         }
     };
@@ -145,12 +160,12 @@ pub fn bench(as_json: bool, size_mb: usize, quick: bool, plot: Option<&Path>) ->
     // A cold load ends with a typed view in hand and no page of data read,
     // as `np.load(mmap_mode='r')` ends with a memmap and none read: reading
     // a page costs the kernel's page fault on either side.
-    let cold_small = time_us(plan.cold, clear, || {
+    let cold_small = time_us(plan.cold, WARMUP, clear, || {
         let d = session.loadone("bench.small")?;
         std::hint::black_box(d.view2::<f32>()?.dim());
         Ok(())
     })?;
-    let cold_large = time_us(plan.cold, clear, || {
+    let cold_large = time_us(plan.cold, WARMUP, clear, || {
         let d = session.loadone("bench.large")?;
         std::hint::black_box(d.view2::<f32>()?.dim());
         Ok(())
@@ -159,6 +174,7 @@ pub fn bench(as_json: bool, size_mb: usize, quick: bool, plot: Option<&Path>) ->
     let floor_map = std::cell::RefCell::new(None);
     let floor = time_us(
         plan.cold,
+        WARMUP,
         || drop(floor_map.take()),
         || {
             let (byte, map) =
@@ -183,26 +199,28 @@ pub fn bench(as_json: bool, size_mb: usize, quick: bool, plot: Option<&Path>) ->
         hits.push(start.elapsed().as_secs_f64() * 1e6 / reps as f64);
     }
     let cache_hit = median(hits);
-    let scan = time_us(plan.scan, clear, || {
+    let scan = time_us(plan.scan, WARMUP, clear, || {
         let d = session.loadone("bench.large")?;
         let arr = d.dense()?;
         arr.prefetch();
         std::hint::black_box(arr.view2::<f32>()?.sum());
         Ok(())
     })?;
-    let sparse_load = time_us(plan.sparse, clear, || {
+    let sparse_load = time_us(plan.sparse, WARMUP, clear, || {
         std::hint::black_box(session.loadone_with("bench.sparse", LoadOptions::sparse(true))?);
         Ok(())
     })?;
-    let sparse_dense = time_us(plan.sparse, clear, || {
+    let sparse_dense = time_us(plan.sparse, WARMUP, clear, || {
         std::hint::black_box(session.loadone_with("bench.sparse", LoadOptions::sparse(false))?);
         Ok(())
     })?;
     // Each save writes a new file with no dirty pages pending, as numpy's
     // does; nothing is deleted while timing.
     let count = std::cell::Cell::new(0);
+    // No warm-up: each save writes a new 400 MB file, on both sides.
     let save = time_us(
         plan.save,
+        0,
         || {
             count.set(count.get() + 1);
             let _ = Command::new("sync").status();
@@ -229,6 +247,7 @@ pub fn bench(as_json: bool, size_mb: usize, quick: bool, plot: Option<&Path>) ->
         plan.scan.to_string(),
         plan.sparse.to_string(),
         plan.save.to_string(),
+        WARMUP.to_string(),
     ];
     let (theirs, missing) = match Command::new(&python)
         .arg("-c")
@@ -293,6 +312,8 @@ pub fn bench(as_json: bool, size_mb: usize, quick: bool, plot: Option<&Path>) ->
         "numpy": theirs.get("numpy"),
         "scipy": theirs.get("scipy"),
         "missing": missing,
+        "warmup_runs": WARMUP,
+        "timed_runs": {"cold": plan.cold, "scan": plan.scan, "sparse": plan.sparse, "save": plan.save},
         "cases": cases,
     });
     if let Some(png) = plot {

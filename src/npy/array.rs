@@ -118,8 +118,21 @@ impl NpyArray {
             }
             Err(e) => return Err(Error::invalid(path, e)),
         };
-        let storage = Storage::map(&file, len).map_err(|e| Error::io(path, e))?;
         let offset = header.data_offset();
+        // A file shorter than its header promises is refused before it is
+        // mapped.
+        let available = len.saturating_sub(offset);
+        if let Some(n) = header.data_len().filter(|&n| n > available) {
+            return Err(Error::invalid(
+                path,
+                Fault::Truncated {
+                    offset: offset as u64,
+                    expected: n as u64,
+                    actual: available as u64,
+                },
+            ));
+        }
+        let storage = Storage::map(&file, len).map_err(|e| Error::io(path, e))?;
         NpyArray::with_data_at(path, Arc::new(storage), header, offset)
     }
 

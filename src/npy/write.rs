@@ -66,6 +66,15 @@ where
 /// the same folder, which is then renamed over `path`. A reader that has the
 /// old file mapped keeps a valid view of the old contents.
 ///
+/// On Linux, C- or Fortran-contiguous arrays of 64 MiB and more are written
+/// with direct I/O (`O_DIRECT`) where the filesystem takes it: the bytes go
+/// from the array to the device through two 8 MiB aligned buffers, written in
+/// parallel, instead of through the page cache. Saving a many-GB spks matrix
+/// then neither evicts the arrays an analysis is reading nor leaves gigabytes
+/// of dirty pages to stall later writes; the first read of the new file
+/// comes from the device. The file is the same either way; filesystems
+/// without direct I/O get the usual buffered write.
+///
 /// ```
 /// use ndarray::Array2;
 /// let dir = tempfile::tempdir().unwrap();

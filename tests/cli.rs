@@ -1,4 +1,6 @@
-//! The command-line tool: `info`, `digest`, and errors on bad files.
+//! The command-line tool: `info`, `digest`, `bench`, and errors on bad files.
+
+mod common;
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -131,4 +133,87 @@ fn truncated_data_is_refused_before_mapping() {
     let out = onedata(&["info", "--json", s(&path)]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("truncated"));
+}
+
+const BENCH_CASES: [&str; 7] = [
+    "cold_load_small",
+    "cold_load_large",
+    "cache_hit",
+    "full_scan_large",
+    "sparse_load",
+    "sparse_dense",
+    "save_large",
+];
+
+fn bench_json(python: Option<&str>, extra: &[&str]) -> serde_json::Value {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_onedata"));
+    cmd.args(["bench", "--quick", "--size-mb", "4", "--json"])
+        .args(extra);
+    if let Some(p) = python {
+        cmd.env("ONEDATA_PYTHON", p);
+    }
+    let out = cmd.output().expect("run onedata bench");
+    serde_json::from_str(&stdout(&out)).expect("bench --json prints one JSON object")
+}
+
+/// `bench --json` reports every case on both sides, with ratios that are
+/// numpy's time over ours, and draws the plot.
+#[test]
+fn bench_json_reports_every_case_beside_numpy() {
+    common::require_scipy();
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("bench.png");
+    let r = bench_json(Some(&common::python()), &["--plot", s(&png)]);
+    assert_eq!(r["missing"], serde_json::Value::Null);
+    assert_eq!(r["numpy"].as_str().unwrap(), common::numpy_version());
+    assert_eq!(r["size_mb"], 4);
+    assert_eq!(r["large_shape"], serde_json::json!([1048, 1000]));
+    let cases = r["cases"].as_array().unwrap();
+    let names: Vec<&str> = cases.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, BENCH_CASES);
+    let close = |ratio: f64, a: f64, b: f64| ((ratio - a / b) / ratio).abs() < 0.02;
+    for c in cases {
+        let ours = c["onedata_us"].as_f64().unwrap();
+        let theirs = c["numpy_us"].as_f64().unwrap();
+        assert!(ours > 0.0 && theirs > 0.0, "{c}");
+        assert!(
+            close(c["ratio_vs_numpy"].as_f64().unwrap(), theirs, ours),
+            "{c}"
+        );
+    }
+    let large = &cases[1];
+    let (ours, mmap, floor) = (
+        large["onedata_us"].as_f64().unwrap(),
+        large["numpy_mmap_us"].as_f64().unwrap(),
+        large["floor_us"].as_f64().unwrap(),
+    );
+    assert!(
+        close(large["ratio_vs_numpy_mmap"].as_f64().unwrap(), mmap, ours),
+        "{large}"
+    );
+    assert!(
+        close(large["ratio_vs_floor"].as_f64().unwrap(), ours, floor),
+        "{large}"
+    );
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+}
+
+/// Without python3 the bench still measures our side, and says what is
+/// missing and how to install it.
+#[test]
+fn bench_without_python_measures_our_side_and_says_what_is_missing() {
+    let r = bench_json(Some("/nonexistent/python3"), &[]);
+    let missing = r["missing"].as_str().unwrap();
+    assert!(
+        missing.contains("not found") && missing.contains("numpy"),
+        "{missing}"
+    );
+    let cases = r["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), BENCH_CASES.len());
+    for c in cases {
+        assert!(c["onedata_us"].as_f64().unwrap() > 0.0, "{c}");
+        assert_eq!(c["numpy_us"], serde_json::Value::Null, "{c}");
+        assert_eq!(c["ratio_vs_numpy"], serde_json::Value::Null, "{c}");
+    }
 }

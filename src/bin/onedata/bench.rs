@@ -2,8 +2,9 @@
 //! scipy (run by python3 on the same files, in the same run) and with the
 //! physical floor of a mapped load.
 
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Instant;
 
 use ndarray::Array2;
@@ -28,16 +29,16 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// first time, and for files not yet in the page cache.
 const WARMUP: usize = 3;
 
-/// Median microseconds of `f` over `n` runs, each preceded by `setup`,
-/// after `warmup` untimed runs.
-fn time_us(
+/// Microseconds of each of `n` timed runs of `f`, each preceded by
+/// `setup`, after `warmup` untimed runs.
+fn samples_us(
     n: usize,
     warmup: usize,
     mut setup: impl FnMut(),
     mut f: impl FnMut() -> Result<()>,
-) -> Result<f64> {
+) -> Result<Vec<f64>> {
     let mut times = Vec::with_capacity(n);
-    for k in 0..warmup + n.max(1) {
+    for k in 0..warmup + n {
         setup();
         let start = Instant::now();
         f()?;
@@ -45,41 +46,32 @@ fn time_us(
             times.push(start.elapsed().as_secs_f64() * 1e6);
         }
     }
-    Ok(median(times))
+    Ok(times)
 }
 
+/// The numpy/scipy side, run by python3 for the whole bench on the same
+/// files. It prints the versions, then answers each request line
+/// `CASE RUNS WARMUP` with one JSON line `{"samples": [microseconds, ...]}`
+/// (`null` for a case it cannot run).
 const PYTHON_SIDE: &str = r#"
-import json, statistics, sys, time
+import json, os, sys, time
 import numpy as np
-out = {}
 try:
+    import scipy
     import scipy.sparse as sp
 except ImportError:
     sp = None
 small, large, npz, save_to = sys.argv[1:5]
-cold, scan, sparse_n, save_n, WARMUP = map(int, sys.argv[5:10])
 
-def med(f, n, setup=None, warmup=WARMUP):
+def samples(f, runs, warmup, setup=None):
     t = []
-    for k in range(warmup + n):
+    for k in range(warmup + runs):
         if setup:
             setup()
         s = time.perf_counter(); f(); e = time.perf_counter() - s
         if k >= warmup:
-            t.append(e)
-    return statistics.median(t) * 1e6
-
-import os
-saves = []
-def fresh_target():
-    # Each save writes a new file with no dirty pages pending, as ours does;
-    # nothing is deleted while timing.
-    saves.append(f"{save_to}.{len(saves)}.npy")
-    os.sync()
-
-out["cold_load_small"] = med(lambda: np.load(small), cold)
-out["cold_load_large"] = med(lambda: np.load(large), max(scan, 3))
-out["cold_load_large_mmap"] = med(lambda: np.load(large, mmap_mode="r"), cold)
+            t.append(e * 1e6)
+    return t
 
 # A cache hit as vrAnalysis' SessionData.loadone serves it.
 class Session:
@@ -94,29 +86,158 @@ class Session:
         data = np.load(large, mmap_mode="r")
         self.one_cache[file_name] = data
         return data
-s = Session()
-s.loadone("bench.large")
-reps = 1000
-t = []
-for _ in range(200):
-    a = time.perf_counter()
-    for _ in range(reps):
-        s.loadone("bench.large")
-    t.append((time.perf_counter() - a) / reps)
-out["cache_hit"] = statistics.median(t) * 1e6
 
-out["full_scan_large"] = med(lambda: np.load(large).sum(), scan)
+def cache_hit(runs, warmup):
+    s = Session()
+    s.loadone("bench.large")
+    reps, t = 1000, []
+    for _ in range(runs):
+        a = time.perf_counter()
+        for _ in range(reps):
+            s.loadone("bench.large")
+        t.append((time.perf_counter() - a) / reps * 1e6)
+    return t
+
+saves = []
+def fresh_target():
+    # Each save writes a new file with no dirty pages pending, as ours does;
+    # nothing is deleted while timing.
+    saves.append(f"{save_to}.{len(saves)}.npy")
+    os.sync()
+
+arr = None
+def save(runs, warmup):
+    global arr
+    if arr is None:
+        arr = np.load(large)
+    return samples(lambda: np.save(saves[-1], arr), runs, warmup, fresh_target)
+
+cases = {
+    "cold_load_small": lambda n, w: samples(lambda: np.load(small), n, w),
+    "cold_load_large": lambda n, w: samples(lambda: np.load(large), n, w),
+    "cold_load_large_mmap": lambda n, w: samples(lambda: np.load(large, mmap_mode="r"), n, w),
+    "cache_hit": cache_hit,
+    "full_scan_large": lambda n, w: samples(lambda: np.load(large).sum(), n, w),
+    "save_large": save,
+}
 if sp is not None:
-    out["sparse_load"] = med(lambda: sp.load_npz(npz), sparse_n)
-    out["sparse_dense"] = med(lambda: sp.load_npz(npz).toarray(), sparse_n)
-arr = np.load(large)
-out["save_large"] = med(lambda: np.save(saves[-1], arr), save_n, fresh_target, warmup=0)
-for p in saves:
-    os.remove(p)
-out["numpy"] = np.__version__
-out["scipy"] = None if sp is None else __import__("scipy").__version__
-print(json.dumps(out))
+    cases["sparse_load"] = lambda n, w: samples(lambda: sp.load_npz(npz), n, w)
+    cases["sparse_dense"] = lambda n, w: samples(lambda: sp.load_npz(npz).toarray(), n, w)
+
+print(json.dumps({"numpy": np.__version__, "scipy": None if sp is None else scipy.__version__}), flush=True)
+try:
+    for line in sys.stdin:
+        name, runs, warmup = line.split()
+        f = cases.get(name)
+        print(json.dumps({"samples": None if f is None else f(int(runs), int(warmup))}), flush=True)
+finally:
+    for p in saves:
+        os.remove(p)
 "#;
+
+/// Timed runs of each side are split into this many blocks, alternating
+/// ours and numpy's, so that a machine growing slower or faster during the
+/// bench affects both sides alike.
+const BLOCKS: usize = 3;
+
+/// The running python3 side.
+struct Theirs {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    versions: Value,
+}
+
+impl Theirs {
+    /// Starts python3 with numpy on the bench files, or says what is missing.
+    fn start(python: &str, args: &[String]) -> std::result::Result<Theirs, String> {
+        let mut child = Command::new(python)
+            .arg("-c")
+            .arg(PYTHON_SIDE)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| {
+                format!("{python} not found ({e}); install python3 with numpy and scipy")
+            })?;
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            return Err(format!("{python} could not be talked to"));
+        };
+        let mut theirs = Theirs {
+            child,
+            stdin,
+            stdout: BufReader::new(stdout),
+            versions: Value::Null,
+        };
+        match theirs.read_line() {
+            Some(v) => {
+                theirs.versions = v;
+                Ok(theirs)
+            }
+            None => Err(format!(
+                "numpy side did not run ({}); install with: pip install numpy scipy",
+                theirs.stop()
+            )),
+        }
+    }
+
+    fn read_line(&mut self) -> Option<Value> {
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).ok()?;
+        serde_json::from_str(&line).ok()
+    }
+
+    /// The samples (microseconds) of `runs` timed runs of `case` after
+    /// `warmup` untimed ones; `None` if the case cannot run there.
+    fn run(&mut self, case: &str, runs: usize, warmup: usize) -> Option<Vec<f64>> {
+        writeln!(self.stdin, "{case} {runs} {warmup}").ok()?;
+        self.stdin.flush().ok()?;
+        let reply = self.read_line()?;
+        let samples = reply["samples"].as_array()?;
+        samples.iter().map(Value::as_f64).collect()
+    }
+
+    /// Ends the python side; returns the last line it wrote to stderr.
+    fn stop(mut self) -> String {
+        drop(self.stdin);
+        let mut err = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = e.read_to_string(&mut err);
+        }
+        let _ = self.child.wait();
+        err.lines().last().unwrap_or("").to_string()
+    }
+}
+
+/// Ours and theirs for one case, in alternating blocks: the medians of our
+/// samples and of theirs (`None` when their side cannot run it). The first
+/// block of each side begins with `warmup` untimed runs.
+fn interleaved(
+    case: &str,
+    runs: usize,
+    warmup: usize,
+    theirs: &mut Option<Theirs>,
+    mut ours: impl FnMut(usize, usize) -> Result<Vec<f64>>,
+) -> Result<(f64, Option<f64>)> {
+    let runs = runs.max(1);
+    let blocks = BLOCKS.min(runs);
+    let mut mine = Vec::with_capacity(runs);
+    let mut other: Option<Vec<f64>> = theirs.as_ref().map(|_| Vec::with_capacity(runs));
+    for b in 0..blocks {
+        let n = runs / blocks + usize::from(b < runs % blocks);
+        let w = if b == 0 { warmup } else { 0 };
+        mine.extend(ours(n, w)?);
+        if let (Some(t), Some(acc)) = (theirs.as_mut(), other.as_mut()) {
+            match t.run(case, n, w) {
+                Some(v) => acc.extend(v),
+                None => other = None,
+            }
+        }
+    }
+    Ok((median(mine), other.filter(|v| !v.is_empty()).map(median)))
+}
 
 /// Runs the benchmark and prints a table, or JSON with `as_json`.
 pub fn bench(as_json: bool, size_mb: usize, quick: bool, plot: Option<&Path>) -> Result<()> {
@@ -156,23 +277,57 @@ pub fn bench(as_json: bool, size_mb: usize, quick: bool, plot: Option<&Path>) ->
     let npz_path = one.join("bench.sparse.npz");
     session.clear_cache(None);
 
+    let save_to = one.join("numpy.saved.npy");
+    let python = std::env::var("ONEDATA_PYTHON").unwrap_or_else(|_| "python3".into());
+    let args = [
+        small_path.display().to_string(),
+        large_path.display().to_string(),
+        npz_path.display().to_string(),
+        save_to.display().to_string(),
+    ];
+    let (mut theirs, mut missing) = match Theirs::start(&python, &args) {
+        Ok(t) => (Some(t), None),
+        Err(m) => (None, Some(m)),
+    };
+    let versions = theirs.as_ref().map_or(Value::Null, |t| t.versions.clone());
+    if missing.is_none() && versions["scipy"].is_null() {
+        missing = Some("scipy is missing: the sparse cases have no scipy side; install with: pip install scipy".into());
+    }
+
     let clear = || session.clear_cache(None);
     // A cold load ends with a typed view in hand and no page of data read,
     // as `np.load(mmap_mode='r')` ends with a memmap and none read: reading
     // a page costs the kernel's page fault on either side.
-    let cold_small = time_us(plan.cold, WARMUP, clear, || {
-        let d = session.loadone("bench.small")?;
-        std::hint::black_box(d.view2::<f32>()?.dim());
-        Ok(())
-    })?;
-    let cold_large = time_us(plan.cold, WARMUP, clear, || {
-        let d = session.loadone("bench.large")?;
-        std::hint::black_box(d.view2::<f32>()?.dim());
-        Ok(())
-    })?;
+    let (cold_small, np_small) =
+        interleaved("cold_load_small", plan.cold, WARMUP, &mut theirs, |n, w| {
+            samples_us(n, w, clear, || {
+                let d = session.loadone("bench.small")?;
+                std::hint::black_box(d.view2::<f32>()?.dim());
+                Ok(())
+            })
+        })?;
+    let load_large = |n, w| {
+        samples_us(n, w, clear, || {
+            let d = session.loadone("bench.large")?;
+            std::hint::black_box(d.view2::<f32>()?.dim());
+            Ok(())
+        })
+    };
+    let (cold_large, np_mmap) = interleaved(
+        "cold_load_large_mmap",
+        plan.cold,
+        WARMUP,
+        &mut theirs,
+        load_large,
+    )?;
+    // numpy's full read of 400 MB (ours maps it), timed as often as the scans.
+    let np_large = theirs
+        .as_mut()
+        .and_then(|t| t.run("cold_load_large", plan.scan.max(3), WARMUP))
+        .map(median);
     // The floor's map is unmapped outside the timing, as the loads' maps are.
     let floor_map = std::cell::RefCell::new(None);
-    let floor = time_us(
+    let floor = median(samples_us(
         plan.cold,
         WARMUP,
         || drop(floor_map.take()),
@@ -186,100 +341,76 @@ pub fn bench(as_json: bool, size_mb: usize, quick: bool, plot: Option<&Path>) ->
             *floor_map.borrow_mut() = Some(map);
             Ok(())
         },
-    )?;
+    )?);
     drop(floor_map);
     session.loadone("bench.large")?;
-    let reps = 1000;
-    let mut hits = Vec::new();
-    for _ in 0..200 {
-        let start = Instant::now();
-        for _ in 0..reps {
-            std::hint::black_box(session.loadone(std::hint::black_box("bench.large"))?);
+    let (cache_hit, np_hit) = interleaved("cache_hit", 200, 0, &mut theirs, |n, _| {
+        let reps = 1000;
+        let mut hits = Vec::with_capacity(n);
+        for _ in 0..n {
+            let start = Instant::now();
+            for _ in 0..reps {
+                std::hint::black_box(session.loadone(std::hint::black_box("bench.large"))?);
+            }
+            hits.push(start.elapsed().as_secs_f64() * 1e6 / reps as f64);
         }
-        hits.push(start.elapsed().as_secs_f64() * 1e6 / reps as f64);
-    }
-    let cache_hit = median(hits);
-    let scan = time_us(plan.scan, WARMUP, clear, || {
-        let d = session.loadone("bench.large")?;
-        let arr = d.dense()?;
-        arr.prefetch();
-        std::hint::black_box(arr.view2::<f32>()?.sum());
-        Ok(())
+        Ok(hits)
     })?;
-    let sparse_load = time_us(plan.sparse, WARMUP, clear, || {
-        std::hint::black_box(session.loadone_with("bench.sparse", LoadOptions::sparse(true))?);
-        Ok(())
-    })?;
-    let sparse_dense = time_us(plan.sparse, WARMUP, clear, || {
-        std::hint::black_box(session.loadone_with("bench.sparse", LoadOptions::sparse(false))?);
-        Ok(())
-    })?;
+    let (scan, np_scan) =
+        interleaved("full_scan_large", plan.scan, WARMUP, &mut theirs, |n, w| {
+            samples_us(n, w, clear, || {
+                let d = session.loadone("bench.large")?;
+                let arr = d.dense()?;
+                arr.prefetch();
+                std::hint::black_box(arr.view2::<f32>()?.sum());
+                Ok(())
+            })
+        })?;
+    let (sparse_load, np_sparse) =
+        interleaved("sparse_load", plan.sparse, WARMUP, &mut theirs, |n, w| {
+            samples_us(n, w, clear, || {
+                std::hint::black_box(
+                    session.loadone_with("bench.sparse", LoadOptions::sparse(true))?,
+                );
+                Ok(())
+            })
+        })?;
+    let (sparse_dense, np_dense) =
+        interleaved("sparse_dense", plan.sparse, WARMUP, &mut theirs, |n, w| {
+            samples_us(n, w, clear, || {
+                std::hint::black_box(
+                    session.loadone_with("bench.sparse", LoadOptions::sparse(false))?,
+                );
+                Ok(())
+            })
+        })?;
+    session.clear_cache(None);
     // Each save writes a new file with no dirty pages pending, as numpy's
-    // does; nothing is deleted while timing.
+    // does; nothing is deleted while timing. No warm-up on either side.
     let count = std::cell::Cell::new(0);
-    // No warm-up: each save writes a new 400 MB file, on both sides.
-    let save = time_us(
-        plan.save,
-        0,
-        || {
-            count.set(count.get() + 1);
-            let _ = Command::new("sync").status();
-        },
-        || {
-            session.saveone(&large, &format!("bench.saved{}", count.get()))?;
-            Ok(())
-        },
-    )?;
-    let count = count.get();
-    for i in 1..=count {
+    let (save, np_save) = interleaved("save_large", plan.save, 0, &mut theirs, |n, w| {
+        samples_us(
+            n,
+            w,
+            || {
+                count.set(count.get() + 1);
+                let _ = Command::new("sync").status();
+            },
+            || {
+                session.saveone(&large, &format!("bench.saved{}", count.get()))?;
+                Ok(())
+            },
+        )
+    })?;
+    if let Some(t) = theirs {
+        t.stop();
+    }
+    session.clear_cache(None);
+    for i in 1..=count.get() {
         let _ = std::fs::remove_file(one.join(format!("bench.saved{i}.npy")));
     }
     drop(large);
 
-    let save_to = one.join("numpy.saved.npy");
-    let python = std::env::var("ONEDATA_PYTHON").unwrap_or_else(|_| "python3".into());
-    let args = [
-        small_path.display().to_string(),
-        large_path.display().to_string(),
-        npz_path.display().to_string(),
-        save_to.display().to_string(),
-        plan.cold.to_string(),
-        plan.scan.to_string(),
-        plan.sparse.to_string(),
-        plan.save.to_string(),
-        WARMUP.to_string(),
-    ];
-    let (theirs, missing) = match Command::new(&python)
-        .arg("-c")
-        .arg(PYTHON_SIDE)
-        .args(&args)
-        .output()
-    {
-        Ok(out) if out.status.success() => match serde_json::from_slice::<Value>(&out.stdout) {
-            Ok(v) => (v, None),
-            Err(e) => (
-                Value::Null,
-                Some(format!("python3 printed no results: {e}")),
-            ),
-        },
-        Ok(out) => (
-            Value::Null,
-            Some(format!(
-                "numpy side did not run ({}); install with: pip install numpy scipy",
-                String::from_utf8_lossy(&out.stderr)
-                    .lines()
-                    .last()
-                    .unwrap_or("")
-            )),
-        ),
-        Err(e) => (
-            Value::Null,
-            Some(format!(
-                "{python} not found ({e}); install python3 with numpy and scipy"
-            )),
-        ),
-    };
-    let np = |k: &str| theirs.get(k).and_then(Value::as_f64);
     let case = |name: &str, ours: f64, numpy: Option<f64>| {
         let mut c = json!({
             "name": name,
@@ -288,29 +419,29 @@ pub fn bench(as_json: bool, size_mb: usize, quick: bool, plot: Option<&Path>) ->
             "ratio_vs_numpy": numpy.map(|n| round(n / ours)),
         });
         if name == "cold_load_large" {
-            c["numpy_mmap_us"] = json!(np("cold_load_large_mmap").map(round));
-            c["ratio_vs_numpy_mmap"] = json!(np("cold_load_large_mmap").map(|n| round(n / ours)));
+            c["numpy_mmap_us"] = json!(np_mmap.map(round));
+            c["ratio_vs_numpy_mmap"] = json!(np_mmap.map(|n| round(n / ours)));
             c["floor_us"] = json!(round(floor));
             c["ratio_vs_floor"] = json!(round(ours / floor));
         }
         c
     };
     let cases = vec![
-        case("cold_load_small", cold_small, np("cold_load_small")),
-        case("cold_load_large", cold_large, np("cold_load_large")),
-        case("cache_hit", cache_hit, np("cache_hit")),
-        case("full_scan_large", scan, np("full_scan_large")),
-        case("sparse_load", sparse_load, np("sparse_load")),
-        case("sparse_dense", sparse_dense, np("sparse_dense")),
-        case("save_large", save, np("save_large")),
+        case("cold_load_small", cold_small, np_small),
+        case("cold_load_large", cold_large, np_large),
+        case("cache_hit", cache_hit, np_hit),
+        case("full_scan_large", scan, np_scan),
+        case("sparse_load", sparse_load, np_sparse),
+        case("sparse_dense", sparse_dense, np_dense),
+        case("save_large", save, np_save),
     ];
     let report = json!({
         "size_mb": size_mb,
         "large_shape": [frames, rois],
         "sparse_shape": [40_000, 2_500],
         "sparse_density": 0.05,
-        "numpy": theirs.get("numpy"),
-        "scipy": theirs.get("scipy"),
+        "numpy": versions["numpy"],
+        "scipy": versions["scipy"],
         "missing": missing,
         "warmup_runs": WARMUP,
         "timed_runs": {"cold": plan.cold, "scan": plan.scan, "sparse": plan.sparse, "save": plan.save},
@@ -341,12 +472,17 @@ pub fn bench(as_json: bool, size_mb: usize, quick: bool, plot: Option<&Path>) ->
         );
     }
     let large_case = &cases[1];
+    let show = |k: &str| {
+        large_case[k]
+            .as_f64()
+            .map_or("-".to_string(), |v| v.to_string())
+    };
     println!(
         "cold_load_large: numpy mmap_mode='r' {} us ({}x ours); floor (open + read 128 B + mmap + close) {} us, ours/floor {}",
-        large_case["numpy_mmap_us"],
-        large_case["ratio_vs_numpy_mmap"],
-        large_case["floor_us"],
-        large_case["ratio_vs_floor"]
+        show("numpy_mmap_us"),
+        show("ratio_vs_numpy_mmap"),
+        show("floor_us"),
+        show("ratio_vs_floor")
     );
     if let Some(m) = report["missing"].as_str() {
         println!("note: {m}");

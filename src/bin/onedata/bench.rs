@@ -366,24 +366,18 @@ pub fn bench(as_json: bool, size_mb: usize, quick: bool, plot: Option<&Path>) ->
                 Ok(())
             })
         })?;
-    let (sparse_load, np_sparse) =
-        interleaved("sparse_load", plan.sparse, WARMUP, &mut theirs, |n, w| {
+    // Kept sparse, then densified.
+    let mut sparse_case = |case: &str, keep_sparse: bool| {
+        interleaved(case, plan.sparse, WARMUP, &mut theirs, |n, w| {
             samples_us(n, w, clear, || {
-                std::hint::black_box(
-                    session.loadone_with("bench.sparse", LoadOptions::sparse(true))?,
-                );
+                let opts = LoadOptions::sparse(keep_sparse);
+                std::hint::black_box(session.loadone_with("bench.sparse", opts)?);
                 Ok(())
             })
-        })?;
-    let (sparse_dense, np_dense) =
-        interleaved("sparse_dense", plan.sparse, WARMUP, &mut theirs, |n, w| {
-            samples_us(n, w, clear, || {
-                std::hint::black_box(
-                    session.loadone_with("bench.sparse", LoadOptions::sparse(false))?,
-                );
-                Ok(())
-            })
-        })?;
+        })
+    };
+    let (sparse_load, np_sparse) = sparse_case("sparse_load", true)?;
+    let (sparse_dense, np_dense) = sparse_case("sparse_dense", false)?;
     session.clear_cache(None);
     // Each save writes a new file with no dirty pages pending, as numpy's
     // does; nothing is deleted while timing. No warm-up on either side.

@@ -165,6 +165,9 @@ impl ElementKind {
     /// Parses a type code without byte order (`f4`, `c16`, `?`, `d`, ...).
     fn from_code(code: &str) -> Option<ElementKind> {
         Some(match code {
+            // C `long` is 32 bits on Windows, 64 elsewhere.
+            "l" => LONG.0,
+            "L" => LONG.1,
             "b1" | "?" => ElementKind::Bool,
             "i1" | "b" => ElementKind::I8,
             "u1" | "B" => ElementKind::U8,
@@ -172,8 +175,8 @@ impl ElementKind {
             "u2" | "H" => ElementKind::U16,
             "i4" | "i" => ElementKind::I32,
             "u4" | "I" => ElementKind::U32,
-            "i8" | "q" | "l" => ElementKind::I64,
-            "u8" | "Q" | "L" => ElementKind::U64,
+            "i8" | "q" => ElementKind::I64,
+            "u8" | "Q" => ElementKind::U64,
             "f2" | "e" => ElementKind::F16,
             "f4" | "f" => ElementKind::F32,
             "f8" | "d" => ElementKind::F64,
@@ -183,6 +186,14 @@ impl ElementKind {
         })
     }
 }
+
+/// The element kinds of C `long` and `unsigned long`, as numpy sizes them
+/// on this platform.
+pub(crate) const LONG: (ElementKind, ElementKind) = if cfg!(windows) {
+    (ElementKind::I32, ElementKind::U32)
+} else {
+    (ElementKind::I64, ElementKind::U64)
+};
 
 /// The element type of a `.npy` file, as its header declares it.
 ///
@@ -433,6 +444,10 @@ mod tests {
     #[test]
     fn recognises_unsupported_dtypes() {
         assert_eq!(Dtype::parse("|O"), Some(Dtype::Object));
+        // C long: numpy's `np.dtype('l').itemsize` is 4 on Windows, else 8.
+        let long = if cfg!(windows) { 4 } else { 8 };
+        assert_eq!(Dtype::parse("<l").unwrap().itemsize(), Some(long));
+        assert_eq!(Dtype::parse("<L").unwrap().itemsize(), Some(long));
         assert_eq!(Dtype::parse("<U10").unwrap().itemsize(), Some(40));
         assert_eq!(Dtype::parse("|S3").unwrap().descr(), "|S3");
         assert_eq!(Dtype::parse("<M8[ns]").unwrap().descr(), "<M8[ns]");

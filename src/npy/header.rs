@@ -43,7 +43,7 @@ use std::ops::Range;
 
 use smallvec::SmallVec;
 
-use super::dtype::{ByteOrder, Dtype, ElementKind};
+use super::dtype::{ByteOrder, Dtype, ElementKind, LONG};
 use crate::error::HeaderError;
 
 /// The magic string that opens every `.npy` file.
@@ -1624,12 +1624,7 @@ enum Code {
     StringDType,
 }
 
-/// C `long` and `intp`, as numpy sizes them on this platform.
-const LONG: (ElementKind, ElementKind) = if cfg!(windows) {
-    (ElementKind::I32, ElementKind::U32)
-} else {
-    (ElementKind::I64, ElementKind::U64)
-};
+/// `intp`, as numpy sizes it on this platform.
 const INTP: (ElementKind, ElementKind) = if cfg!(target_pointer_width = "32") {
     (ElementKind::I32, ElementKind::U32)
 } else {

@@ -59,6 +59,10 @@ pub mod recipe;
 pub mod session;
 pub mod sparse;
 
+/// The crates of the `float16` and complex element types, re-exported so
+/// that callers name the very types onedata's [`npy::Element`] covers.
+pub use {half, num_complex};
+
 pub use cache::{CacheLimits, CacheStats};
 pub use data::OneData;
 pub use error::{Error, Fault, HeaderError, PickleError, RecipeError, Result, SparseError};

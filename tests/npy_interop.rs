@@ -12,9 +12,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use bytemuck::AnyBitPattern;
-use half::f16;
 use ndarray::{s, ArrayViewD, Axis, ShapeBuilder};
-use num_complex::Complex;
 use onedata::digest::{digest, digest_array, to_hex};
 use onedata::npy::{write_npy, write_npy_to, Element, ElementKind, NpBool, NpyArray};
 use onedata::{Error, Fault, HeaderError};
@@ -213,28 +211,6 @@ fn describe_diff(got: &[u8], want: &[u8]) -> String {
         hex(got),
         hex(want)
     )
-}
-
-/// Runs `f::<T>(args)` with `T` the Rust element type of `kind`.
-macro_rules! with_type {
-    ($kind:expr, $f:ident ( $($arg:expr),* $(,)? )) => {
-        match $kind {
-            ElementKind::Bool => $f::<NpBool>($($arg),*),
-            ElementKind::I8 => $f::<i8>($($arg),*),
-            ElementKind::U8 => $f::<u8>($($arg),*),
-            ElementKind::I16 => $f::<i16>($($arg),*),
-            ElementKind::U16 => $f::<u16>($($arg),*),
-            ElementKind::I32 => $f::<i32>($($arg),*),
-            ElementKind::U32 => $f::<u32>($($arg),*),
-            ElementKind::I64 => $f::<i64>($($arg),*),
-            ElementKind::U64 => $f::<u64>($($arg),*),
-            ElementKind::F16 => $f::<f16>($($arg),*),
-            ElementKind::F32 => $f::<f32>($($arg),*),
-            ElementKind::F64 => $f::<f64>($($arg),*),
-            ElementKind::C64 => $f::<Complex<f32>>($($arg),*),
-            ElementKind::C128 => $f::<Complex<f64>>($($arg),*),
-        }
-    };
 }
 
 /// Checks that need the element type: values, zero copy, digest of the view,
@@ -466,7 +442,7 @@ fn check_entry(
         },
         Err(x) => err(format!("from_bytes failed: {x}")),
     }
-    with_type!(kind, check_typed(fx, e, &arr, out_dir, fail))
+    onedata::with_element_type!(kind, T => check_typed::<T>(fx, e, &arr, out_dir, fail))
 }
 
 /// Runs check_written.py on `cases` and returns the failures it reports.
@@ -661,9 +637,9 @@ fn non_contiguous_views_write_as_numpy_saves_them() {
         }
         let kind = kind_of_descr(&e.descr);
         kinds.insert(kind);
-        with_type!(
+        onedata::with_element_type!(
             kind,
-            write_transformed(&fx, e, out.path(), &mut cases, &mut fail)
+            T => write_transformed::<T>(&fx, e, out.path(), &mut cases, &mut fail)
         );
     }
     assert_eq!(kinds.len(), ElementKind::ALL.len());

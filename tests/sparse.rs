@@ -88,71 +88,6 @@ fn report(failures: Vec<String>, checked: usize) {
     );
 }
 
-/// Runs `$body` with `$T` bound to the element type of `$kind`.
-macro_rules! with_kind {
-    ($kind:expr, $T:ident => $body:expr) => {{
-        use ElementKind as K;
-        match $kind {
-            K::Bool => {
-                type $T = NpBool;
-                $body
-            }
-            K::I8 => {
-                type $T = i8;
-                $body
-            }
-            K::U8 => {
-                type $T = u8;
-                $body
-            }
-            K::I16 => {
-                type $T = i16;
-                $body
-            }
-            K::U16 => {
-                type $T = u16;
-                $body
-            }
-            K::I32 => {
-                type $T = i32;
-                $body
-            }
-            K::U32 => {
-                type $T = u32;
-                $body
-            }
-            K::I64 => {
-                type $T = i64;
-                $body
-            }
-            K::U64 => {
-                type $T = u64;
-                $body
-            }
-            K::F16 => {
-                type $T = half::f16;
-                $body
-            }
-            K::F32 => {
-                type $T = f32;
-                $body
-            }
-            K::F64 => {
-                type $T = f64;
-                $body
-            }
-            K::C64 => {
-                type $T = Complex<f32>;
-                $body
-            }
-            K::C128 => {
-                type $T = Complex<f64>;
-                $body
-            }
-        }
-    }};
-}
-
 /// indptr and indices as i64, and the digest of the data, of a canonical matrix.
 fn structure<T: SparseElement>(m: &CsMatrix<T>) -> (Vec<i64>, Vec<i64>, String) {
     fn parts<T: SparseElement, I: SparseIndex>(m: &CsMatI<T, I>) -> (Vec<i64>, Vec<i64>, String) {
@@ -211,7 +146,7 @@ fn check_matrix(dir: &Path, e: &MatrixEntry, rewrite_dir: &Path) -> Vec<String> 
     );
     // Kept sparse: the canonical structure.
     let (indptr, indices, data_sha) =
-        with_kind!(m.kind(), T => structure(m.cs::<T>().expect("cs")));
+        onedata::with_element_type!(m.kind(), T => structure(m.cs::<T>().expect("cs")));
     if let Some(want) = &e.canon_indptr {
         expect!(
             "canonical indptr",
@@ -290,7 +225,7 @@ fn check_matrix(dir: &Path, e: &MatrixEntry, rewrite_dir: &Path) -> Vec<String> 
             }
             match read_npz(&out) {
                 Ok(back) => {
-                    let same = with_kind!(m.kind(), T => {
+                    let same = onedata::with_element_type!(m.kind(), T => {
                         structure(back.cs::<T>().expect("cs")) == structure(m.cs::<T>().expect("cs"))
                     });
                     if !same || back.shape() != m.shape() || back.is_array() != m.is_array() {

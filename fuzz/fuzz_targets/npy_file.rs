@@ -17,77 +17,11 @@
 #![no_main]
 
 use bytemuck::AnyBitPattern;
-use half::f16;
 use libfuzzer_sys::fuzz_target;
 use ndarray::Dimension;
-use num_complex::Complex;
 use onedata::digest::{digest, digest_array};
 use onedata::npy::{Dtype, Element, ElementKind, Header, NpBool, NpyArray};
 use onedata::{Error, Fault};
-
-/// Runs `$body` with `$T` the Rust element type of `$kind`.
-macro_rules! with_type {
-    ($kind:expr, $T:ident => $body:expr) => {{
-        match $kind {
-            ElementKind::Bool => {
-                type $T = NpBool;
-                $body
-            }
-            ElementKind::I8 => {
-                type $T = i8;
-                $body
-            }
-            ElementKind::U8 => {
-                type $T = u8;
-                $body
-            }
-            ElementKind::I16 => {
-                type $T = i16;
-                $body
-            }
-            ElementKind::U16 => {
-                type $T = u16;
-                $body
-            }
-            ElementKind::I32 => {
-                type $T = i32;
-                $body
-            }
-            ElementKind::U32 => {
-                type $T = u32;
-                $body
-            }
-            ElementKind::I64 => {
-                type $T = i64;
-                $body
-            }
-            ElementKind::U64 => {
-                type $T = u64;
-                $body
-            }
-            ElementKind::F16 => {
-                type $T = f16;
-                $body
-            }
-            ElementKind::F32 => {
-                type $T = f32;
-                $body
-            }
-            ElementKind::F64 => {
-                type $T = f64;
-                $body
-            }
-            ElementKind::C64 => {
-                type $T = Complex<f32>;
-                $body
-            }
-            ElementKind::C128 => {
-                type $T = Complex<f64>;
-                $body
-            }
-        }
-    }};
-}
 
 /// A view of the wrong type must be a typed error, never a panic.
 fn wrong_view<T: Element + AnyBitPattern>(arr: &NpyArray) {
@@ -182,9 +116,9 @@ fn check_other_views(arr: &NpyArray, kind: Option<ElementKind>) {
             continue;
         }
         match kind {
-            Some(_) => with_type!(other, T => wrong_view::<T>(arr)),
+            Some(_) => onedata::with_element_type!(other, T => wrong_view::<T>(arr)),
             // Not numeric: every view is an "unsupported dtype" error.
-            None => with_type!(other, T => match arr.view::<T>() {
+            None => onedata::with_element_type!(other, T => match arr.view::<T>() {
                 Err(Error::Invalid { .. }) => {}
                 Err(e) => panic!("viewing {:?}: {e}", arr.dtype()),
                 Ok(_) => panic!("{:?} viewed as {other:?}", arr.dtype()),
@@ -254,9 +188,9 @@ fuzz_target!(|data: &[u8]| {
     match kind {
         Some(kind) => {
             assert_eq!(arr.dtype(), &Dtype::native(kind));
-            with_type!(kind, T => check_view::<T>(&arr));
+            onedata::with_element_type!(kind, T => check_view::<T>(&arr));
             let t = arr.transposed();
-            with_type!(kind, T => check_view::<T>(&t));
+            onedata::with_element_type!(kind, T => check_view::<T>(&t));
         }
         None => {
             assert_eq!(arr.dtype(), header.dtype());

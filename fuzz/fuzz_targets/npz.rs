@@ -21,10 +21,8 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use half::f16;
 use libfuzzer_sys::fuzz_target;
-use num_complex::Complex;
-use onedata::npy::{ElementKind, NpBool, NpyArray};
+use onedata::npy::{ElementKind, NpyArray};
 use onedata::sparse::{
     read_npz, read_npz_bytes, read_npz_info_bytes, CsMatrix, SparseElement, SparseFormat,
     SparseIndex, SparseMatrix,
@@ -35,69 +33,6 @@ use sprs::CsMatI;
 const MAX_DENSE_BYTES: u128 = 1 << 20;
 /// Largest matrix written back and re-read.
 const MAX_WRITE_NNZ: usize = 4096;
-
-macro_rules! with_type {
-    ($kind:expr, $T:ident => $body:expr) => {{
-        match $kind {
-            ElementKind::Bool => {
-                type $T = NpBool;
-                $body
-            }
-            ElementKind::I8 => {
-                type $T = i8;
-                $body
-            }
-            ElementKind::U8 => {
-                type $T = u8;
-                $body
-            }
-            ElementKind::I16 => {
-                type $T = i16;
-                $body
-            }
-            ElementKind::U16 => {
-                type $T = u16;
-                $body
-            }
-            ElementKind::I32 => {
-                type $T = i32;
-                $body
-            }
-            ElementKind::U32 => {
-                type $T = u32;
-                $body
-            }
-            ElementKind::I64 => {
-                type $T = i64;
-                $body
-            }
-            ElementKind::U64 => {
-                type $T = u64;
-                $body
-            }
-            ElementKind::F16 => {
-                type $T = f16;
-                $body
-            }
-            ElementKind::F32 => {
-                type $T = f32;
-                $body
-            }
-            ElementKind::F64 => {
-                type $T = f64;
-                $body
-            }
-            ElementKind::C64 => {
-                type $T = Complex<f32>;
-                $body
-            }
-            ElementKind::C128 => {
-                type $T = Complex<f64>;
-                $body
-            }
-        }
-    }};
-}
 
 fn bytes_of<T: SparseElement>(x: &T) -> &[u8] {
     bytemuck::bytes_of(x)
@@ -288,8 +223,8 @@ fuzz_target!(|data: &[u8]| {
     let kind = m.kind();
     for other in ElementKind::ALL {
         if other != kind {
-            with_type!(other, T => wrong_type::<T>(&m));
+            onedata::with_element_type!(other, T => wrong_type::<T>(&m));
         }
     }
-    with_type!(kind, T => check_typed::<T>(&m));
+    onedata::with_element_type!(kind, T => check_typed::<T>(&m));
 });

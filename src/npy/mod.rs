@@ -23,7 +23,10 @@ pub(crate) use storage::{AlignedBuf, Storage};
 pub(crate) use write::write_atomic;
 
 /// Runs `$body` with `$T` bound to the Rust element type of `$kind`
-/// (booleans as [`NpBool`]).
+/// (booleans as [`NpBool`]). Exported (hidden) for the tests and the fuzz
+/// targets, which dispatch on element types the same way.
+#[doc(hidden)]
+#[macro_export]
 macro_rules! with_element_type {
     ($kind:expr, $T:ident => $body:expr) => {{
         use $crate::npy::ElementKind as K;
@@ -65,7 +68,7 @@ macro_rules! with_element_type {
                 $body
             }
             K::F16 => {
-                type $T = half::f16;
+                type $T = $crate::half::f16;
                 $body
             }
             K::F32 => {
@@ -77,14 +80,14 @@ macro_rules! with_element_type {
                 $body
             }
             K::C64 => {
-                type $T = num_complex::Complex<f32>;
+                type $T = $crate::num_complex::Complex<f32>;
                 $body
             }
             K::C128 => {
-                type $T = num_complex::Complex<f64>;
+                type $T = $crate::num_complex::Complex<f64>;
                 $body
             }
         }
     }};
 }
-pub(crate) use with_element_type;
+pub(crate) use crate::with_element_type;

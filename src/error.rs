@@ -216,7 +216,7 @@ pub enum PickleError {
     UnsupportedProtocol(u8),
     /// A global other than the few a numpy object array needs. Nothing is
     /// imported or called: the pickle is refused when it names the global.
-    #[error("global {module}.{name} at offset {offset} is forbidden: only numpy's array and dtype reconstructors are allowed")]
+    #[error("global {module}.{name} at offset {offset} is forbidden: only numpy's array, scalar and dtype reconstructors are allowed")]
     ForbiddenGlobal {
         /// The module named (shortened if very long).
         module: String,
@@ -300,6 +300,16 @@ pub enum PickleError {
         /// Where the opcode is.
         offset: usize,
     },
+    /// A numpy scalar of a type that has no recipe value: complex numbers,
+    /// datetimes, voids (bool, int, float, str and bytes scalars are read
+    /// as the Python value they equal).
+    #[error("numpy scalar of dtype {dtype} at offset {offset} is not a recipe value: only bool, int, float, str and bytes scalars are")]
+    UnsupportedScalar {
+        /// The scalar's dtype, as numpy's `dtype.str` spells it.
+        dtype: String,
+        /// Where the call that builds it is.
+        offset: usize,
+    },
     /// A value refers to itself (a recursive list or dict).
     #[error("recursive value: a container holds itself")]
     Recursive,
@@ -318,7 +328,7 @@ pub enum PickleError {
     /// The pickled array's dtype is not `object`.
     #[error("pickled array has dtype {dtype}, not object")]
     NotObjectArray {
-        /// The dtype as pickled (e.g. `f8`).
+        /// The dtype as pickled, with the byte order of its state (e.g. `<f8`).
         dtype: String,
     },
     /// The pickled object array is not 0-d.

@@ -16,12 +16,15 @@
 //! Python write for such an array, protocols 2 to 5, and nothing more:
 //!
 //! - **Nothing is ever imported or called.** The only globals a pickle may
-//!   name are `numpy.core.multiarray._reconstruct` (and its numpy 2 spelling
-//!   `numpy._core.multiarray._reconstruct`), `numpy.ndarray`, `numpy.dtype`
-//!   and `_codecs.encode`; any other (`os.system`, `builtins.eval`, ...) is
-//!   refused at the opcode that names it. `REDUCE` and `BUILD` are only
-//!   interpreted, symbolically, for those: the array-reconstruct and dtype
-//!   patterns, and `_codecs.encode(str, 'latin1')` (how protocol 2 spells bytes).
+//!   name are `numpy.core.multiarray._reconstruct` and
+//!   `numpy.core.multiarray.scalar` (and their numpy 2 spellings under
+//!   `numpy._core.multiarray`), `numpy.ndarray`, `numpy.dtype`,
+//!   `_codecs.encode` and `builtins.bytes`; any other (`os.system`,
+//!   `builtins.eval`, ...) is refused at the opcode that names it. `REDUCE`
+//!   and `BUILD` are only interpreted, symbolically, for those: the
+//!   array-reconstruct, scalar and dtype patterns, and
+//!   `_codecs.encode(str, 'latin1')` and `bytes()` (how protocol 2 spells
+//!   bytes and empty bytes).
 //! - **Memory and time are bounded.** Containers nest at most [`MAX_DEPTH`]
 //!   levels; a pickle may create (or, through shared memo references, expand
 //!   to) at most [`MAX_VALUES`] values and [`MAX_EXPANDED_BYTES`] bytes of text
@@ -32,7 +35,11 @@
 //!
 //! Python values become [`PyValue`]s. Integers are `i128`: Python's unbounded
 //! ints beyond 128 bits are refused with [`PickleError::IntTooLarge`]. numpy
-//! scalars, arrays, sets and other objects inside a recipe are refused.
+//! scalars (`np.int64(3)`, `np.float32(0.5)`, `np.bool_(True)`, `np.str_`,
+//! `np.bytes_`) become the Python value they equal, so a recipe whose kwargs
+//! came out of numpy reads as if they had been plain Python values (and is
+//! written back as such); complex and datetime scalars, arrays, sets and
+//! other objects inside a recipe are refused.
 //!
 //! Writing ([`write_recipe`], [`encode_recipe_npy`]) produces the file
 //! numpy 1.x's `np.save` writes for the recipe: the same header as numpy, and a
@@ -729,7 +736,7 @@ fn value_key(v: &PyValue, depth: usize, nan_id: usize) -> Option<HashKey<'_>> {
         PyValue::Bool(b) => HashKey::Int(*b as i128),
         PyValue::Int(i) => HashKey::Int(*i),
         PyValue::Float(f) => float_key(*f, nan_id),
-        PyValue::Str(s) => HashKey::Str(s),
+        PyValue::Str(s) => HashKey::Str(Cow::Borrowed(s)),
         PyValue::Bytes(b) => HashKey::Bytes(Cow::Borrowed(b)),
         PyValue::Tuple(items) if depth < MAX_DEPTH => HashKey::Tuple(
             items
@@ -1184,6 +1191,11 @@ enum Callable {
     Dtype,
     /// `_codecs.encode`.
     Encode,
+    /// `numpy.core.multiarray.scalar` / `numpy._core.multiarray.scalar`.
+    Scalar,
+    /// `builtins.bytes` (`__builtin__.bytes` in protocol 2), how protocol 2
+    /// spells the empty bytes: `bytes()`.
+    Bytes,
 }
 
 fn find_class(module: &[u8], name: &[u8]) -> Option<Callable> {
@@ -1191,10 +1203,107 @@ fn find_class(module: &[u8], name: &[u8]) -> Option<Callable> {
         (b"numpy.core.multiarray" | b"numpy._core.multiarray", b"_reconstruct") => {
             Some(Callable::Reconstruct)
         }
+        (b"numpy.core.multiarray" | b"numpy._core.multiarray", b"scalar") => Some(Callable::Scalar),
         (b"numpy", b"ndarray") => Some(Callable::Ndarray),
         (b"numpy", b"dtype") => Some(Callable::Dtype),
         (b"_codecs", b"encode") => Some(Callable::Encode),
+        (b"__builtin__" | b"builtins", b"bytes") => Some(Callable::Bytes),
         _ => None,
+    }
+}
+
+/// The value of a pickled numpy scalar (`np.int64(3)`, `np.float32(0.5)`,
+/// `np.bool_(True)`, `np.str_("a")`, ...): the Python value it equals, from
+/// its dtype (descr with the byte order of the dtype's state) and its bytes.
+fn numpy_scalar<'a>(descr: &str, data: &[u8], at: usize) -> PResult<Obj<'a>> {
+    use crate::npy::{ByteOrder, ElementKind};
+
+    let bad = |what: String| PickleError::BadValue { what, offset: at };
+    let dtype = Dtype::parse(descr)
+        .ok_or_else(|| bad(format!("numpy scalar of unknown dtype {descr:?}")))?;
+    let unsupported = || PickleError::UnsupportedScalar {
+        dtype: dtype.descr(),
+        offset: at,
+    };
+    let size_error = |size: usize| {
+        bad(format!(
+            "numpy scalar of dtype {dtype} holds {} bytes, not {size}",
+            data.len()
+        ))
+    };
+    match &dtype {
+        Dtype::Numeric { kind, order } => {
+            if data.len() != kind.itemsize() {
+                return Err(size_error(kind.itemsize()));
+            }
+            // The bytes, little-endian first.
+            let mut le = [0u8; 16];
+            le[..data.len()].copy_from_slice(data);
+            if *order == ByteOrder::Big {
+                le[..data.len()].reverse();
+            }
+            let bytes = |n: usize| -> [u8; 8] {
+                let mut b = [0u8; 8];
+                b[..n].copy_from_slice(&le[..n]);
+                b
+            };
+            Ok(match kind {
+                ElementKind::Bool => Obj::Bool(le[0] != 0),
+                ElementKind::I8 => Obj::Int(i128::from(le[0] as i8)),
+                ElementKind::U8 => Obj::Int(i128::from(le[0])),
+                ElementKind::I16 => Obj::Int(i128::from(i16::from_le_bytes([le[0], le[1]]))),
+                ElementKind::U16 => Obj::Int(i128::from(u16::from_le_bytes([le[0], le[1]]))),
+                ElementKind::I32 => {
+                    Obj::Int(i128::from(i32::from_le_bytes([le[0], le[1], le[2], le[3]])))
+                }
+                ElementKind::U32 => {
+                    Obj::Int(i128::from(u32::from_le_bytes([le[0], le[1], le[2], le[3]])))
+                }
+                ElementKind::I64 => Obj::Int(i128::from(i64::from_le_bytes(bytes(8)))),
+                ElementKind::U64 => Obj::Int(i128::from(u64::from_le_bytes(bytes(8)))),
+                ElementKind::F16 => Obj::Float(f64::from(half::f16::from_le_bytes([le[0], le[1]]))),
+                ElementKind::F32 => {
+                    Obj::Float(f64::from(f32::from_le_bytes([le[0], le[1], le[2], le[3]])))
+                }
+                ElementKind::F64 => Obj::Float(f64::from_le_bytes(bytes(8))),
+                ElementKind::C64 | ElementKind::C128 => return Err(unsupported()),
+            })
+        }
+        Dtype::Other { descr, itemsize } if descr.get(1..).is_some_and(|d| d.starts_with('U')) => {
+            // numpy.str_: UTF-32 code points, trailing NULs dropped.
+            if Some(data.len()) != *itemsize {
+                return Err(size_error(itemsize.unwrap_or(0)));
+            }
+            let big = descr.starts_with('>');
+            let text: Option<String> = data
+                .chunks_exact(4)
+                .map(|c| {
+                    let c = [c[0], c[1], c[2], c[3]];
+                    char::from_u32(if big {
+                        u32::from_be_bytes(c)
+                    } else {
+                        u32::from_le_bytes(c)
+                    })
+                })
+                .collect();
+            let text = text.ok_or_else(|| {
+                bad(format!(
+                    "numpy scalar of dtype {dtype} holds a code point that is not a character"
+                ))
+            })?;
+            Ok(Obj::Str(Cow::Owned(
+                text.trim_end_matches('\0').to_string(),
+            )))
+        }
+        Dtype::Other { descr, itemsize } if descr.get(1..).is_some_and(|d| d.starts_with('S')) => {
+            // numpy.bytes_: trailing NULs dropped.
+            if Some(data.len()) != *itemsize {
+                return Err(size_error(itemsize.unwrap_or(0)));
+            }
+            let end = data.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+            Ok(Obj::Bytes(Cow::Owned(data[..end].to_vec())))
+        }
+        _ => Err(unsupported()),
     }
 }
 
@@ -1217,7 +1326,7 @@ enum Obj<'a> {
     Bool(bool),
     Int(i128),
     Float(f64),
-    Str(&'a str),
+    Str(Cow<'a, str>),
     Bytes(Cow<'a, [u8]>),
     Tuple(Vec<usize>),
     List(Vec<usize>),
@@ -1256,7 +1365,7 @@ enum HashKey<'a> {
     Int(i128),
     Float(u64),
     Nan(usize),
-    Str(&'a str),
+    Str(Cow<'a, str>),
     Bytes(Cow<'a, [u8]>),
     Tuple(Vec<HashKey<'a>>),
 }
@@ -1515,7 +1624,7 @@ impl<'a> Vm<'a> {
             encoding: "UTF-8",
             offset: at,
         })?;
-        self.push_new(Obj::Str(s))
+        self.push_new(Obj::Str(Cow::Borrowed(s)))
     }
 
     /// A Python 2 `str`, decoded as ASCII as `np.load` asks `pickle` to.
@@ -1532,7 +1641,7 @@ impl<'a> Vm<'a> {
             encoding: "ASCII",
             offset: at,
         })?;
-        self.push_new(Obj::Str(s))
+        self.push_new(Obj::Str(Cow::Borrowed(s)))
     }
 
     fn binbytes(&mut self, n: u64) -> PResult<()> {
@@ -1557,9 +1666,15 @@ impl<'a> Vm<'a> {
             Obj::Int(i) => HashKey::Int(*i),
             Obj::Float(f) => float_key(*f, id),
             Obj::Str(s) => {
-                let s: &'a str = s;
-                self.charge_bytes(s.len())?;
-                HashKey::Str(s)
+                let key = HashKey::Str(match s {
+                    Cow::Borrowed(s) => Cow::Borrowed(*s),
+                    Cow::Owned(s) => Cow::Owned(s.clone()),
+                });
+                if let HashKey::Str(s) = &key {
+                    let n = s.len();
+                    self.charge_bytes(n)?;
+                }
+                key
             }
             Obj::Bytes(b) => {
                 let key = HashKey::Bytes(match b {
@@ -1676,28 +1791,43 @@ impl<'a> Vm<'a> {
                 }
                 Obj::Array(None)
             }
-            (Callable::Dtype, &[descr, ..]) if args.len() <= 3 => match self.arena[descr] {
+            (Callable::Dtype, &[descr, ..]) if args.len() <= 3 => match &self.arena[descr] {
                 Obj::Str(s) => {
-                    self.charge_bytes(s.len())?;
-                    Obj::Dtype(s.to_string())
+                    let descr = s.to_string();
+                    self.charge_bytes(descr.len())?;
+                    Obj::Dtype(descr)
                 }
                 _ => return self.bad("numpy.dtype is not called with a str"),
             },
             (Callable::Encode, &[text, encoding]) => {
-                match (&self.arena[text], &self.arena[encoding]) {
-                    (&Obj::Str(s), Obj::Str("latin1")) => {
-                        self.charge_bytes(s.len())?;
-                        let bytes: Option<Vec<u8>> =
-                            s.chars().map(|c| u8::try_from(c as u32).ok()).collect();
-                        match bytes {
-                            Some(b) => Obj::Bytes(Cow::Owned(b)),
-                            None => return self.bad("text not encodable as latin1"),
-                        }
-                    }
+                let (n, bytes) = match (&self.arena[text], &self.arena[encoding]) {
+                    (Obj::Str(s), Obj::Str(e)) if e == "latin1" => (
+                        s.len(),
+                        s.chars()
+                            .map(|c| u8::try_from(c as u32).ok())
+                            .collect::<Option<Vec<u8>>>(),
+                    ),
                     _ => {
                         return self.bad("_codecs.encode is only allowed as encode(str, 'latin1')")
                     }
+                };
+                self.charge_bytes(n)?;
+                match bytes {
+                    Some(b) => Obj::Bytes(Cow::Owned(b)),
+                    None => return self.bad("text not encodable as latin1"),
                 }
+            }
+            (Callable::Bytes, &[]) => Obj::Bytes(Cow::Borrowed(&[])),
+            (Callable::Scalar, &[dtype, data]) => {
+                let obj = match (&self.arena[dtype], &self.arena[data]) {
+                    (Obj::Dtype(descr), Obj::Bytes(bytes)) => numpy_scalar(descr, bytes, self.at)?,
+                    _ => return self.bad("a numpy scalar is not pickled as (dtype, bytes)"),
+                };
+                if let Obj::Str(s) = &obj {
+                    let n = s.len();
+                    self.charge_bytes(n)?;
+                }
+                obj
             }
             (c, _) => {
                 let what = format!("call of {c:?} with these arguments is not allowed");
@@ -1722,9 +1852,23 @@ impl<'a> Vm<'a> {
             }
         };
         match &self.arena[inst] {
-            // A dtype's state (byte order, fields, flags) adds nothing for
-            // the object dtype.
-            Obj::Dtype(_) => Ok(()),
+            // A dtype's state is (version, byte order, subarray, names,
+            // fields, itemsize, alignment, flags); only the byte order
+            // matters for the dtypes a recipe holds (object arrays and
+            // numpy scalars).
+            Obj::Dtype(_) => {
+                let order = match fields.get(1).map(|&o| &self.arena[o]) {
+                    Some(Obj::Str(o)) if matches!(o.as_ref(), "<" | ">" | "|" | "=") => {
+                        Some(o.to_string())
+                    }
+                    _ => None,
+                };
+                if let (Some(order), Obj::Dtype(descr)) = (order, &mut self.arena[inst]) {
+                    let bare = descr.trim_start_matches(['<', '>', '|', '=']);
+                    *descr = format!("{order}{bare}");
+                }
+                Ok(())
+            }
             Obj::Array(None) => {
                 let (shape, dtype, data) = match *fields.as_slice() {
                     [version, shape, dtype, _fortran, data] => {
@@ -1950,12 +2094,11 @@ impl<'a> Vm<'a> {
                 op::STACK_GLOBAL => {
                     let name = self.pop("STACK_GLOBAL")?;
                     let module = self.pop("STACK_GLOBAL")?;
-                    match (&self.arena[module], &self.arena[name]) {
-                        (&Obj::Str(m), &Obj::Str(n)) => {
-                            self.global(m.as_bytes(), n.as_bytes())?;
-                        }
+                    let (m, n) = match (&self.arena[module], &self.arena[name]) {
+                        (Obj::Str(m), Obj::Str(n)) => (m.to_string(), n.to_string()),
                         _ => return self.bad("STACK_GLOBAL requires str"),
-                    }
+                    };
+                    self.global(m.as_bytes(), n.as_bytes())?;
                 }
                 op::BINPUT => {
                     let i = self.u8()?;

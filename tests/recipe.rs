@@ -379,6 +379,24 @@ fn reads_recipes_pickled_by_python_every_protocol_and_module_path() {
     assert!(matches!(batches.kwarg("d2500"), Some(PyValue::Dict(d)) if d.len() == 2500));
     let shared = read("shared");
     assert_eq!(shared.kwarg("a"), shared.kwarg("b"));
+    // numpy scalars read as the Python values they equal.
+    let scalars = read("numpy_scalars");
+    let kw = |k: &str| scalars.kwarg(k).cloned().unwrap();
+    assert_eq!(kw("plane"), PyValue::Int(1));
+    assert_eq!(kw("i32"), PyValue::Int(i32::MIN.into()));
+    assert_eq!(kw("u64max"), PyValue::Int(u64::MAX.into()));
+    assert_eq!(kw("f16"), PyValue::Float(1.5));
+    assert_eq!(kw("f32"), PyValue::Float(f64::from(0.1f32)));
+    assert_eq!(kw("yes"), PyValue::Bool(true));
+    assert_eq!(kw("name"), PyValue::Str("plane0 μ 🐭".into()));
+    assert_eq!(kw("raw"), PyValue::Bytes(b"a\0b".to_vec()));
+    assert_eq!(
+        kw("keys"),
+        PyValue::Dict(vec![
+            (PyValue::Int(3), PyValue::Str("three".into())),
+            (PyValue::Str("k".into()), PyValue::Float(2.5)),
+        ])
+    );
 }
 
 #[test]
@@ -425,9 +443,22 @@ fn refuses_what_is_not_a_recipe_with_a_typed_error_naming_the_file() {
             }
             "forbidden_global" => assert!(
                 matches!(pickle_fault(&err), PickleError::ForbiddenGlobal { module, name, .. }
-                    if module == "numpy._core.multiarray" && name == "scalar"),
+                    if module == "numpy" && name == "timedelta64"),
                 "{msg}"
             ),
+            "unsupported_scalar" => {
+                let dtype = match pickle_fault(&err) {
+                    PickleError::UnsupportedScalar { dtype, .. } => dtype.clone(),
+                    other => panic!("{}: {other}", entry.file),
+                };
+                let want = if entry.file.contains("complex") {
+                    "<c8"
+                } else {
+                    "<M8"
+                };
+                assert_eq!(dtype, want, "{msg}");
+                assert!(msg.contains("is not a recipe value"), "{msg}");
+            }
             "not_plain" => assert_eq!(
                 pickle_fault(&err),
                 &PickleError::NotPlainData {
@@ -697,7 +728,7 @@ fn every_global_but_numpys_reconstructors_is_refused_where_it_is_named() {
     let refused: [(&[u8], &[u8]); 10] = [
         (b"subprocess", b"Popen"),
         (b"numpy", b"load"),
-        (b"numpy.core.multiarray", b"scalar"),
+        (b"numpy.core.multiarray", b"fromstring"),
         (b"numpy._core.multiarray", b"_reconstructX"),
         (b"numpy.core.multiarray ", b"_reconstruct"),
         (b"builtins", b"getattr"),
@@ -736,6 +767,45 @@ fn every_global_but_numpys_reconstructors_is_refused_where_it_is_named() {
     ));
     assert!(matches!(
         decode_pickle(b"\x80\x02c_codecs\nencode\nX\x01\x00\x00\x00aX\x05\x00\x00\x00utf-8\x86R."),
+        Err(PickleError::BadValue { .. })
+    ));
+    // numpy scalars only as numpy pickles them: (dtype, bytes) of the
+    // dtype's size; bytes only empty.
+    let scalar = |dtype: &[u8], data: &[u8]| {
+        [
+            b"\x80\x03cnumpy._core.multiarray\nscalar\ncnumpy\ndtype\nX".as_slice(),
+            &(dtype.len() as u32).to_le_bytes(),
+            dtype,
+            b"\x89\x88\x87R".as_slice(),
+            b"C",
+            &[data.len() as u8],
+            data,
+            b"\x86R.",
+        ]
+        .concat()
+    };
+    assert_eq!(
+        decode_pickle(&scalar(b"u2", &[0x34, 0x12])),
+        Ok(PyValue::Int(0x1234))
+    );
+    assert!(matches!(
+        decode_pickle(&scalar(b"u2", &[1, 2, 3])),
+        Err(PickleError::BadValue { what, .. }) if what.contains("holds 3 bytes, not 2")
+    ));
+    assert!(matches!(
+        decode_pickle(&scalar(b"O8", &[0; 8])),
+        Err(PickleError::UnsupportedScalar { dtype, .. }) if dtype == "|O"
+    ));
+    assert!(matches!(
+        decode_pickle(&scalar(b"i3", &[0; 3])),
+        Err(PickleError::BadValue { .. })
+    ));
+    assert_eq!(
+        decode_pickle(b"\x80\x02c__builtin__\nbytes\n)R."),
+        Ok(PyValue::Bytes(Vec::new()))
+    );
+    assert!(matches!(
+        decode_pickle(b"\x80\x02c__builtin__\nbytes\nJ\x00\x00\x00\x7f\x85R."),
         Err(PickleError::BadValue { .. })
     ));
     // A plain pickle of an allowed global is not plain data.

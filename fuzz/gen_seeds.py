@@ -13,7 +13,8 @@ may differ in bytes between numpy versions, which is harmless.
                    non-numeric dtypes, a misaligned and a truncated file.
 - npz:             scipy.sparse.save_npz of csc/csr/coo arrays and matrices,
                    compressed and stored, several data and index dtypes,
-                   unsorted and duplicate entries, empty matrices.
+                   unsorted and duplicate entries, empty matrices, and
+                   members of 256 KiB and more that deflate to a few KB.
 - recipe:          loading recipes as vrAnalysis saves them (np.save of a 0-d
                    object array of the recipe dict) pickled with protocols 2
                    to 5 under numpy 2's and numpy 1's module paths, object
@@ -136,6 +137,31 @@ def gen_npz():
     write(d, "csc-empty", save_npz_bytes(sp.csc_array((0, 0), dtype="<f8"), False))
     write(d, "coo-no-entries", save_npz_bytes(sp.coo_array((5, 7), dtype="<f4"), True))
     write(d, "regression-tiny-header", tiny_header_npz())
+    parallel_npz(d)
+
+
+def parallel_npz(d):
+    """Members of 256 KiB and more once inflated (the reader's two-thread
+    paths) that deflate to a few KB, so that the fuzzer starts inside them:
+    canonical and messy (reversed indices, duplicates), csc/csr/coo, int32
+    and int64 indices."""
+    n_rows, n_cols, step = 1000, 100, 3
+    rows = np.tile(np.arange(0, n_rows, step), n_cols)
+    cols = np.repeat(np.arange(n_cols), len(range(0, n_rows, step)))
+    vals = np.ones(len(rows), dtype="<f4")
+    coo = sp.coo_array((vals, (rows, cols)), shape=(n_rows, n_cols))
+    write(d, "parallel-csc", save_npz_bytes(coo.tocsc(), True))
+    write(d, "parallel-coo", save_npz_bytes(coo, True))
+    m = coo.tocsr()
+    m.indices = m.indices.astype(np.int64)
+    m.indptr = m.indptr.astype(np.int64)
+    write(d, "parallel-csr-int64-index", save_npz_bytes(m, True))
+    messy = coo.tocsc()
+    for c in range(n_cols):
+        lo, hi = messy.indptr[c], messy.indptr[c + 1]
+        messy.indices[lo:hi] = messy.indices[lo:hi][::-1]
+    messy.indices[1] = messy.indices[0]  # a duplicate in the first column
+    write(d, "parallel-csc-messy", save_npz_bytes(messy, True))
 
 
 def tiny_header_npz():
@@ -149,7 +175,7 @@ def tiny_header_npz():
 def gen_recipe():
     d = out_dir("recipe")
     cases = rf.cases()
-    keep = ["basic", "s2p_planes", "no_source", "ints", "floats", "misc", "shared"]
+    keep = ["basic", "s2p_planes", "no_source", "ints", "floats", "misc", "shared", "numpy_scalars"]
     for name in keep:
         arr = np.array(cases[name], dtype=object)
         header = rf.npy_header(arr)
@@ -157,7 +183,7 @@ def gen_recipe():
             p = pickle.dumps(arr, protocol=protocol)
             if name in ("basic", "misc", "shared") or protocol in (2, 5):
                 write(d, f"{name}-p{protocol}", header + p)
-            if name in ("basic", "floats") and protocol in (3, 4):
+            if name in ("basic", "floats", "numpy_scalars") and protocol in (3, 4):
                 write(d, f"{name}-p{protocol}-numpy1", header + rf.to_numpy1_module(p, protocol))
     write(d, "npsave-basic", rf.np_save_bytes(np.array(cases["basic"], dtype=object)))
     for name, (arr, _fault) in rf.not_recipes().items():

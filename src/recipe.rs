@@ -1666,25 +1666,13 @@ impl<'a> Vm<'a> {
             Obj::Int(i) => HashKey::Int(*i),
             Obj::Float(f) => float_key(*f, id),
             Obj::Str(s) => {
-                let key = HashKey::Str(match s {
-                    Cow::Borrowed(s) => Cow::Borrowed(*s),
-                    Cow::Owned(s) => Cow::Owned(s.clone()),
-                });
-                if let HashKey::Str(s) = &key {
-                    let n = s.len();
-                    self.charge_bytes(n)?;
-                }
+                let (key, n) = (HashKey::Str(s.clone()), s.len());
+                self.charge_bytes(n)?;
                 key
             }
             Obj::Bytes(b) => {
-                let key = HashKey::Bytes(match b {
-                    Cow::Borrowed(b) => Cow::Borrowed(*b),
-                    Cow::Owned(b) => Cow::Owned(b.clone()),
-                });
-                if let HashKey::Bytes(b) = &key {
-                    let n = b.len();
-                    self.charge_bytes(n)?;
-                }
+                let (key, n) = (HashKey::Bytes(b.clone()), b.len());
+                self.charge_bytes(n)?;
                 key
             }
             Obj::Tuple(items) => {

@@ -252,6 +252,8 @@ pub struct LoadOptions {
     /// Load `<name>.npz` (a scipy sparse matrix) instead of `<name>.npy`.
     pub sparse: bool,
     /// With `sparse`, keep the matrix sparse instead of densifying it.
+    /// Densified, it is scipy's `toarray()`, in scipy's memory order
+    /// (Fortran for `csc` files; see [`SparseMatrix::toarray`](crate::sparse::SparseMatrix::toarray)).
     pub keep_sparse: bool,
 }
 
@@ -755,7 +757,7 @@ pub trait SessionData: Send + Sync {
             return if opts.keep_sparse {
                 Ok(OneData::Sparse(matrix))
             } else {
-                Ok(OneData::Dense(matrix.to_dense()?))
+                Ok(OneData::Dense(matrix.toarray()?))
             };
         }
         // Open first and ask questions after: one system call fewer on the hot path.

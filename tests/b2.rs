@@ -125,6 +125,24 @@ fn spks_types_load_their_onedata() {
         assert!(std::sync::Arc::ptr_eq(&spks, &direct), "{t:?}");
         assert_eq!(spks.shape(), &[257, 26]);
     }
+    // The default, significant: the sparse CSC file densified as scipy's
+    // toarray() gives it, in Fortran order, with the values of the matrix.
+    let sig = session.spks().unwrap();
+    let dense = sig.as_dense().unwrap();
+    assert_eq!(dense.shape(), &[257, 26]);
+    assert!(dense.is_fortran());
+    let kept = session
+        .loadone_with(
+            "mpci.roiSignificantFluorescence",
+            onedata::LoadOptions::sparse(true),
+        )
+        .unwrap();
+    let kept = kept.as_sparse().unwrap();
+    assert_eq!(kept.format(), onedata::sparse::SparseFormat::Csc);
+    assert_eq!(
+        dense.view2::<f32>().unwrap(),
+        kept.to_dense().unwrap().view2::<f32>().unwrap()
+    );
     assert_eq!(
         "corrected".parse::<SpksType>().unwrap(),
         SpksType::Corrected

@@ -48,6 +48,7 @@ struct MatrixEntry {
     canon_indices: Vec<i64>,
     canon_data_sha: Option<String>,
     index_kind: String,
+    toarray_fortran: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -191,6 +192,24 @@ fn check_matrix(dir: &Path, e: &MatrixEntry, rewrite_dir: &Path) -> Vec<String> 
                     }
                     Err(err) => errs.push(format!("to_dense: {err}")),
                 }
+            }
+            // toarray(): scipy's values in scipy's memory order.
+            match m.toarray() {
+                Ok(d) => {
+                    if let Some(f) = e.toarray_fortran {
+                        expect!(
+                            "toarray order (fortran)",
+                            d.is_fortran().to_string(),
+                            f.to_string()
+                        );
+                    }
+                    expect!(
+                        "toarray digest",
+                        to_hex(&digest(&d).expect("digest")),
+                        want.clone()
+                    );
+                }
+                Err(err) => errs.push(format!("toarray: {err}")),
             }
         }
         None => match m.to_dense() {

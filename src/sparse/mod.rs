@@ -431,6 +431,28 @@ impl SparseMatrix {
         self.dense(true)
     }
 
+    /// The dense array scipy's `toarray()` gives, in the memory order it
+    /// gives it: Fortran order for `csc` files, C order for `csr` and `coo`
+    /// files. This is what `loadone` returns for a sparse file loaded dense.
+    ///
+    /// ```
+    /// # fn main() -> onedata::Result<()> {
+    /// use onedata::sparse::{read_npz, write_npz};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("m.npz");
+    /// let csc = sprs::TriMat::<f32>::from_triplets((2, 3), vec![0, 1], vec![2, 0], vec![1.5, -2.0])
+    ///     .to_csc::<usize>();
+    /// write_npz(&path, &csc, true)?;
+    /// let dense = read_npz(&path)?.toarray()?;
+    /// assert!(dense.is_fortran());
+    /// assert_eq!(dense.view2::<f32>()?, ndarray::arr2(&[[0.0, 0.0, 1.5], [-2.0, 0.0, 0.0]]));
+    /// # Ok(()) }
+    /// ```
+    pub fn toarray(&self) -> Result<NpyArray> {
+        self.dense(self.format == SparseFormat::Csc)
+    }
+
     fn dense(&self, fortran: bool) -> Result<NpyArray> {
         let [rows, cols] = self.shape;
         let kind = self.kind();

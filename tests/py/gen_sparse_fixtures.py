@@ -28,6 +28,10 @@ dtypes, str format); malformed ones are crafted here. OUTDIR/manifest.json:
                      when no entry was duplicated (else null)
       index_kind     "i4" or "i8": what onedata keeps (both index members
                      int32 and small enough: i4)
+      toarray_fortran
+                     whether scipy's toarray() is Fortran- rather than
+                     C-ordered; null where it is both (a dimension of 0 or
+                     1) or scipy was not asked
   "malformed": [{file, fault}] files onedata must refuse; `fault` is the
                SparseError variant name expected
 """
@@ -186,12 +190,15 @@ class Out:
         scipy loads it with the expected nnz and dense values."""
         dense = expected_dense(shape, r, c, d)
         nnz = len(d)
+        fortran = None
         if check_scipy:
             loaded = sp.load_npz(self.path(name))
             assert loaded.format == fmt, (name, loaded.format)
             assert isinstance(loaded, sp.sparray) == is_array, name
             nnz = int(loaded.nnz)
             got = loaded.toarray()
+            if got.flags.f_contiguous != got.flags.c_contiguous:  # else both: any order
+                fortran = bool(got.flags.f_contiguous)
             got = got.astype(got.dtype.newbyteorder("="))
             assert got.dtype == dense.dtype, (name, got.dtype, dense.dtype)
             # numpy's add.at may pick another NaN's payload than scipy's
@@ -203,7 +210,7 @@ class Out:
             file=name, format=fmt, is_array=is_array, shape=list(shape), nnz=nnz,
             descr=np.dtype(d.dtype).newbyteorder("=").str, sha256=digest(dense),
             canonical=canonical, canon_indptr=indptr, canon_indices=indices,
-            canon_data_sha=data_sha, index_kind=index_kind,
+            canon_data_sha=data_sha, index_kind=index_kind, toarray_fortran=fortran,
         ))
 
     def bad(self, name, fault):
@@ -326,7 +333,7 @@ def handmade_fixtures(out):
     out.matrices.append(dict(
         file="hand_huge_empty.npz", format="csr", is_array=False, shape=[3, 2**40], nnz=0,
         descr="<f4", sha256=None, canonical=True, canon_indptr=[0, 0, 0, 0], canon_indices=[],
-        canon_data_sha=digest(np.zeros(0, np.float32)), index_kind="i8"))
+        canon_data_sha=digest(np.zeros(0, np.float32)), index_kind="i8", toarray_fortran=None))
 
 
 # --- hand-made zips -------------------------------------------------------

@@ -405,7 +405,9 @@ pub enum HeaderError {
         /// Bytes present after the length field.
         available: u64,
     },
-    /// The header is longer than numpy agrees to read.
+    /// The header is longer than numpy agrees to read: its length in
+    /// characters (in bytes, for a version 3.0 header of over 40000 bytes,
+    /// which is refused before it is decoded).
     #[error("header of {0} characters is longer than numpy's limit of 10000")]
     TooLarge(usize),
     /// The header text is not valid in its encoding (latin-1 for 1.0/2.0, UTF-8 for 3.0).

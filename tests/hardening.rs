@@ -31,7 +31,9 @@ use onedata::recipe::{
     LoadingRecipe, PyValue,
 };
 use onedata::sparse::{read_npz, read_npz_info, write_npz};
-use onedata::{ClearOutcome, Error, LoadOptions, Session, SessionData, SessionId};
+use onedata::{
+    ClearOutcome, Error, Fault, HeaderError, LoadOptions, Session, SessionData, SessionId,
+};
 
 // ---------------------------------------------------------------------------
 // Shared helpers
@@ -297,6 +299,41 @@ fn read_header_refuses_truncated_data() {
     fs::write(&path, &full[..full.len() - 1]).unwrap();
     assert!(NpyArray::open(&path).is_err());
     expect_err_naming(read_header(&path), &path, "read_header");
+}
+
+/// A header length field may claim up to 4 GiB. Opening such a file (here
+/// sparse, 1.5 GiB of zeros after the preamble) is a typed error, reached
+/// without reading or allocating what the field claims.
+#[test]
+fn huge_header_length_claims_cost_no_memory() {
+    const CLAIM: u32 = 3 << 29; // 1.5 GiB of header text
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge_header.npy");
+    let mut file = fs::File::create(&path).unwrap();
+    file.write_all(b"\x93NUMPY\x02\x00").unwrap();
+    file.write_all(&CLAIM.to_le_bytes()).unwrap();
+    file.set_len(12 + u64::from(CLAIM)).unwrap();
+    drop(file);
+    let baseline = reset_peak_rss();
+    let err = NpyArray::open(&path).unwrap_err();
+    let peak = proc_status_kb("VmHWM:");
+    assert!(
+        matches!(
+            err.fault(),
+            Some(Fault::Header(HeaderError::TooLarge(n))) if *n == CLAIM as usize
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "{err}"
+    );
+    expect_err_naming(read_header(&path), &path, "read_header");
+    // Other tests in this binary touch up to about 100 MiB at a time.
+    if let (Some(base), Some(peak)) = (baseline, peak) {
+        let grown_mb = peak.saturating_sub(base) / 1024;
+        assert!(grown_mb < 256, "peak RSS grew by {grown_mb} MiB");
+    }
 }
 
 // ---------------------------------------------------------------------------

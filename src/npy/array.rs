@@ -103,24 +103,24 @@ impl NpyArray {
         // the map: opening an array touches none of its pages.
         let mut head = [0u8; HEAD_READ];
         let got = read_prefix(&file, &mut head).map_err(|e| Error::io(path, e))?;
+        let mut mapped = None;
         let header = match Header::parse(&head[..got]) {
             Ok(h) => h,
             Err(HeaderError::LengthPastEnd { .. }) if got == HEAD_READ => {
                 // A header longer than the first read (numpy allows up to
-                // 10000 characters, more in hostile files): read what it
-                // claims, bounded by the file's length.
-                let need = Header::required_len(&head)
-                    .map_err(|e| Error::invalid(path, e))?
-                    .min(len);
-                let mut long = vec![0u8; need];
-                let got = read_prefix(&file, &mut long).map_err(|e| Error::io(path, e))?;
-                Header::parse(&long[..got]).map_err(|e| Error::invalid(path, e))?
+                // 10000 characters; a hostile file may claim 4 GiB): parse
+                // it from the map, which costs no memory whatever it claims.
+                let storage = Storage::map(&file, len).map_err(|e| Error::io(path, e))?;
+                let header =
+                    Header::parse(storage.as_bytes()).map_err(|e| Error::invalid(path, e))?;
+                mapped = Some(storage);
+                header
             }
             Err(e) => return Err(Error::invalid(path, e)),
         };
         let offset = header.data_offset();
-        // A file shorter than its header promises is refused before it is
-        // mapped.
+        // A file shorter than its header promises is refused before any
+        // view of it exists.
         let available = len.saturating_sub(offset);
         if let Some(n) = header.data_len().filter(|&n| n > available) {
             return Err(Error::invalid(
@@ -132,7 +132,10 @@ impl NpyArray {
                 },
             ));
         }
-        let storage = Storage::map(&file, len).map_err(|e| Error::io(path, e))?;
+        let storage = match mapped {
+            Some(storage) => storage,
+            None => Storage::map(&file, len).map_err(|e| Error::io(path, e))?,
+        };
         NpyArray::with_data_at(path, Arc::new(storage), header, offset)
     }
 

@@ -173,6 +173,16 @@ impl Header {
             length: (total - start) as u64,
             available: bytes.len().saturating_sub(start) as u64,
         })?;
+        // Longer than numpy's limit whatever it decodes to (at most 4 bytes
+        // per character in UTF-8): refused before a byte of it is read.
+        let limit = if version.0 == 3 {
+            4 * MAX_HEADER_CHARS
+        } else {
+            MAX_HEADER_CHARS
+        };
+        if raw.len() > limit {
+            return Err(HeaderError::TooLarge(raw.len()));
+        }
         let text = decode_text(raw, version)?;
         let chars = if version.0 == 3 {
             text.chars().count()

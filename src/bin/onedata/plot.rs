@@ -8,7 +8,8 @@ use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 use serde_json::Value;
 
-/// The bars: case, the ratio key to plot, its label, and the goal (a ratio).
+/// The bars: case, the ratio key to plot, its label (`SIZE` stands for the
+/// large file's size), and the goal (a ratio).
 const BARS: [(&str, &str, &str, Option<f64>); 7] = [
     (
         "cold_load_small",
@@ -19,14 +20,14 @@ const BARS: [(&str, &str, &str, Option<f64>); 7] = [
     (
         "cold_load_large",
         "ratio_vs_numpy_mmap",
-        "cold load 400 MB (np.load mmap_mode='r')",
+        "cold load SIZE (np.load mmap_mode='r')",
         Some(5.0),
     ),
     ("cache_hit", "ratio_vs_numpy", "cache hit (dict hit)", None),
     (
         "full_scan_large",
         "ratio_vs_numpy",
-        "load + sum 400 MB (np.load + sum)",
+        "load + sum SIZE (np.load + sum)",
         Some(2.0),
     ),
     (
@@ -44,7 +45,7 @@ const BARS: [(&str, &str, &str, Option<f64>); 7] = [
     (
         "save_large",
         "ratio_vs_numpy",
-        "save 400 MB (np.save)",
+        "save SIZE (np.save)",
         Some(1.0),
     ),
 ];
@@ -63,11 +64,14 @@ pub fn write_png(report: &Value, path: &Path) -> Result<()> {
             .find(|c| c["name"] == name)
             .and_then(|c| c[key].as_f64())
     };
-    let bars: Vec<(&str, Option<f64>, Option<f64>)> = BARS
+    let size = format!("{} MB", report["size_mb"]);
+    let bars: Vec<(String, &str, Option<f64>, Option<f64>)> = BARS
         .iter()
-        .map(|&(name, key, label, goal)| (label, ratio(name, key), goal))
+        .map(|&(name, key, label, goal)| {
+            (label.replace("SIZE", &size), name, ratio(name, key), goal)
+        })
         .collect();
-    let top = bars.iter().filter_map(|b| b.1).fold(20.0f64, f64::max) * 1.6;
+    let top = bars.iter().filter_map(|b| b.2).fold(20.0f64, f64::max) * 1.6;
 
     let root = BitMapBackend::new(path, (1100, 560)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| fail(e.to_string()))?;
@@ -92,7 +96,7 @@ pub fn write_png(report: &Value, path: &Path) -> Result<()> {
         .y_label_formatter(&|y| {
             let k = (n as f64 - y - 0.5).round();
             if (n as f64 - y - 0.5 - k).abs() < 0.01 && k >= 0.0 && (k as usize) < n {
-                bars[k as usize].0.to_string()
+                bars[k as usize].0.clone()
             } else {
                 String::new()
             }
@@ -105,7 +109,7 @@ pub fn write_png(report: &Value, path: &Path) -> Result<()> {
         .map_err(|e| fail(e.to_string()))?;
     let green = RGBColor(46, 125, 50);
     let red = RGBColor(198, 40, 40);
-    for (k, (_, value, goal)) in bars.iter().enumerate() {
+    for (k, (_, name, value, goal)) in bars.iter().enumerate() {
         let y = (n - 1 - k) as f64;
         let Some(v) = *value else { continue };
         let met = goal.is_none_or(|g| v >= g);
@@ -116,10 +120,10 @@ pub fn write_png(report: &Value, path: &Path) -> Result<()> {
                 color.filled(),
             )))
             .map_err(|e| fail(e.to_string()))?;
-        let label = match (goal, k) {
+        let label = match (goal, *name) {
             (Some(g), _) => format!("{v:.2}x (goal {g}x)"),
             // The cache hit's goal is a time, not a ratio.
-            (None, 2) => format!(
+            (None, "cache_hit") => format!(
                 "{v:.2}x; {} us (goal <= 0.2 us)",
                 ratio("cache_hit", "onedata_us").unwrap_or(f64::NAN)
             ),

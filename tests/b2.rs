@@ -36,6 +36,7 @@ fn cli_digest(dir: &Path, name: &str) -> String {
 
 #[test]
 fn demo_recipes_resolve_exactly_as_vranalysis() {
+    common::require_scipy();
     let root = tempfile::tempdir().unwrap();
     let dir = demo(root.path());
     let out = common::run_python(
@@ -98,6 +99,26 @@ fn demo_recipes_resolve_exactly_as_vranalysis() {
     assert_eq!(s2p.shape(), &[26, 257]);
     assert_eq!(f.view2::<f32>().unwrap(), s2p.view2::<f32>().unwrap().t());
 
+    // Significant spks, the default: the sparse file densified as scipy's
+    // toarray() gives it, values and memory order.
+    let sig = session.spks().unwrap();
+    let want = &reference["significant"];
+    let dense = sig.dense().unwrap();
+    assert_eq!(
+        serde_json::json!(dense.shape()),
+        want["shape"],
+        "significant shape"
+    );
+    assert_eq!(
+        onedata::digest::to_hex(&sig.digest().unwrap()),
+        want["sha256"].as_str().unwrap()
+    );
+    assert_eq!(
+        dense.is_fortran(),
+        want["fortran"].as_bool().unwrap(),
+        "significant order"
+    );
+
     // Corrected spks: F - c * (Fneu - mean over frames), bit-exact with numpy.
     let corrected = session.get_spks(SpksType::Corrected).unwrap();
     let want = &reference["corrected"];
@@ -125,12 +146,11 @@ fn spks_types_load_their_onedata() {
         assert!(std::sync::Arc::ptr_eq(&spks, &direct), "{t:?}");
         assert_eq!(spks.shape(), &[257, 26]);
     }
-    // The default, significant: the sparse CSC file densified as scipy's
-    // toarray() gives it, in Fortran order, with the values of the matrix.
+    // The default, significant: the sparse CSC file densified (in the order
+    // checked against scipy above), with the values of the matrix.
     let sig = session.spks().unwrap();
     let dense = sig.as_dense().unwrap();
     assert_eq!(dense.shape(), &[257, 26]);
-    assert!(dense.is_fortran());
     let kept = session
         .loadone_with(
             "mpci.roiSignificantFluorescence",

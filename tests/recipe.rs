@@ -771,11 +771,10 @@ fn every_global_but_numpys_reconstructors_is_refused_where_it_is_named() {
     ));
     // numpy scalars only as numpy pickles them: (dtype, bytes) of the
     // dtype's size; bytes only empty.
-    let scalar = |dtype: &[u8], data: &[u8]| {
+    let scalar = |dtype: &str, data: &[u8]| {
         [
-            b"\x80\x03cnumpy._core.multiarray\nscalar\ncnumpy\ndtype\nX".as_slice(),
-            &(dtype.len() as u32).to_le_bytes(),
-            dtype,
+            b"\x80\x03cnumpy._core.multiarray\nscalar\ncnumpy\ndtype\n".as_slice(),
+            &binunicode(dtype),
             b"\x89\x88\x87R".as_slice(),
             b"C",
             &[data.len() as u8],
@@ -785,19 +784,19 @@ fn every_global_but_numpys_reconstructors_is_refused_where_it_is_named() {
         .concat()
     };
     assert_eq!(
-        decode_pickle(&scalar(b"u2", &[0x34, 0x12])),
+        decode_pickle(&scalar("u2", &[0x34, 0x12])),
         Ok(PyValue::Int(0x1234))
     );
     assert!(matches!(
-        decode_pickle(&scalar(b"u2", &[1, 2, 3])),
+        decode_pickle(&scalar("u2", &[1, 2, 3])),
         Err(PickleError::BadValue { what, .. }) if what.contains("holds 3 bytes, not 2")
     ));
     assert!(matches!(
-        decode_pickle(&scalar(b"O8", &[0; 8])),
+        decode_pickle(&scalar("O8", &[0; 8])),
         Err(PickleError::UnsupportedScalar { dtype, .. }) if dtype == "|O"
     ));
     assert!(matches!(
-        decode_pickle(&scalar(b"i3", &[0; 3])),
+        decode_pickle(&scalar("i3", &[0; 3])),
         Err(PickleError::BadValue { .. })
     ));
     assert_eq!(

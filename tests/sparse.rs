@@ -293,6 +293,12 @@ fn scipy_files_load_bit_exact() {
             failures.push(format!("no fixture named like {needle}"));
         }
     }
+    // toarray()'s memory order was checked both ways.
+    for order in [Some(true), Some(false)] {
+        if !manifest.matrices.iter().any(|m| m.toarray_fortran == order) {
+            failures.push(format!("no fixture whose toarray_fortran is {order:?}"));
+        }
+    }
     report(failures, manifest.matrices.len());
 }
 

@@ -142,18 +142,18 @@ impl AlignedBuf {
 }
 
 /// The least any mapped load can cost, for `onedata bench`: open the file,
-/// read its first 128 bytes, map it, close it. Returns the first byte read
-/// and the map, which the caller unmaps outside its timing (as a load's map
-/// is unmapped only when the array is dropped).
+/// read its first 128 bytes, map its `len` bytes (known to the caller, as
+/// the length of a file it wrote), close it. Returns the first byte read and
+/// the map, which the caller unmaps outside its timing (as a load's map is
+/// unmapped only when the array is dropped).
 #[doc(hidden)]
-pub fn floor_open_read_map(path: &std::path::Path) -> io::Result<(u8, Mmap)> {
+pub fn floor_open_read_map(path: &std::path::Path, len: usize) -> io::Result<(u8, Mmap)> {
     use std::io::Read;
     let mut file = File::open(path)?;
     let mut head = [0u8; 128];
     let n = file.read(&mut head)?;
-    let len = file.metadata()?.len() as usize;
     // SAFETY: a read-only private map of a file this function does not
-    // modify; the caller only drops it.
+    // modify; the caller only drops it, so no page of it is ever read.
     let map = unsafe { memmap2::MmapOptions::new().len(len).map(&file)? };
     Ok((head[..n].first().copied().unwrap_or(0), map))
 }

@@ -1,15 +1,17 @@
 """What vrAnalysis' B2Session gives for a session, computed with numpy the
 way vrAnalysis computes it: each loading recipe resolved through the S2P
-loader and the transforms, and the corrected spks.
+loader and the transforms, the corrected spks, and the significant spks
+(loadone(sparse=True): load_npz(...).toarray()).
 
 usage: b2_reference.py SESSION_DIR
-prints JSON {"recipes": {name: {...}}, "corrected": {...}}
+prints JSON {"recipes": {name: {...}}, "corrected": {...}, "significant": {...}}
 """
 import json
 import pathlib
 import sys
 
 import numpy as np
+import scipy.sparse as sp
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from onedigest import digest  # noqa: E402
@@ -70,7 +72,13 @@ meanFneu = np.mean(Fneu, axis=1, keepdims=True)
 c = opts.get("neuropilCoefficient", 0.7)
 fcorr = F - c * (Fneu - meanFneu)
 corrected = fcorr.T
+significant = sp.load_npz(session / "oneData" / "mpci.roiSignificantFluorescence.npz").toarray()
 print(json.dumps({
     "recipes": recipes,
     "corrected": {"sha256": digest(corrected), "descr": corrected.dtype.str, "shape": list(corrected.shape)},
+    "significant": {
+        "sha256": digest(significant),
+        "shape": list(significant.shape),
+        "fortran": bool(significant.flags.f_contiguous and not significant.flags.c_contiguous),
+    },
 }))

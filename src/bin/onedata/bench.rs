@@ -286,7 +286,10 @@ pub fn bench(as_json: bool, size_mb: usize, quick: bool, plot: Option<&Path>) ->
     session.clear_cache(None);
 
     let save_to = one.join("numpy.saved.npy");
-    let python = std::env::var("ONEDATA_PYTHON").unwrap_or_else(|_| "python3".into());
+    let python = std::env::var("ONEDATA_PYTHON")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "python3".into());
     let args = [
         small_path.display().to_string(),
         large_path.display().to_string(),
@@ -338,21 +341,28 @@ pub fn bench(as_json: bool, size_mb: usize, quick: bool, plot: Option<&Path>) ->
         .map(median);
     // The floor's map is unmapped outside the timing, as the loads' maps are.
     let floor_map = std::cell::RefCell::new(None);
-    let floor = median(samples_us(
-        plan.cold,
-        WARMUP,
-        || drop(floor_map.take()),
-        || {
-            let (byte, map) =
-                onedata::npy::floor_open_read_map(&large_path).map_err(|e| Error::Io {
-                    path: large_path.clone(),
-                    source: e,
-                })?;
-            std::hint::black_box(byte);
-            *floor_map.borrow_mut() = Some(map);
-            Ok(())
-        },
-    )?);
+    let large_len = std::fs::metadata(&large_path)
+        .map_err(|e| Error::Io {
+            path: large_path.clone(),
+            source: e,
+        })?
+        .len() as usize;
+    let floor =
+        median(samples_us(
+            plan.cold,
+            WARMUP,
+            || drop(floor_map.take()),
+            || {
+                let (byte, map) = onedata::npy::floor_open_read_map(&large_path, large_len)
+                    .map_err(|e| Error::Io {
+                        path: large_path.clone(),
+                        source: e,
+                    })?;
+                std::hint::black_box(byte);
+                *floor_map.borrow_mut() = Some(map);
+                Ok(())
+            },
+        )?);
     drop(floor_map);
     session.loadone("bench.large")?;
     let (cache_hit, np_hit) = interleaved("cache_hit", 200, 0, &mut theirs, |n, _| {

@@ -23,7 +23,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Describe a .npy file: kind, dtype, shape, order and sizes.
+    /// Describe a .npy or .npz file: kind, dtype, shape, order and sizes.
     Info {
         /// The file to describe.
         file: PathBuf,
@@ -39,7 +39,7 @@ enum Command {
     /// With --session, TARGET is a onedata name (without extension) and the
     /// digest is of what loadone returns for it.
     Digest {
-        /// A .npy file, or with --session a onedata name such as mpci.roiActivityF.
+        /// A .npy or .npz file, or with --session a onedata name such as mpci.roiActivityF.
         target: String,
         /// The session folder (the one holding oneData/).
         #[arg(long, value_name = "SESSION_DIR")]

@@ -171,8 +171,23 @@ impl SessionId {
     }
 
     /// Like [`SessionId::from_path`], with an error saying what was expected.
+    /// A path with `.` or `..` in it, or too short to name the session (such
+    /// as `.` in the session folder), is resolved on disk first.
     pub fn read_from_path(dir: &Path) -> Result<SessionId> {
-        SessionId::from_path(dir).ok_or_else(|| {
+        use std::path::Component;
+        let plain = dir.components().all(|c| {
+            matches!(
+                c,
+                Component::Normal(_) | Component::RootDir | Component::Prefix(_)
+            )
+        });
+        let resolved = || SessionId::from_path(&std::fs::canonicalize(dir).ok()?);
+        let lexical = if plain {
+            SessionId::from_path(dir)
+        } else {
+            None
+        };
+        lexical.or_else(resolved).ok_or_else(|| {
             Error::InvalidArgument(format!(
                 "{}: cannot tell mouse and date from the path; expected .../<mouse>/<YYYY-MM-DD>/<session_id>",
                 dir.display()

@@ -62,6 +62,19 @@ fn identity_and_paths_follow_vranalysis() {
     // Identity read back from the folder layout.
     let found = SessionId::from_path(&root.path().join("ATL001/2024-05-03/701")).unwrap();
     assert_eq!(found.session_print("/"), "ATL001/2024-05-03/701");
+    // With `.` and `..`, the folder on disk is what counts.
+    let day = root.path().join("ATL001/2024-05-03");
+    std::fs::create_dir_all(day.join("701")).unwrap();
+    std::fs::create_dir_all(day.join("702")).unwrap();
+    for (path, want) in [
+        (day.join("701/."), "ATL001/2024-05-03/701"),
+        (day.join("701/../702"), "ATL001/2024-05-03/702"),
+        (day.join("701/.."), "ATL001/2024-05-03"),
+    ] {
+        let id = SessionId::read_from_path(&path).unwrap();
+        assert_eq!(id.session_print("/"), want, "{}", path.display());
+    }
+    assert!(SessionId::read_from_path(&day.join("missing/..")).is_err());
 }
 
 #[test]

@@ -32,7 +32,7 @@ use ndarray::{Array2, Ix2};
 use serde_json::{Map, Value};
 
 use crate::data::OneData;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Fault, Result};
 use crate::npy::{with_element_type, AlignedBuf, Dtype, ElementKind, Header, NpyArray};
 use crate::recipe::{LoadingRecipe, PyValue};
 use crate::session::{LoadOptions, SessionCore, SessionData, SessionId, OPTIONS_FILE};
@@ -117,7 +117,7 @@ impl FromStr for SpksType {
             .find(|t| t.name() == s)
             .ok_or_else(|| {
                 let names: Vec<&str> = SpksType::ALL.iter().map(|t| t.name()).collect();
-                Error::InvalidArgument(format!(
+                Error::argument(format!(
                     "spks_type {s:?} not recognized; expected one of {}",
                     names.join(", ")
                 ))
@@ -230,16 +230,16 @@ impl B2Session {
         let session = self.session_print("/");
         let available: Vec<String> = self.get_value("available")?;
         if !available.iter().any(|a| a == var) {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::argument(format!(
                 "session {session}: suite2p variable {var:?} is not available (available: {})",
                 available.join(", ")
             )));
         }
         if var.contains(['/', '\\', '\0']) || var.starts_with('.') {
-            return Err(Error::InvalidName {
+            return Err(Error::new(ErrorKind::InvalidName {
                 name: var.to_string(),
                 reason: "a suite2p variable must be a plain file stem",
-            });
+            }));
         }
         let planes: Vec<String> = self.get_value("planeNames")?;
         let frames: Option<usize> = if FRAME_VARIABLES.contains(&var) {
@@ -251,10 +251,10 @@ impl B2Session {
         let mut arrays = Vec::with_capacity(planes.len());
         for plane in &planes {
             if plane.is_empty() || plane.contains(['/', '\\', '\0']) || plane == ".." {
-                return Err(Error::InvalidName {
+                return Err(Error::new(ErrorKind::InvalidName {
                     name: plane.clone(),
                     reason: "a plane name must be a plain folder name",
-                });
+                }));
             }
             arrays.push(NpyArray::open(s2p.join(plane).join(format!("{var}.npy")))?);
         }
@@ -274,7 +274,7 @@ impl B2Session {
         match f.kind()? {
             ElementKind::F32 => fcorr::<f32>(&label, &f, &fneu, c as f32),
             ElementKind::F64 => fcorr::<f64>(&label, &f, &fneu, c),
-            _ => Err(Error::InvalidArgument(format!(
+            _ => Err(Error::argument(format!(
                 "{}: corrected fluorescence needs float32 or float64 F, not {}",
                 f.path().display(),
                 f.dtype()
@@ -306,14 +306,14 @@ impl SessionData for B2Session {
                 self.options = map;
                 Ok(())
             }
-            Ok(_) => Err(Error::Values {
+            Ok(_) => Err(Error::new(ErrorKind::Values {
                 path,
                 message: "the file must hold one JSON object".into(),
-            }),
-            Err(e) => Err(Error::Values {
+            })),
+            Err(e) => Err(Error::new(ErrorKind::Values {
                 path,
                 message: e.to_string(),
-            }),
+            })),
         }
     }
 
@@ -329,7 +329,7 @@ impl SessionData for B2Session {
         match recipe.loader_type.as_str() {
             "S2P" => {
                 let var = recipe.source_arg.as_deref().ok_or_else(|| {
-                    Error::InvalidArgument(format!(
+                    Error::argument(format!(
                         "session {}: the S2P loader needs a source_arg naming a suite2p variable",
                         self.session_print("/")
                     ))
@@ -339,18 +339,18 @@ impl SessionData for B2Session {
                     .iter()
                     .find(|(k, v)| k != "concatenate" || *v != PyValue::Bool(true))
                 {
-                    return Err(Error::InvalidArgument(format!(
+                    return Err(Error::argument(format!(
                         "session {}: the S2P loader takes no keyword argument {key:?}",
                         self.session_print("/")
                     )));
                 }
                 Ok(OneData::Dense(self.load_s2p(var)?))
             }
-            _ => Err(Error::UnknownRecipeLoader {
+            _ => Err(Error::new(ErrorKind::UnknownRecipeLoader {
                 session: self.session_print("/"),
                 loader: recipe.loader_type.clone(),
                 registered: vec!["S2P".into()],
-            }),
+            })),
         }
     }
 
@@ -365,7 +365,7 @@ impl SessionData for B2Session {
                 with_element_type!(kind, T => {
                     let v = a.view_dim::<T, Ix2>()?;
                     if v.ncols() < 2 {
-                        return Err(Error::InvalidArgument(format!(
+                        return Err(Error::argument(format!(
                             "{}: idx_column1 needs at least 2 columns, the array has shape {:?}",
                             a.path().display(),
                             a.shape()
@@ -383,7 +383,7 @@ impl SessionData for B2Session {
 /// each (all of them when `None`), into one owned C-order array.
 fn concatenate_rows(label: &Path, arrays: &[NpyArray], cols: Option<usize>) -> Result<NpyArray> {
     let Some(first) = arrays.first() else {
-        return Err(Error::InvalidArgument(format!(
+        return Err(Error::argument(format!(
             "{}: the session has no imaging planes",
             label.display()
         )));
@@ -393,34 +393,49 @@ fn concatenate_rows(label: &Path, arrays: &[NpyArray], cols: Option<usize>) -> R
     let mut rows = 0usize;
     for a in arrays {
         if a.kind()? != kind || a.ndim() != 2 {
-            return Err(Error::InvalidArgument(format!(
-                "{}: planes must hold 2-d arrays of one dtype; this one is {} with shape {:?} (first plane: {})",
-                a.path().display(),
-                a.dtype(),
-                a.shape(),
-                first.dtype()
-            )));
+            return Err(Error::invalid(
+                a.path(),
+                Fault::Suite2p {
+                    descr: a.dtype().descr(),
+                    shape: a.shape().to_vec(),
+                    expected: format!(
+                        "every plane must hold a 2-d array of the first plane's dtype {}",
+                        first.dtype().descr()
+                    ),
+                },
+            ));
         }
         let (r, c) = (a.shape()[0], a.shape()[1]);
         let c = cols.map_or(c, |n| n.min(c));
-        if *keep.get_or_insert(c) != c {
-            return Err(Error::InvalidArgument(format!(
-                "{}: has {c} columns after trimming, the first plane has {}",
-                a.path().display(),
-                keep.unwrap_or(0)
-            )));
+        let first_cols = *keep.get_or_insert(c);
+        if first_cols != c {
+            return Err(Error::invalid(
+                a.path(),
+                Fault::Suite2p {
+                    descr: a.dtype().descr(),
+                    shape: a.shape().to_vec(),
+                    expected: format!(
+                        "{c} columns after trimming, but the first plane has {first_cols}"
+                    ),
+                },
+            ));
         }
         rows = rows
             .checked_add(r)
-            .ok_or_else(|| Error::InvalidArgument(format!("{}: too many rows", label.display())))?;
+            .ok_or_else(|| Error::argument(format!("{}: too many rows", label.display())))?;
     }
     let keep = keep.unwrap_or(0);
     let size = kind.itemsize();
     let header = Header::new(Dtype::native(kind), false, &[rows, keep]);
-    let total = header.data_len().ok_or_else(|| {
-        Error::InvalidArgument(format!("{}: concatenation too large", label.display()))
+    let total = header
+        .data_len()
+        .ok_or_else(|| Error::argument(format!("{}: concatenation too large", label.display())))?;
+    let mut buf = AlignedBuf::try_zeroed(total).ok_or_else(|| {
+        Error::new(ErrorKind::OutOfMemory {
+            what: format!("the concatenation {}", label.display()),
+            bytes: total as u128,
+        })
     })?;
-    let mut buf = AlignedBuf::zeroed(total);
     let out = buf.as_bytes_mut();
     let row_bytes = keep * size;
     let mut at = 0;
@@ -521,7 +536,7 @@ fn fcorr<T: Float>(label: &Path, f: &NpyArray, fneu: &NpyArray, c: T) -> Result<
     let fv = f.view_dim::<T, Ix2>()?;
     let nv = fneu.view_dim::<T, Ix2>()?;
     if fv.dim() != nv.dim() {
-        return Err(Error::InvalidArgument(format!(
+        return Err(Error::argument(format!(
             "{}: F has shape {:?} but Fneu has shape {:?}",
             label.display(),
             fv.shape(),

@@ -3,7 +3,7 @@
 use bytemuck::AnyBitPattern;
 use ndarray::{ArrayView1, ArrayView2, ArrayViewD};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::npy::{Dtype, Element, NpyArray};
 use crate::sparse::SparseMatrix;
 
@@ -36,8 +36,21 @@ impl OneData {
 
     /// The dense array, or an error saying what this is instead.
     pub fn dense(&self) -> Result<&NpyArray> {
-        self.as_dense()
-            .ok_or_else(|| Error::InvalidArgument(format!("onedata is {}, not dense", self.kind())))
+        self.as_dense().ok_or_else(|| {
+            Error::new(ErrorKind::KindMismatch {
+                path: self.path().to_path_buf(),
+                requested: "dense",
+                found: self.kind(),
+            })
+        })
+    }
+
+    /// The file this onedata was loaded from (or names, for computed data).
+    pub fn path(&self) -> &std::path::Path {
+        match self {
+            OneData::Dense(a) => a.path(),
+            OneData::Sparse(m) => m.path(),
+        }
     }
 
     /// What kind of data this is: `"dense"` or `"sparse"`.

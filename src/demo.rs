@@ -86,8 +86,8 @@ impl SplitMix {
 /// and returns the session folder.
 pub fn write_demo_session(root: &Path, spec: &DemoSpec) -> Result<PathBuf> {
     if spec.frames == 0 || spec.rois_per_plane.is_empty() || spec.rois() == 0 {
-        return Err(Error::InvalidArgument(
-            "a demo session needs at least one frame and one ROI".into(),
+        return Err(Error::argument(
+            "a demo session needs at least one frame and one ROI",
         ));
     }
     let id = spec.id()?;
@@ -139,7 +139,7 @@ pub fn write_demo_session(root: &Path, spec: &DemoSpec) -> Result<PathBuf> {
     }
     let views: Vec<_> = oasis_planes.iter().map(|a| a.view()).collect();
     let oasis = ndarray::concatenate(Axis(1), &views)
-        .map_err(|e| Error::InvalidArgument(format!("demo planes do not stack: {e}")))?;
+        .map_err(|e| Error::argument(format!("demo planes do not stack: {e}")))?;
     write_npy(one.join("mpci.roiActivityDeconvolvedOasis.npy"), &oasis)?;
 
     // Significant fluorescence: frames x ROIs, zero outside transients,
@@ -160,7 +160,7 @@ pub fn write_demo_session(root: &Path, spec: &DemoSpec) -> Result<PathBuf> {
         indptr.push(indices.len() as i32);
     }
     let significant = sprs::CsMatI::<f32, i32>::try_new_csc((frames, rois), indptr, indices, data)
-        .map_err(|e| Error::InvalidArgument(format!("demo sparse matrix: {}", e.3)))?;
+        .map_err(|e| Error::argument(format!("demo sparse matrix: {}", e.3)))?;
     write_npz(
         one.join("mpci.roiSignificantFluorescence.npz"),
         &significant,
@@ -228,7 +228,7 @@ pub fn write_demo_session(root: &Path, spec: &DemoSpec) -> Result<PathBuf> {
         ("vrExperimentPreprocessing.json", preprocessing),
     ] {
         let path = dir.join(file);
-        let text = python_json(&value).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        let text = python_json(&value).map_err(|e| Error::argument(e.to_string()))?;
         std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
     }
     Ok(dir)

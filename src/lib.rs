@@ -45,11 +45,14 @@
 //! existing maps valid.
 
 #![warn(missing_docs)]
+#![deny(unsafe_code)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod b2;
 mod cache;
 mod data;
 pub mod demo;
+pub mod describe;
 pub mod digest;
 pub mod discover;
 mod error;
@@ -65,7 +68,9 @@ pub use {half, num_complex};
 
 pub use cache::{CacheLimits, CacheStats};
 pub use data::OneData;
-pub use error::{Error, Fault, HeaderError, PickleError, RecipeError, Result, SparseError};
+pub use error::{
+    Error, ErrorKind, Fault, HeaderError, PickleError, RecipeError, Result, SparseError,
+};
 pub use recipe::{LoadingRecipe, PyValue};
 pub use session::{
     ClearOutcome, LoadOptions, SaveOne, Session, SessionCore, SessionData, SessionId,

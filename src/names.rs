@@ -15,7 +15,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 /// The longest file name most file systems accept.
 const NAME_MAX: usize = 255;
@@ -42,10 +42,10 @@ impl Extension {
 /// Checks a onedata name (without extension).
 pub fn check_name(name: &str) -> Result<()> {
     let refuse = |reason| {
-        Err(Error::InvalidName {
+        Err(Error::new(ErrorKind::InvalidName {
             name: name.to_string(),
             reason,
-        })
+        }))
     };
     if name.is_empty() {
         return refuse("the name is empty");

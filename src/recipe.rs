@@ -72,8 +72,8 @@ use std::fmt;
 use std::io::Write;
 use std::path::Path;
 
-use crate::error::{Error, PickleError, RecipeError, Result};
-use crate::npy::{read_header, write_atomic, Dtype, Header, NpyArray};
+use crate::error::{Error, ErrorKind, PickleError, RecipeError, Result};
+use crate::npy::{write_atomic, Dtype, Header, OpenedFile};
 
 /// The value of the `marker` key that makes a dict a loading recipe.
 pub const RECIPE_MARKER: &str = "__LOADING_RECIPE__";
@@ -761,12 +761,25 @@ fn value_key(v: &PyValue, depth: usize, nan_id: usize) -> Option<HashKey<'_>> {
 /// [`Fault::Pickle`](crate::Fault::Pickle) when the pickle is malformed,
 /// hostile or holds more than onedata decodes.
 pub fn read_recipe(path: impl AsRef<Path>) -> Result<LoadingRecipe> {
-    let path = path.as_ref();
-    // The header alone refuses numeric arrays without reading (or, for
+    read_opened_recipe(&OpenedFile::open(path.as_ref())?)
+}
+
+/// [`read_recipe`] of a file already opened.
+pub(crate) fn read_opened_recipe(file: &OpenedFile<'_>) -> Result<LoadingRecipe> {
+    let path = file.path();
+    let (header, mapped) = file.npy_header()?;
+    // The header alone refuses numeric arrays without mapping (or, for
     // big-endian ones, decoding) their data.
-    check_recipe_header(path, &read_header(path)?)?;
-    let array = NpyArray::open(path)?;
-    recipe_from_parts(path, array.header(), array.data_bytes())
+    check_recipe_header(path, &header)?;
+    let storage = match mapped {
+        Some(storage) => storage,
+        None => file.map()?,
+    };
+    let data = storage
+        .as_bytes()
+        .get(header.data_offset()..)
+        .unwrap_or(&[]);
+    recipe_from_parts(path, &header, data)
 }
 
 /// Reads a loading recipe from the contents of a `.npy` file held in memory;
@@ -798,7 +811,11 @@ fn check_recipe_header(path: &Path, header: &Header) -> Result<()> {
     Ok(())
 }
 
-fn recipe_from_parts(path: &Path, header: &Header, data: &[u8]) -> Result<LoadingRecipe> {
+pub(crate) fn recipe_from_parts(
+    path: &Path,
+    header: &Header,
+    data: &[u8],
+) -> Result<LoadingRecipe> {
     check_recipe_header(path, header)?;
     let value = decode_object_array(data).map_err(|e| Error::invalid(path, e))?;
     if !LoadingRecipe::is_recipe(&value) {
@@ -814,10 +831,16 @@ fn recipe_from_parts(path: &Path, header: &Header, data: &[u8]) -> Result<Loadin
 /// Writes `recipe` to `path` atomically (temporary file, then rename), as
 /// vrAnalysis's `saveone` saves a recipe; see [`encode_recipe_npy`] for the
 /// bytes. A recipe that does not pass [`LoadingRecipe::validate`] is an
-/// [`Error::InvalidArgument`] and nothing is written.
+/// [`ErrorKind::Unwritable`] naming the file, and nothing is written.
 pub fn write_recipe(path: impl AsRef<Path>, recipe: &LoadingRecipe) -> Result<()> {
-    let bytes = encode_recipe_npy(recipe).map_err(|e| Error::InvalidArgument(e.to_string()))?;
-    write_atomic(path.as_ref(), |w| w.write_all(&bytes))
+    let path = path.as_ref();
+    let bytes = encode_recipe_npy(recipe).map_err(|error| {
+        Error::new(ErrorKind::Unwritable {
+            path: path.to_path_buf(),
+            error,
+        })
+    })?;
+    write_atomic(path, |w| w.write_all(&bytes))
 }
 
 /// The whole `.npy` file for `recipe`: numpy's header for a 0-d object array

@@ -36,7 +36,7 @@ use serde_json::{Map, Value};
 
 use crate::cache::{CacheLimits, CacheStats, OneCache};
 use crate::data::OneData;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::names::{one_file_name, Extension};
 use crate::npy::{write_npy, Dtype, Element, NpyArray};
 use crate::recipe::LoadingRecipe;
@@ -72,7 +72,7 @@ pub trait IntoSessionDate {
 impl IntoSessionDate for &str {
     fn into_session_date(self) -> Result<String> {
         let bad = || {
-            Error::InvalidArgument(format!(
+            Error::argument(format!(
                 "invalid session date {self:?}: expected YYYY-MM-DD"
             ))
         };
@@ -188,7 +188,7 @@ impl SessionId {
             None
         };
         lexical.or_else(resolved).ok_or_else(|| {
-            Error::InvalidArgument(format!(
+            Error::argument(format!(
                 "{}: cannot tell mouse and date from the path; expected .../<mouse>/<YYYY-MM-DD>/<session_id>",
                 dir.display()
             ))
@@ -248,13 +248,13 @@ impl fmt::Display for SessionId {
 fn check_folder_name(name: &str, what: &'static str) -> Result<()> {
     let bad = name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']);
     if bad {
-        return Err(Error::InvalidName {
+        return Err(Error::new(ErrorKind::InvalidName {
             name: name.to_string(),
             reason: match what {
                 "mouse name" => "a mouse name must be a non-empty folder name",
                 _ => "a session id must be a non-empty folder name",
             },
-        });
+        }));
     }
     Ok(())
 }
@@ -506,14 +506,14 @@ fn read_values(path: &Path) -> Result<Map<String, Value>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     match serde_json::from_str::<Value>(&text) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(Error::Values {
+        Ok(_) => Err(Error::new(ErrorKind::Values {
             path: path.to_path_buf(),
             message: "the file must hold one JSON object".into(),
-        }),
-        Err(e) => Err(Error::Values {
+        })),
+        Err(e) => Err(Error::new(ErrorKind::Values {
             path: path.to_path_buf(),
             message: e.to_string(),
-        }),
+        })),
     }
 }
 
@@ -564,10 +564,7 @@ pub(crate) fn python_json<T: Serialize + ?Sized>(value: &T) -> serde_json::Resul
 }
 
 fn write_values(path: &Path, values: &Map<String, Value>) -> Result<()> {
-    let text = python_json(values).map_err(|e| Error::Values {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
+    let text = python_json(values).map_err(|e| Error::values(path, e.to_string()))?;
     crate::npy::write_atomic(path, |w| std::io::Write::write_all(w, &text))
 }
 
@@ -613,7 +610,7 @@ pub trait SessionData: Send + Sync {
     /// `recipe_loaders[loader_type](source_arg, **kwargs)`. Session types
     /// that store recipes override this; by default every loader is unknown.
     fn load_recipe_source(&self, recipe: &LoadingRecipe) -> Result<OneData> {
-        Err(Error::UnknownRecipeLoader {
+        Err(Error::new(ErrorKind::UnknownRecipeLoader {
             session: self.session_print("/"),
             loader: recipe.loader_type.clone(),
             registered: self
@@ -621,7 +618,7 @@ pub trait SessionData: Send + Sync {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
-        })
+        }))
     }
 
     /// Applies one recipe transform, as vrAnalysis'
@@ -633,7 +630,7 @@ pub trait SessionData: Send + Sync {
 
     /// The error for a transform this session type does not register.
     fn unknown_transform(&self, transform: &str) -> Error {
-        Error::UnknownRecipeTransform {
+        Error::new(ErrorKind::UnknownRecipeTransform {
             session: self.session_print("/"),
             transform: transform.to_string(),
             registered: self
@@ -641,7 +638,7 @@ pub trait SessionData: Send + Sync {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
-        }
+        })
     }
 
     /// Resolves a recipe: its loader, then its transforms in order.
@@ -756,17 +753,17 @@ pub trait SessionData: Send + Sync {
     #[doc(hidden)]
     fn load_uncached(&self, file_name: &str, opts: LoadOptions) -> Result<OneData> {
         let path = self.one_path().join(file_name);
-        let not_found = || Error::NotFound {
-            session: self.session_print("/"),
-            file: file_name.to_string(),
-            available: self.print_saved_one(false, true).unwrap_or_default(),
+        let not_found = || {
+            Error::new(ErrorKind::NotFound {
+                session: self.session_print("/"),
+                file: file_name.to_string(),
+                available: self.print_saved_one(false, true).unwrap_or_default(),
+            })
         };
         if opts.sparse {
             let matrix = match crate::sparse::read_npz(&path) {
                 Ok(m) => m,
-                Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-                    return Err(not_found())
-                }
+                Err(e) if e.is_file_not_found() => return Err(not_found()),
                 Err(e) => return Err(e),
             };
             return if opts.keep_sparse {
@@ -779,13 +776,12 @@ pub trait SessionData: Send + Sync {
         match NpyArray::open(&path) {
             Ok(array) if *array.dtype() == Dtype::Object => {
                 // A loading recipe: resolve it through this session type.
-                let recipe = crate::recipe::read_recipe(&path)?;
+                let recipe =
+                    crate::recipe::recipe_from_parts(&path, array.header(), array.data_bytes())?;
                 self.resolve_recipe(&recipe)
             }
             Ok(array) => Ok(OneData::Dense(array)),
-            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-                Err(not_found())
-            }
+            Err(e) if e.is_file_not_found() => Err(not_found()),
             Err(e) => Err(e),
         }
     }
@@ -863,15 +859,12 @@ pub trait SessionData: Send + Sync {
 
     /// The value stored under `key` as JSON.
     fn get_value_json(&self, key: &str) -> Result<Value> {
-        self.core()
-            .values
-            .read()
-            .get(key)
-            .cloned()
-            .ok_or_else(|| Error::MissingValue {
+        self.core().values.read().get(key).cloned().ok_or_else(|| {
+            Error::new(ErrorKind::MissingValue {
                 session: self.session_print("/"),
                 key: key.to_string(),
             })
+        })
     }
 
     /// The value stored under `key`, deserialized as `T`.
@@ -881,7 +874,7 @@ pub trait SessionData: Send + Sync {
     {
         let value = self.get_value_json(key)?;
         serde_json::from_value(value).map_err(|e| {
-            Error::InvalidArgument(format!(
+            Error::argument(format!(
                 "{}: value {key:?} has an unexpected type: {e}",
                 self.session_print("/")
             ))
@@ -906,7 +899,7 @@ pub trait SessionData: Send + Sync {
         Self: Sized,
     {
         let value = serde_json::to_value(value)
-            .map_err(|e| Error::InvalidArgument(format!("value {key:?} cannot be stored: {e}")))?;
+            .map_err(|e| Error::argument(format!("value {key:?} cannot be stored: {e}")))?;
         self.set_value_json(key, value)
     }
 

@@ -10,7 +10,7 @@ use std::process::Command;
 use onedata::b2::{B2Session, SpksType};
 use onedata::demo::{write_demo_session, DemoSpec};
 use onedata::recipe::LoadingRecipe;
-use onedata::{Error, Session, SessionData};
+use onedata::{Error, ErrorKind, Session, SessionData};
 
 fn demo(root: &Path) -> std::path::PathBuf {
     let spec = DemoSpec {
@@ -196,8 +196,8 @@ fn unknown_loaders_and_transforms_are_named() {
             "x.pos",
         )
         .unwrap();
-    match session.loadone("x.pos") {
-        Err(Error::UnknownRecipeLoader {
+    match session.loadone("x.pos").map_err(Error::into_kind) {
+        Err(ErrorKind::UnknownRecipeLoader {
             loader, registered, ..
         }) => {
             assert_eq!(loader, "roiPosition");
@@ -209,8 +209,8 @@ fn unknown_loaders_and_transforms_are_named() {
         .saveone(&LoadingRecipe::new("S2P", Some("F"), ["flip"]), "x.flip")
         .unwrap();
     let err = session.loadone("x.flip").unwrap_err();
-    match &err {
-        Error::UnknownRecipeTransform {
+    match err.kind() {
+        ErrorKind::UnknownRecipeTransform {
             transform,
             registered,
             ..
@@ -233,7 +233,7 @@ fn unknown_loaders_and_transforms_are_named() {
     // A plain session registers no loaders at all, and says so.
     let plain = Session::open(&dir).unwrap();
     let err = plain.loadone("mpci.roiActivityF").unwrap_err();
-    assert!(matches!(err, Error::UnknownRecipeLoader { .. }));
+    assert!(matches!(err.kind(), ErrorKind::UnknownRecipeLoader { .. }));
     assert!(
         err.to_string().contains("registers no recipe loaders"),
         "{err}"

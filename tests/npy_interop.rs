@@ -15,7 +15,7 @@ use bytemuck::AnyBitPattern;
 use ndarray::{s, ArrayViewD, Axis, ShapeBuilder};
 use onedata::digest::{digest, digest_array, to_hex};
 use onedata::npy::{write_npy, write_npy_to, Element, ElementKind, NpBool, NpyArray};
-use onedata::{Error, Fault, HeaderError};
+use onedata::{Error, ErrorKind, Fault, HeaderError};
 use serde::Deserialize;
 use serde_json::json;
 use tempfile::TempDir;
@@ -677,12 +677,12 @@ fn truncated_files_are_invalid_and_name_the_file() {
             "{}: error does not name the file: {shown}",
             t.file
         );
-        let fault = match &err {
-            Error::Invalid { path: p, fault } => {
+        let fault = match err.kind() {
+            ErrorKind::Invalid { path: p, fault } => {
                 assert_eq!(p, &path);
                 fault.clone()
             }
-            other => panic!("{}: expected Error::Invalid, got {other:?}", t.file),
+            other => panic!("{}: expected ErrorKind::Invalid, got {other:?}", t.file),
         };
         assert_eq!(err.fault(), Some(&fault));
         let len_size = if source.version == [1, 0] { 2 } else { 4 };
@@ -735,8 +735,8 @@ fn wrong_element_type_is_a_type_mismatch() {
     let fx = Fixtures::generate();
     let expect_mismatch = |file: &str, err: Error, requested: &str, found: &str| {
         let shown = err.to_string();
-        match err {
-            Error::TypeMismatch {
+        match err.into_kind() {
+            ErrorKind::TypeMismatch {
                 path,
                 requested: r,
                 found: f,
@@ -810,8 +810,8 @@ fn wrong_element_type_is_a_type_mismatch() {
 
     // The right type with the wrong number of dimensions.
     let f8 = open("f8_le_C_2x3x4.npy");
-    match f8.view2::<f64>().unwrap_err() {
-        Error::DimensionMismatch {
+    match f8.view2::<f64>().unwrap_err().into_kind() {
+        ErrorKind::DimensionMismatch {
             path,
             requested,
             found,

@@ -21,7 +21,7 @@ use onedata::sparse::{
     read_npz, read_npz_info, write_npz, CsMatrix, SparseElement, SparseFormat, SparseIndex,
     SparseMatrix,
 };
-use onedata::{Error, Fault, SparseError};
+use onedata::{Error, ErrorKind, Fault, SparseError};
 use serde::Deserialize;
 use serde_json::json;
 use sprs::{CsMatI, SpIndex};
@@ -212,8 +212,8 @@ fn check_matrix(dir: &Path, e: &MatrixEntry, rewrite_dir: &Path) -> Vec<String> 
                 Err(err) => errs.push(format!("toarray: {err}")),
             }
         }
-        None => match m.to_dense() {
-            Err(Error::Invalid {
+        None => match m.to_dense().map_err(Error::into_kind) {
+            Err(ErrorKind::Invalid {
                 fault: Fault::Sparse(SparseError::TooLarge { .. }),
                 ..
             }) => {}
@@ -654,8 +654,8 @@ fn typed_access_names_what_the_matrix_holds() {
     assert_eq!(back.index_kind(), ElementKind::I32);
     assert_eq!(back.format(), SparseFormat::Csr);
     assert!(back.csmat::<f32, i32>().is_ok());
-    match back.csmat::<f32, i64>() {
-        Err(Error::TypeMismatch {
+    match back.csmat::<f32, i64>().map_err(Error::into_kind) {
+        Err(ErrorKind::TypeMismatch {
             requested, found, ..
         }) => {
             assert_eq!(requested, ElementKind::I64.native_descr());
@@ -663,8 +663,8 @@ fn typed_access_names_what_the_matrix_holds() {
         }
         other => panic!("{other:?}"),
     }
-    match back.cs::<f64>() {
-        Err(Error::TypeMismatch {
+    match back.cs::<f64>().map_err(Error::into_kind) {
+        Err(ErrorKind::TypeMismatch {
             requested, found, ..
         }) => {
             assert_eq!(requested, "<f8");

@@ -21,12 +21,12 @@ use libfuzzer_sys::fuzz_target;
 use ndarray::Dimension;
 use onedata::digest::{digest, digest_array};
 use onedata::npy::{Dtype, Element, ElementKind, Header, NpBool, NpyArray};
-use onedata::{Error, Fault};
+use onedata::{ErrorKind, Error, Fault};
 
 /// A view of the wrong type must be a typed error, never a panic.
 fn wrong_view<T: Element + AnyBitPattern>(arr: &NpyArray) {
-    match arr.view::<T>() {
-        Err(Error::TypeMismatch { .. }) => {}
+    match arr.view::<T>().map_err(Error::into_kind) {
+        Err(ErrorKind::TypeMismatch { .. }) => {}
         Err(e) => panic!("viewing {:?} as {:?}: {e}", arr.dtype(), T::KIND),
         Ok(_) => panic!("{:?} viewed as {:?}", arr.dtype(), T::KIND),
     }
@@ -77,7 +77,7 @@ fn check_view<T: Element + AnyBitPattern>(arr: &NpyArray) {
             rank, ndim,
             "a {ndim}-d array viewed as {rank}-d ({n} elements)"
         ),
-        Err(Error::DimensionMismatch {
+        Err(ErrorKind::DimensionMismatch {
             requested, found, ..
         }) => {
             assert_ne!(rank, ndim);
@@ -119,7 +119,7 @@ fn check_other_views(arr: &NpyArray, kind: Option<ElementKind>) {
             Some(_) => onedata::with_element_type!(other, T => wrong_view::<T>(arr)),
             // Not numeric: every view is an "unsupported dtype" error.
             None => onedata::with_element_type!(other, T => match arr.view::<T>() {
-                Err(Error::Invalid { .. }) => {}
+                Err(ErrorKind::Invalid { .. }) => {}
                 Err(e) => panic!("viewing {:?}: {e}", arr.dtype()),
                 Ok(_) => panic!("{:?} viewed as {other:?}", arr.dtype()),
             }),
@@ -136,7 +136,7 @@ fuzz_target!(|data: &[u8]| {
         (Ok(arr), Ok(_)) => arr,
         (Err(_), Err(_)) => return,
         (
-            Err(Error::Invalid {
+            Err(ErrorKind::Invalid {
                 fault: Fault::Truncated {
                     expected, actual, ..
                 },

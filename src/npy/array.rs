@@ -1,6 +1,5 @@
 //! [`NpyArray`]: a loaded `.npy` array, mapped or owned, and its typed views.
 
-use std::fs::File;
 use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
@@ -10,33 +9,9 @@ use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension, IxDyn, ShapeBuilder};
 
 use super::dtype::{Dtype, Element, ElementKind, NpBool};
 use super::header::Header;
+use super::read::OpenedFile;
 use super::storage::{AlignedBuf, Storage};
-use crate::error::{Error, Fault, HeaderError, Result};
-
-/// The longest header prefix read before the header length is known.
-const PREAMBLE_LEN: usize = 12;
-/// Bytes read from the start of a file to parse its header: `numpy.save`'s
-/// headers are 128 bytes, and a page holds all but hostile ones.
-const HEAD_READ: usize = 4096;
-
-/// Reads from offset 0 of `file` until `buf` is full or the file ends;
-/// returns the bytes read.
-fn read_prefix(file: &File, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        #[cfg(unix)]
-        let n = std::os::unix::fs::FileExt::read_at(file, &mut buf[got..], got as u64);
-        #[cfg(windows)]
-        let n = std::os::windows::fs::FileExt::seek_read(file, &mut buf[got..], got as u64);
-        match n {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(got)
-}
+use crate::error::{Error, ErrorKind, Fault, HeaderError, Result};
 
 /// A loaded `.npy` array.
 ///
@@ -90,52 +65,13 @@ impl NpyArray {
     /// can fault on a missing page.
     pub fn open(path: impl AsRef<Path>) -> Result<NpyArray> {
         let path = path.as_ref();
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
-        let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
-        let len = usize::try_from(len)
-            .map_err(|_| Error::invalid(path, HeaderError::DimensionTooLarge))?;
-        if len < PREAMBLE_LEN {
-            // Too short to map usefully; parse what is there for the right error.
-            let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-            return NpyArray::from_bytes(path, &bytes);
-        }
-        // The header is read with one positioned read rather than through
-        // the map: opening an array touches none of its pages.
-        let mut head = [0u8; HEAD_READ];
-        let got = read_prefix(&file, &mut head).map_err(|e| Error::io(path, e))?;
-        let mut mapped = None;
-        let header = match Header::parse(&head[..got]) {
-            Ok(h) => h,
-            Err(HeaderError::LengthPastEnd { .. }) if got == HEAD_READ => {
-                // A header longer than the first read (numpy allows up to
-                // 10000 characters; a hostile file may claim 4 GiB): parse
-                // it from the map, which costs no memory whatever it claims.
-                let storage = Storage::map(&file, len).map_err(|e| Error::io(path, e))?;
-                let header =
-                    Header::parse(storage.as_bytes()).map_err(|e| Error::invalid(path, e))?;
-                mapped = Some(storage);
-                header
-            }
-            Err(e) => return Err(Error::invalid(path, e)),
-        };
-        let offset = header.data_offset();
-        // A file shorter than its header promises is refused before any
-        // view of it exists.
-        let available = len.saturating_sub(offset);
-        if let Some(n) = header.data_len().filter(|&n| n > available) {
-            return Err(Error::invalid(
-                path,
-                Fault::Truncated {
-                    offset: offset as u64,
-                    expected: n as u64,
-                    actual: available as u64,
-                },
-            ));
-        }
+        let file = OpenedFile::open(path)?;
+        let (header, mapped) = file.npy_header()?;
         let storage = match mapped {
             Some(storage) => storage,
-            None => Storage::map(&file, len).map_err(|e| Error::io(path, e))?,
+            None => file.map()?,
         };
+        let offset = header.data_offset();
         NpyArray::with_data_at(path, Arc::new(storage), header, offset)
     }
 
@@ -351,18 +287,18 @@ impl NpyArray {
         if self.kind()? == T::KIND {
             Ok(())
         } else {
-            Err(Error::TypeMismatch {
+            Err(Error::new(ErrorKind::TypeMismatch {
                 path: self.path.to_path_buf(),
                 requested: T::KIND.native_descr(),
                 found: self.dtype.descr(),
-            })
+            }))
         }
     }
 
     /// A zero-copy view of the elements as `T`, in the file's memory order
     /// (Fortran files give a view with Fortran strides).
     ///
-    /// Fails with [`Error::TypeMismatch`] if `T` is not the array's element
+    /// Fails with [`ErrorKind::TypeMismatch`](crate::ErrorKind::TypeMismatch) if `T` is not the array's element
     /// type, and with an "unsupported dtype" error for non-numeric arrays.
     /// Boolean arrays are viewed as [`NpBool`].
     pub fn view<T: Element + AnyBitPattern>(&self) -> Result<ArrayViewD<'_, T>> {
@@ -381,13 +317,13 @@ impl NpyArray {
         &self,
     ) -> Result<ArrayView<'_, T, D>> {
         let found = self.ndim();
-        self.view::<T>()?
-            .into_dimensionality::<D>()
-            .map_err(|_| Error::DimensionMismatch {
+        self.view::<T>()?.into_dimensionality::<D>().map_err(|_| {
+            Error::new(ErrorKind::DimensionMismatch {
                 path: self.path.to_path_buf(),
                 requested: D::NDIM.unwrap_or(found),
                 found,
             })
+        })
     }
 
     /// A zero-copy one-dimensional view.

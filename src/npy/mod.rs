@@ -17,9 +17,10 @@ pub use header::{Header, Shape, ARRAY_ALIGN, MAGIC, MAX_DIMS, MAX_HEADER_CHARS};
 pub use read::read_header;
 pub use write::{header_for, write_npy, write_npy_to};
 
+pub(crate) use read::OpenedFile;
 #[doc(hidden)]
 pub use storage::floor_open_read_map;
-pub(crate) use storage::{AlignedBuf, Storage};
+pub(crate) use storage::AlignedBuf;
 pub(crate) use write::write_atomic;
 
 /// Runs `$body` with `$T` bound to the Rust element type of `$kind`

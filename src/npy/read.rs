@@ -1,14 +1,138 @@
-//! Reading just the header of a `.npy` file.
+//! The one read path: open a file once, read its first bytes with one
+//! positioned read, parse and check the `.npy` header, map the file.
+//!
+//! [`NpyArray::open`](super::NpyArray::open), [`read_header`], the recipe
+//! reader, the sparse reader and [`crate::describe`] all start here, so a
+//! file is opened once per load and every reader refuses the same files the
+//! same way.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
-use super::header::{Header, MAX_HEADER_CHARS};
+use super::header::Header;
+use super::storage::Storage;
 use crate::error::{Error, Fault, HeaderError, Result};
 
+/// Bytes read from the start of a file with the first read: `numpy.save`'s
+/// headers are 128 bytes (64 for old files), and a page holds all but
+/// hostile ones.
+const HEAD_READ: usize = 4096;
+
+/// A file opened for reading, with its length and its first bytes.
+pub(crate) struct OpenedFile<'p> {
+    path: &'p Path,
+    file: File,
+    len: usize,
+    head: [u8; HEAD_READ],
+    got: usize,
+}
+
+impl<'p> OpenedFile<'p> {
+    /// Opens `path` and reads up to its first 4096 bytes: open, fstat and
+    /// one `pread`, touching no page of a later map.
+    pub(crate) fn open(path: &'p Path) -> Result<OpenedFile<'p>> {
+        let io = |e| Error::io(path, e);
+        let file = File::open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        let len = usize::try_from(len)
+            .map_err(|_| Error::invalid(path, HeaderError::DimensionTooLarge))?;
+        let mut head = [0u8; HEAD_READ];
+        let got = read_prefix(&file, &mut head).map_err(io)?;
+        Ok(OpenedFile {
+            path,
+            file,
+            len,
+            head,
+            got,
+        })
+    }
+
+    /// The path, for errors.
+    pub(crate) fn path(&self) -> &'p Path {
+        self.path
+    }
+
+    /// The file's length when it was opened.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The first bytes of the file (all of it, for files under 4 KiB).
+    pub(crate) fn prefix(&self) -> &[u8] {
+        &self.head[..self.got]
+    }
+
+    /// Whether the file starts as a zip archive (an `.npz` file) does.
+    pub(crate) fn is_zip(&self) -> bool {
+        self.prefix().starts_with(b"PK\x03\x04")
+    }
+
+    /// Maps the whole file read-only.
+    pub(crate) fn map(&self) -> Result<Storage> {
+        Storage::map(&self.file, self.len).map_err(|e| Error::io(self.path, e))
+    }
+
+    /// Parses and checks the `.npy` header: the header is well-formed, and
+    /// the file holds every data byte it promises, so that no view can
+    /// reach past the end of the file. Returns the header and, when the
+    /// header was longer than the first read and had to be parsed from a
+    /// map, that map.
+    pub(crate) fn npy_header(&self) -> Result<(Header, Option<Storage>)> {
+        let path = self.path;
+        let mut mapped = None;
+        let header = match Header::parse(self.prefix()) {
+            Ok(h) => h,
+            Err(HeaderError::LengthPastEnd { .. }) if self.got == HEAD_READ => {
+                // A header longer than the first read (numpy allows up to
+                // 10000 characters; a hostile file may claim 4 GiB): parse
+                // it from the map, which costs no memory whatever it claims.
+                let storage = self.map()?;
+                let header =
+                    Header::parse(storage.as_bytes()).map_err(|e| Error::invalid(path, e))?;
+                mapped = Some(storage);
+                header
+            }
+            Err(e) => return Err(Error::invalid(path, e)),
+        };
+        let offset = header.data_offset();
+        let available = self.len.saturating_sub(offset);
+        if let Some(n) = header.data_len().filter(|&n| n > available) {
+            return Err(Error::invalid(
+                path,
+                Fault::Truncated {
+                    offset: offset as u64,
+                    expected: n as u64,
+                    actual: available as u64,
+                },
+            ));
+        }
+        Ok((header, mapped))
+    }
+}
+
+/// Reads from offset 0 of `file` until `buf` is full or the file ends;
+/// returns the bytes read.
+fn read_prefix(file: &File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        #[cfg(unix)]
+        let n = std::os::unix::fs::FileExt::read_at(file, &mut buf[got..], got as u64);
+        #[cfg(windows)]
+        let n = std::os::windows::fs::FileExt::seek_read(file, &mut buf[got..], got as u64);
+        match n {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
 /// Reads and validates the header of the `.npy` file at `path` without
-/// touching its data: what `onedata info` reports.
+/// touching its data: what `onedata info` reports. A file shorter than its
+/// header promises is refused, as [`NpyArray::open`](super::NpyArray::open)
+/// refuses it.
 ///
 /// ```
 /// use ndarray::Array3;
@@ -20,47 +144,6 @@ use crate::error::{Error, Fault, HeaderError, Result};
 /// assert_eq!(header.shape(), &[2, 3, 4]);
 /// ```
 pub fn read_header(path: impl AsRef<Path>) -> Result<Header> {
-    let path = path.as_ref();
-    let io = |e| Error::io(path, e);
-    let mut file = File::open(path).map_err(io)?;
-    let file_len = file.metadata().map_err(io)?.len();
-    let mut prefix = Vec::with_capacity(12);
-    (&mut file).take(12).read_to_end(&mut prefix).map_err(io)?;
-    let needed = Header::required_len(&prefix).map_err(|e| Error::invalid(path, e))?;
-    let start = prefix.len().min(needed);
-    if needed as u64 > file_len {
-        return Err(Error::invalid(
-            path,
-            HeaderError::LengthPastEnd {
-                length: (needed - start) as u64,
-                available: file_len.saturating_sub(start as u64),
-            },
-        ));
-    }
-    // numpy refuses headers over 10000 characters (at most 4 bytes each in
-    // UTF-8): refuse longer ones before reading them.
-    if needed > 12 + 4 * MAX_HEADER_CHARS {
-        return Err(Error::invalid(path, HeaderError::TooLarge(needed - 12)));
-    }
-    let mut bytes = Vec::with_capacity(needed);
-    file.seek(SeekFrom::Start(0)).map_err(io)?;
-    file.take(needed as u64)
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
-    let header = Header::parse(&bytes).map_err(|e| Error::invalid(path, e))?;
-    // Refuse, as numpy does, a file shorter than its header promises.
-    if let Some(data_len) = header.data_len() {
-        let available = file_len.saturating_sub(header.data_offset() as u64);
-        if (data_len as u64) > available {
-            return Err(Error::invalid(
-                path,
-                Fault::Truncated {
-                    offset: header.data_offset() as u64,
-                    expected: data_len as u64,
-                    actual: available,
-                },
-            ));
-        }
-    }
+    let (header, _) = OpenedFile::open(path.as_ref())?.npy_header()?;
     Ok(header)
 }

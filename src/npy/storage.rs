@@ -1,5 +1,8 @@
 //! Where array bytes live: a read-only memory map or an owned, 8-byte aligned
-//! buffer. This is the only module of the crate with `unsafe` code.
+//! buffer. This is the only module of the crate with `unsafe` code: the crate
+//! root denies `unsafe_code` and allows it here alone, for the two calls that
+//! map a file.
+#![allow(unsafe_code)]
 
 use std::fs::File;
 use std::io;
@@ -8,7 +11,7 @@ use memmap2::Mmap;
 
 /// The bytes behind one or more arrays, shared through `Arc` by every handle.
 pub(crate) enum Storage {
-    /// A read-only private map of a whole file.
+    /// A read-only shared map of a whole file (`PROT_READ`, `MAP_SHARED`).
     Mapped(Mmap),
     /// Bytes decoded or copied into memory.
     Owned(AlignedBuf),
@@ -20,12 +23,17 @@ impl Storage {
     /// The caller has already checked that the file is at least as long as
     /// its header promises; `len` is the length it saw.
     pub(crate) fn map(file: &File, len: usize) -> io::Result<Storage> {
-        // SAFETY: the map is read-only and private, and onedata never writes
-        // to a file it has mapped: `saveone` writes a new file and renames it
-        // over the old one, so existing maps keep the old inode's contents.
-        // Another program truncating the file in place while it is mapped
-        // could still make later reads fault; that hazard is inherent to
-        // memory maps and documented in the crate docs.
+        // SAFETY: memmap2 maps the file read-only and shared (PROT_READ,
+        // MAP_SHARED), so the map reflects the file's inode as it is now and
+        // later. onedata never writes to a file in place: `saveone` writes a
+        // new file and renames it over the old one, which leaves this inode
+        // and so this map unchanged. `len` is the length fstat gave, so the
+        // map covers no byte past the end of the file as opened, and every
+        // view of it is checked against `len`. What this does not cover:
+        // another program that truncates or rewrites this inode in place
+        // (`np.save` to the same path does) changes the bytes under a live
+        // view, and a read past a truncation raises SIGBUS. The crate docs and
+        // the README state this hazard and the rename pattern that avoids it.
         let map = unsafe { memmap2::MmapOptions::new().len(len).map(file)? };
         Ok(Storage::Mapped(map))
     }
@@ -152,8 +160,9 @@ pub fn floor_open_read_map(path: &std::path::Path, len: usize) -> io::Result<(u8
     let mut file = File::open(path)?;
     let mut head = [0u8; 128];
     let n = file.read(&mut head)?;
-    // SAFETY: a read-only private map of a file this function does not
-    // modify; the caller only drops it, so no page of it is ever read.
+    // SAFETY: a read-only shared map of a file this function does not
+    // modify, of the length its caller wrote; the caller only drops it, so
+    // no page of it is ever read and no change to the file can be observed.
     let map = unsafe { memmap2::MmapOptions::new().len(len).map(&file)? };
     Ok((head[..n].first().copied().unwrap_or(0), map))
 }

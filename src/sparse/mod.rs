@@ -38,7 +38,7 @@
 //! no zip bomb gets decompressed), every member's CRC-32 must match, the
 //! index pointer must start at 0, never decrease and end within the stored
 //! entries, and every index must be within the shape. Faults are
-//! [`crate::SparseError`]s inside [`crate::Error::Invalid`], naming the file.
+//! [`crate::SparseError`]s inside [`crate::ErrorKind::Invalid`], naming the file.
 //!
 //! scipy allows unsorted indices and duplicate entries within a row or
 //! column; onedata sorts them and sums duplicates in stored order, as
@@ -71,7 +71,6 @@ mod structure;
 mod write;
 mod zip;
 
-use std::fs::File;
 use std::ops::Deref;
 use std::path::Path;
 use std::sync::Arc;
@@ -81,8 +80,8 @@ use sprs::{CsMatBase, CsMatI, SpIndex};
 use element::{with_values, Values};
 pub use element::{CsMatrix, SparseElement, SparseIndex};
 
-use crate::error::{Error, Result, SparseError};
-use crate::npy::{Dtype, Element, ElementKind, Header, NpyArray, Storage};
+use crate::error::{Error, ErrorKind, Result, SparseError};
+use crate::npy::{Dtype, Element, ElementKind, Header, NpyArray, OpenedFile};
 
 /// The sparse format of a matrix as stored in its file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -169,18 +168,22 @@ fn with_archive<R>(
     path: &Path,
     f: impl FnOnce(&zip::Archive<'_>) -> Result<R, SparseError>,
 ) -> Result<R> {
-    let io = |e| Error::io(path, e);
-    let file = File::open(path).map_err(io)?;
-    let len = file.metadata().map_err(io)?.len();
-    if len < 22 {
+    with_opened_archive(&OpenedFile::open(path)?, f)
+}
+
+/// Maps a file already opened and runs `f` on its zip directory.
+pub(crate) fn with_opened_archive<R>(
+    file: &OpenedFile<'_>,
+    f: impl FnOnce(&zip::Archive<'_>) -> Result<R, SparseError>,
+) -> Result<R> {
+    let path = file.path();
+    if file.len() < 22 {
         return Err(Error::invalid(
             path,
             SparseError::NotZip("too short to be a zip archive"),
         ));
     }
-    let len = usize::try_from(len)
-        .map_err(|_| Error::invalid(path, SparseError::BadZip("file too large to map".into())))?;
-    let storage = Storage::map(&file, len).map_err(io)?;
+    let storage = file.map()?;
     with_archive_bytes(path, storage.as_bytes(), f)
 }
 
@@ -209,6 +212,11 @@ pub fn read_npz(path: impl AsRef<Path>) -> Result<SparseMatrix> {
 pub fn read_npz_info(path: impl AsRef<Path>) -> Result<SparseInfo> {
     let path = path.as_ref();
     with_archive(path, read::read_info)
+}
+
+/// [`read_npz_info`] of a file already opened.
+pub(crate) fn read_opened_npz_info(file: &OpenedFile<'_>) -> Result<SparseInfo> {
+    with_opened_archive(file, read::read_info)
 }
 
 // ---------------------------------------------------------------------------
@@ -367,11 +375,11 @@ impl SparseMatrix {
     }
 
     fn type_mismatch(&self, requested: &'static str, found: String) -> Error {
-        Error::TypeMismatch {
+        Error::new(ErrorKind::TypeMismatch {
             path: self.path.to_path_buf(),
             requested,
             found,
-        }
+        })
     }
 
     /// The matrix as `T` elements, with whichever index type it holds.
@@ -381,7 +389,7 @@ impl SparseMatrix {
     }
 
     /// The sprs matrix with element type `T` and index type `I`, or a
-    /// [`Error::TypeMismatch`] naming what it holds.
+    /// [`ErrorKind::TypeMismatch`](crate::ErrorKind::TypeMismatch) naming what it holds.
     pub fn csmat<T: SparseElement, I: SparseIndex>(&self) -> Result<&CsMatI<T, I>> {
         let cs = self.cs::<T>()?;
         I::peek(cs).ok_or_else(|| {

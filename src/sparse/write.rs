@@ -176,7 +176,7 @@ where
     DS: Deref<Target = [N]>,
 {
     if N::KIND == ElementKind::F16 {
-        return Err(Error::InvalidArgument(format!(
+        return Err(Error::argument(format!(
             "{}: scipy.sparse does not support float16 data; convert it to float32 first",
             path.display()
         )));
@@ -191,7 +191,7 @@ where
     let (indices, data) = match (matrix.indices().get(..nnz), matrix.data().get(..nnz)) {
         (Some(i), Some(d)) => (i, d),
         _ => {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::argument(format!(
                 "{}: the matrix's index pointer runs past its indices or data",
                 path.display()
             )))
@@ -208,7 +208,7 @@ where
     let format: &'static [u8] = if matrix.is_csc() { b"csc" } else { b"csr" };
     let shape_values = [rows as i64, cols as i64];
     let shape_bytes: &[u8] = bytemuck::cast_slice(&shape_values);
-    let s3 = Dtype::parse("|S3").ok_or_else(|| Error::InvalidArgument("no |S3 dtype".into()))?;
+    let s3 = Dtype::parse("|S3").ok_or_else(|| Error::argument("no |S3 dtype"))?;
     let mut members: Vec<Member<'_>> = Vec::with_capacity(6);
     members.push(if same_layout::<I>(wide) {
         Member::bytes(

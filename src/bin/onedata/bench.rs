@@ -264,10 +264,7 @@ pub fn bench(as_json: bool, size_mb: usize, quick: bool, plot: Option<&Path>) ->
             save: 5,
         }
     };
-    let tmp = tempfile::tempdir().map_err(|e| Error::Io {
-        path: std::env::temp_dir(),
-        source: e,
-    })?;
+    let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let id = SessionId::new("BENCH", "2024-01-01", Some("1"))?;
     let session = Session::from_root(tmp.path(), id)?;
     let rois = 1000;
@@ -342,27 +339,20 @@ pub fn bench(as_json: bool, size_mb: usize, quick: bool, plot: Option<&Path>) ->
     // The floor's map is unmapped outside the timing, as the loads' maps are.
     let floor_map = std::cell::RefCell::new(None);
     let large_len = std::fs::metadata(&large_path)
-        .map_err(|e| Error::Io {
-            path: large_path.clone(),
-            source: e,
-        })?
+        .map_err(|e| Error::io(large_path.clone(), e))?
         .len() as usize;
-    let floor =
-        median(samples_us(
-            plan.cold,
-            WARMUP,
-            || drop(floor_map.take()),
-            || {
-                let (byte, map) = onedata::npy::floor_open_read_map(&large_path, large_len)
-                    .map_err(|e| Error::Io {
-                        path: large_path.clone(),
-                        source: e,
-                    })?;
-                std::hint::black_box(byte);
-                *floor_map.borrow_mut() = Some(map);
-                Ok(())
-            },
-        )?);
+    let floor = median(samples_us(
+        plan.cold,
+        WARMUP,
+        || drop(floor_map.take()),
+        || {
+            let (byte, map) = onedata::npy::floor_open_read_map(&large_path, large_len)
+                .map_err(|e| Error::io(large_path.clone(), e))?;
+            std::hint::black_box(byte);
+            *floor_map.borrow_mut() = Some(map);
+            Ok(())
+        },
+    )?);
     drop(floor_map);
     session.loadone("bench.large")?;
     let (cache_hit, np_hit) = interleaved("cache_hit", 200, 0, &mut theirs, |n, _| {

@@ -2,79 +2,18 @@
 
 use std::path::Path;
 
-use onedata::npy::{read_header, Dtype, Header, NpyArray};
-use onedata::recipe::LoadingRecipe;
-use onedata::sparse::{read_npz_info, SparseInfo};
+use onedata::describe::{describe_file, Description};
+use onedata::npy::NpyArray;
 use onedata::{Error, Result};
 use serde_json::json;
-
-/// What a onedata file holds, read from its header alone where possible.
-pub enum Description {
-    /// A dense array.
-    Dense {
-        /// numpy's `dtype.str`.
-        descr: String,
-        /// The shape.
-        shape: Vec<usize>,
-        /// The header.
-        header: Header,
-    },
-    /// A scipy sparse matrix.
-    Sparse(SparseInfo),
-    /// A loading recipe.
-    Recipe(LoadingRecipe),
-    /// An object array that is not a recipe.
-    Object,
-}
-
-fn is_zip(path: &Path) -> Result<bool> {
-    use std::io::Read;
-    let mut magic = [0u8; 4];
-    let mut file = std::fs::File::open(path).map_err(|e| Error::Io {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
-    let n = file.read(&mut magic).map_err(|e| Error::Io {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
-    Ok(n == 4 && &magic == b"PK\x03\x04")
-}
-
-/// Describes one file: `.npz` (or any zip) as sparse, `.npy` by its header.
-pub fn describe_file(path: &Path) -> Result<Description> {
-    let npz = path.extension().is_some_and(|e| e == "npz");
-    if npz || is_zip(path)? {
-        return Ok(Description::Sparse(read_npz_info(path)?));
-    }
-    let header = read_header(path)?;
-    if *header.dtype() == Dtype::Object {
-        return match onedata::recipe::read_recipe(path) {
-            Ok(r) => Ok(Description::Recipe(r)),
-            Err(Error::Invalid {
-                fault: onedata::Fault::Recipe(_),
-                ..
-            }) => Ok(Description::Object),
-            Err(e) => Err(e),
-        };
-    }
-    Ok(Description::Dense {
-        descr: header.dtype().descr(),
-        shape: header.shape().to_vec(),
-        header,
-    })
-}
 
 /// Describes one file.
 pub fn info(path: &Path, as_json: bool) -> Result<()> {
     let file_bytes = std::fs::metadata(path)
         .map(|m| m.len())
-        .map_err(|e| Error::Io {
-            path: path.to_path_buf(),
-            source: e,
-        })?;
+        .map_err(|e| Error::io(path, e))?;
     let value = match describe_file(path)? {
-        Description::Dense { header, .. } => {
+        Description::Dense(header) => {
             let (major, minor) = header.version();
             json!({
                 "kind": "dense",
@@ -100,7 +39,7 @@ pub fn info(path: &Path, as_json: bool) -> Result<()> {
         }),
         Description::Recipe(r) => {
             let kwargs = r.to_json().map_err(|e| {
-                Error::InvalidArgument(format!(
+                Error::argument(format!(
                     "{}: recipe kwargs have no JSON form: {e:?}",
                     path.display()
                 ))
@@ -114,7 +53,7 @@ pub fn info(path: &Path, as_json: bool) -> Result<()> {
                 "file_bytes": file_bytes,
             })
         }
-        Description::Object => json!({
+        Description::Object(_) => json!({
             "kind": "object",
             "descr": "|O",
             "file_bytes": file_bytes,
@@ -151,8 +90,7 @@ pub fn info(path: &Path, as_json: bool) -> Result<()> {
 
 /// Prints the content digest of one file (for `.npz`, of the dense array).
 pub fn digest(path: &Path) -> Result<()> {
-    let npz = path.extension().is_some_and(|e| e == "npz");
-    let d = if npz || is_zip(path)? {
+    let d = if matches!(describe_file(path)?, Description::Sparse(_)) {
         onedata::digest::digest(&onedata::sparse::read_npz(path)?.to_dense()?)?
     } else {
         onedata::digest::digest(&NpyArray::open(path)?)?

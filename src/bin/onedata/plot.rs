@@ -53,8 +53,7 @@ const BARS: [(&str, &str, &str, Option<f64>); 7] = [
 /// Writes the speedup chart of `report` (as `onedata bench --json` prints
 /// it) to `path` as a PNG.
 pub fn write_png(report: &Value, path: &Path) -> Result<()> {
-    let fail =
-        |what: String| Error::InvalidArgument(format!("cannot draw {}: {what}", path.display()));
+    let fail = |what: String| Error::argument(format!("cannot draw {}: {what}", path.display()));
     register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular())
         .map_err(|_| fail("the bundled font did not load".into()))?;
     let cases = report["cases"].as_array().cloned().unwrap_or_default();

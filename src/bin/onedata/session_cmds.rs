@@ -7,7 +7,8 @@ use onedata::b2::B2Session;
 use onedata::demo::{write_demo_session, DemoSpec};
 use onedata::{Error, LoadOptions, Result, Session, SessionData};
 
-use crate::info::{describe_file, human_bytes, shape_text, Description};
+use crate::info::{human_bytes, shape_text};
+use onedata::describe::{describe_file, Description};
 
 /// One row of `onedata ls`.
 struct Row {
@@ -34,11 +35,11 @@ fn describe(path: &Path) -> Row {
         size: size.clone(),
     };
     match describe_file(path) {
-        Ok(Description::Dense { descr, shape, .. }) => Row {
+        Ok(Description::Dense(header)) => Row {
             name,
             kind: "dense".into(),
-            dtype: descr,
-            shape: shape_text(&shape),
+            dtype: header.dtype().descr(),
+            shape: shape_text(header.shape()),
             size,
         },
         Ok(Description::Sparse(info)) => Row {
@@ -63,7 +64,7 @@ fn describe(path: &Path) -> Row {
             ),
             size,
         },
-        Ok(Description::Object) => Row {
+        Ok(Description::Object(_)) => Row {
             name,
             kind: "object".into(),
             dtype: "|O".into(),
@@ -105,7 +106,7 @@ fn print_table(headers: [&str; 5], rows: &[[String; 5]]) {
 pub fn ls(dir: &Path) -> Result<()> {
     let one = dir.join(onedata::session::ONE_DIR);
     if !one.is_dir() {
-        return Err(Error::InvalidArgument(format!(
+        return Err(Error::argument(format!(
             "{}: not a session folder (no {} inside)",
             dir.display(),
             onedata::session::ONE_DIR

@@ -1,0 +1,85 @@
+//! What a onedata file holds, read from its headers: what `onedata info`
+//! and `onedata ls` print.
+//!
+//! [`describe_file`] opens the file once, tells a scipy `.npz` archive from
+//! a `.npy` file by its first bytes, and reads no more than it needs: the
+//! `.npy` header of a dense array, the small members of a sparse archive,
+//! the pickle of a loading recipe.
+//!
+//! ```
+//! # fn main() -> onedata::Result<()> {
+//! use onedata::describe::{describe_file, Description};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let path = dir.path().join("mpci.times.npy");
+//! onedata::npy::write_npy(&path, &ndarray::Array1::<f64>::zeros(20_000))?;
+//! match describe_file(&path)? {
+//!     Description::Dense(header) => {
+//!         assert_eq!(header.dtype().descr(), "<f8");
+//!         assert_eq!(header.shape(), &[20_000]);
+//!     }
+//!     other => panic!("expected a dense array, not {other:?}"),
+//! }
+//!
+//! let recipe = onedata::LoadingRecipe::new("S2P", Some("F"), ["transpose"]);
+//! let path = dir.path().join("mpci.roiActivityF.npy");
+//! onedata::recipe::write_recipe(&path, &recipe)?;
+//! assert!(matches!(describe_file(&path)?, Description::Recipe(r) if r == recipe));
+//! # Ok(()) }
+//! ```
+
+use std::path::Path;
+
+use crate::error::{Fault, Result};
+use crate::npy::{Dtype, Header, OpenedFile};
+use crate::recipe::LoadingRecipe;
+use crate::sparse::SparseInfo;
+
+/// What a onedata file holds.
+#[derive(Debug, Clone)]
+pub enum Description {
+    /// A dense array: its validated header.
+    Dense(Header),
+    /// A scipy sparse matrix (`save_npz`).
+    Sparse(SparseInfo),
+    /// A vrAnalysis loading recipe.
+    Recipe(LoadingRecipe),
+    /// An object array that is not a loading recipe: its header.
+    Object(Header),
+}
+
+impl Description {
+    /// `dense`, `sparse`, `recipe` or `object`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Description::Dense(_) => "dense",
+            Description::Sparse(_) => "sparse",
+            Description::Recipe(_) => "recipe",
+            Description::Object(_) => "object",
+        }
+    }
+}
+
+/// Describes the file at `path`, opening it once: a zip archive (an `.npz`
+/// file, whatever its name) as a sparse matrix, a `.npy` file by its
+/// header, and a 0-d object array as the loading recipe it holds.
+///
+/// A malformed file is an error naming the file and the fault, as a load
+/// of it would be.
+pub fn describe_file(path: impl AsRef<Path>) -> Result<Description> {
+    let path = path.as_ref();
+    let file = OpenedFile::open(path)?;
+    let named_npz = path.extension().is_some_and(|e| e == "npz");
+    if named_npz || file.is_zip() {
+        return crate::sparse::read_opened_npz_info(&file).map(Description::Sparse);
+    }
+    let (header, _) = file.npy_header()?;
+    if *header.dtype() != Dtype::Object {
+        return Ok(Description::Dense(header));
+    }
+    match crate::recipe::read_opened_recipe(&file) {
+        Ok(recipe) => Ok(Description::Recipe(recipe)),
+        Err(e) if matches!(e.fault(), Some(Fault::Recipe(_))) => Ok(Description::Object(header)),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,493 @@
+//! Loading recipes: vrAnalysis's "load this from elsewhere" files, read and
+//! written without running Python.
+//!
+//! vrAnalysis saves a `LoadingRecipe` in place of an array as
+//! `np.save(path, np.array(recipe.to_dict(), dtype=object))`, where
+//! `to_dict()` is
+//!
+//! ```text
+//! {"marker": "__LOADING_RECIPE__", "loader_type": str, "source_arg": str | None,
+//!  "transforms": list[str], "kwargs": dict}
+//! ```
+//!
+//! The file is a `.npy` of dtype `|O` and shape `()` whose data is a pickle of
+//! the array. onedata decodes that pickle with a small, restricted pickle
+//! machine ([`decode_object_array`]) that understands exactly what numpy and
+//! Python write for such an array, protocols 2 to 5, and nothing more:
+//!
+//! - **Nothing is ever imported or called.** The only globals a pickle may
+//!   name are `numpy.core.multiarray._reconstruct` and
+//!   `numpy.core.multiarray.scalar` (and their numpy 2 spellings under
+//!   `numpy._core.multiarray`), `numpy.ndarray`, `numpy.dtype`,
+//!   `_codecs.encode` and `builtins.bytes`; any other (`os.system`,
+//!   `builtins.eval`, ...) is refused at the opcode that names it. `REDUCE`
+//!   and `BUILD` are only interpreted, symbolically, for those: the
+//!   array-reconstruct, scalar and dtype patterns, and
+//!   `_codecs.encode(str, 'latin1')` and `bytes()` (how protocol 2 spells
+//!   bytes and empty bytes).
+//! - **Memory and time are bounded.** Containers nest at most [`MAX_DEPTH`]
+//!   levels; a pickle may create (or, through shared memo references, expand
+//!   to) at most [`MAX_VALUES`] values and [`MAX_EXPANDED_BYTES`] bytes of text
+//!   (or its own length, if larger), so a "billion laughs" memo bomb is a typed
+//!   error, not an allocation. Every length prefix is checked against the bytes
+//!   that are left before anything is allocated; memo indices live in a hash map.
+//! - **It never panics**: every fault is a [`PickleError`] naming it.
+//!
+//! Python values become [`PyValue`]s. Integers are `i128`: Python's unbounded
+//! ints beyond 128 bits are refused with [`PickleError::IntTooLarge`]. numpy
+//! scalars (`np.int64(3)`, `np.float32(0.5)`, `np.bool_(True)`, `np.str_`,
+//! `np.bytes_`) become the Python value they equal, so a recipe whose kwargs
+//! came out of numpy reads as if they had been plain Python values (and is
+//! written back as such); complex and datetime scalars, arrays, sets and
+//! other objects inside a recipe are refused.
+//!
+//! Writing ([`write_recipe`], [`encode_recipe_npy`]) produces the file
+//! numpy 1.x's `np.save` writes for the recipe: the same header as numpy, and a
+//! protocol 3 pickle naming `numpy.core.multiarray._reconstruct`. Protocol 3
+//! and the `numpy.core` path load in every Python 3 and every numpy from 1.x
+//! to 2.x; numpy 2 keeps `numpy.core.multiarray._reconstruct` importable
+//! without a deprecation warning precisely to load such pickles, while
+//! numpy 1.x has no `numpy._core` (so numpy 2's own `np.save` output does not
+//! load there). The opcodes and memo numbering are the ones CPython's pickler
+//! emits; only where Python would share one object between two places (a
+//! memo get) onedata writes the value again.
+//!
+//! ```
+//! # fn main() -> onedata::Result<()> {
+//! use onedata::recipe::{read_recipe, write_recipe, LoadingRecipe, PyValue};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let path = dir.path().join("mpci.roiActivityF.npy");
+//! let recipe = LoadingRecipe::new("s2p", Some("F"), ["transpose"])
+//!     .with_kwarg("planes", vec![PyValue::Int(0), PyValue::Int(1)])
+//!     .with_kwarg("keep_planes", PyValue::None);
+//! write_recipe(&path, &recipe)?;
+//! assert_eq!(read_recipe(&path)?, recipe);
+//! # Ok(()) }
+//! ```
+//!
+//! [`PickleError`]: crate::PickleError
+//! [`PickleError::IntTooLarge`]: crate::PickleError::IntTooLarge
+
+use std::borrow::Cow;
+use std::io::Write;
+use std::path::Path;
+
+use crate::error::{Error, ErrorKind, RecipeError, Result};
+use crate::npy::{write_atomic, Dtype, Header, OpenedFile};
+
+mod pickle;
+mod value;
+
+pub use pickle::{decode_object_array, decode_pickle};
+pub use value::{py_float_repr, JsonError, PyValue};
+
+use pickle::{encode_object_array, float_key, HashKey};
+
+/// The value of the `marker` key that makes a dict a loading recipe.
+pub const RECIPE_MARKER: &str = "__LOADING_RECIPE__";
+
+/// Deepest nesting of containers (lists, tuples, dicts) decoded or written.
+/// The recipe dict itself is one level, its `kwargs` dict a second.
+pub const MAX_DEPTH: usize = 64;
+
+/// Most values a pickle may create or expand to (shared references count once
+/// per place they appear in the result).
+pub const MAX_VALUES: usize = 1 << 20;
+
+/// Most bytes of text and bytes a pickle may expand to through shared
+/// references, when that is more than the pickle's own length.
+pub const MAX_EXPANDED_BYTES: usize = 64 << 20;
+
+// ---------------------------------------------------------------------------
+// Recipes
+// ---------------------------------------------------------------------------
+
+/// vrAnalysis's `LoadingRecipe`: how to load a onedata array from elsewhere.
+///
+/// ```
+/// use onedata::recipe::{LoadingRecipe, PyValue};
+///
+/// let recipe = LoadingRecipe::new("numpy", None, ["transpose"]).with_kwarg("axis", 1);
+/// let dict = recipe.to_dict();
+/// assert!(LoadingRecipe::is_recipe(&dict));
+/// assert_eq!(dict.get("source_arg"), Some(&PyValue::None));
+/// assert_eq!(LoadingRecipe::from_dict(&dict).unwrap(), recipe);
+/// assert_eq!(
+///     dict.to_string(),
+///     "{'marker': '__LOADING_RECIPE__', 'loader_type': 'numpy', 'source_arg': None, \
+///      'transforms': ['transpose'], 'kwargs': {'axis': 1}}"
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadingRecipe {
+    /// The loading method, e.g. `numpy` or `s2p`.
+    pub loader_type: String,
+    /// The source the loader reads, e.g. `F` or `ops` (may be `None`).
+    pub source_arg: Option<String>,
+    /// Names of the transforms applied after loading, in order.
+    pub transforms: Vec<String>,
+    /// Keyword arguments of the loader, in order, keys unique.
+    pub kwargs: Vec<(String, PyValue)>,
+}
+
+impl LoadingRecipe {
+    /// A recipe without keyword arguments.
+    pub fn new<I, S>(
+        loader_type: impl Into<String>,
+        source_arg: Option<&str>,
+        transforms: I,
+    ) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        LoadingRecipe {
+            loader_type: loader_type.into(),
+            source_arg: source_arg.map(str::to_string),
+            transforms: transforms.into_iter().map(Into::into).collect(),
+            kwargs: Vec::new(),
+        }
+    }
+
+    /// With the keyword argument `key` set to `value` (replacing an earlier
+    /// value in place, as a Python dict does).
+    pub fn with_kwarg(mut self, key: impl Into<String>, value: impl Into<PyValue>) -> Self {
+        self.set_kwarg(key, value);
+        self
+    }
+
+    /// With `transform` appended to the transforms.
+    pub fn with_transform(mut self, transform: impl Into<String>) -> Self {
+        self.transforms.push(transform.into());
+        self
+    }
+
+    /// Sets the keyword argument `key` (in place if it exists, else at the end).
+    pub fn set_kwarg(&mut self, key: impl Into<String>, value: impl Into<PyValue>) {
+        let key = key.into();
+        let value = value.into();
+        match self.kwargs.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.kwargs.push((key, value)),
+        }
+    }
+
+    /// The keyword argument `key`, if set.
+    pub fn kwarg(&self, key: &str) -> Option<&PyValue> {
+        self.kwargs.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// vrAnalysis's `to_dict()`: the dict saved in the file, keys in the order
+    /// `marker`, `loader_type`, `source_arg`, `transforms`, `kwargs`.
+    pub fn to_dict(&self) -> PyValue {
+        let s = |x: &str| PyValue::Str(x.to_string());
+        PyValue::Dict(vec![
+            (s("marker"), s(RECIPE_MARKER)),
+            (s("loader_type"), s(&self.loader_type)),
+            (
+                s("source_arg"),
+                self.source_arg.as_deref().map_or(PyValue::None, s),
+            ),
+            (
+                s("transforms"),
+                PyValue::List(self.transforms.iter().map(|t| s(t)).collect()),
+            ),
+            (
+                s("kwargs"),
+                PyValue::Dict(self.kwargs.iter().map(|(k, v)| (s(k), v.clone())).collect()),
+            ),
+        ])
+    }
+
+    /// vrAnalysis's `is_recipe`: `value` is a dict and
+    /// `value.get("marker") == "__LOADING_RECIPE__"`.
+    pub fn is_recipe(value: &PyValue) -> bool {
+        value.get("marker").and_then(PyValue::as_str) == Some(RECIPE_MARKER)
+    }
+
+    /// vrAnalysis's `from_dict`: reads `loader_type`, `source_arg`,
+    /// `transforms` and `kwargs` (all required; other keys, the marker
+    /// included, are not looked at). `loader_type` must be a `str`,
+    /// `source_arg` a `str` or `None`, `transforms` a list or tuple of `str`
+    /// (or `None`, meaning none, as vrAnalysis's `transforms or []`), and
+    /// `kwargs` a dict with `str` keys (as Python's `**kwargs` requires).
+    pub fn from_dict(value: &PyValue) -> Result<LoadingRecipe, RecipeError> {
+        let bad = |m: String| RecipeError::Malformed(m);
+        if !matches!(value, PyValue::Dict(_)) {
+            return Err(bad(format!(
+                "the recipe is {}, not a dict",
+                value.describe()
+            )));
+        }
+        let field = |key: &'static str| {
+            value
+                .get(key)
+                .ok_or_else(|| bad(format!("missing key '{key}'")))
+        };
+        let wrong = |key: &str, want: &str, v: &PyValue| {
+            bad(format!("'{key}' is {}, not {want}", v.describe()))
+        };
+        let loader_type = match field("loader_type")? {
+            PyValue::Str(s) => s.clone(),
+            v => return Err(wrong("loader_type", "a str", v)),
+        };
+        let source_arg = match field("source_arg")? {
+            PyValue::Str(s) => Some(s.clone()),
+            PyValue::None => None,
+            v => return Err(wrong("source_arg", "a str or None", v)),
+        };
+        let transforms = match field("transforms")? {
+            PyValue::None => Vec::new(),
+            PyValue::List(items) | PyValue::Tuple(items) => items
+                .iter()
+                .map(|t| match t {
+                    PyValue::Str(s) => Ok(s.clone()),
+                    v => Err(bad(format!("a transform is {}, not a str", v.describe()))),
+                })
+                .collect::<Result<_, _>>()?,
+            v => return Err(wrong("transforms", "a list of str", v)),
+        };
+        let kwargs = match field("kwargs")? {
+            PyValue::Dict(items) => items
+                .iter()
+                .map(|(k, v)| match k {
+                    PyValue::Str(s) => Ok((s.clone(), v.clone())),
+                    k => Err(bad(format!(
+                        "a kwargs key is {} ({k}), keywords must be str",
+                        k.describe()
+                    ))),
+                })
+                .collect::<Result<_, _>>()?,
+            v => return Err(wrong("kwargs", "a dict", v)),
+        };
+        Ok(LoadingRecipe {
+            loader_type,
+            source_arg,
+            transforms,
+            kwargs,
+        })
+    }
+
+    /// Checks that the recipe can be written so that numpy and onedata read
+    /// back an equal recipe: kwargs keys unique, dict keys hashable and
+    /// distinct by Python's equality (`1`, `1.0` and `True` are one key),
+    /// nesting within [`MAX_DEPTH`], at most [`MAX_VALUES`] values, no text or
+    /// bytes of 4 GiB or more.
+    pub fn validate(&self) -> Result<(), RecipeError> {
+        for (i, (k, _)) in self.kwargs.iter().enumerate() {
+            if self.kwargs[..i].iter().any(|(j, _)| j == k) {
+                return Err(RecipeError::Unwritable(format!("duplicate kwarg {k:?}")));
+            }
+        }
+        let mut count = 0usize;
+        check_writable(&self.to_dict(), 0, &mut count)
+    }
+
+    /// The recipe dict as JSON (see [`PyValue::to_json`] for the conversion
+    /// of kwargs).
+    pub fn to_json(&self) -> Result<serde_json::Value, JsonError> {
+        self.to_dict().to_json()
+    }
+
+    /// A recipe from its dict as JSON (see [`PyValue::from_json`] and
+    /// [`LoadingRecipe::from_dict`]).
+    pub fn from_json(value: &serde_json::Value) -> Result<LoadingRecipe, RecipeError> {
+        LoadingRecipe::from_dict(&PyValue::from_json(value))
+    }
+}
+
+fn check_writable(v: &PyValue, depth: usize, count: &mut usize) -> Result<(), RecipeError> {
+    let unwritable = |m: String| RecipeError::Unwritable(m);
+    *count += 1;
+    if *count > MAX_VALUES {
+        return Err(unwritable(format!("more than {MAX_VALUES} values")));
+    }
+    match v {
+        PyValue::Str(s) if s.len() > u32::MAX as usize => {
+            Err(unwritable("a str of 4 GiB or more".into()))
+        }
+        PyValue::Bytes(b) if b.len() > u32::MAX as usize => {
+            Err(unwritable("a bytes of 4 GiB or more".into()))
+        }
+        PyValue::List(items) | PyValue::Tuple(items) => {
+            if depth >= MAX_DEPTH {
+                return Err(unwritable(format!("nested deeper than {MAX_DEPTH} levels")));
+            }
+            items
+                .iter()
+                .try_for_each(|x| check_writable(x, depth + 1, count))
+        }
+        PyValue::Dict(items) => {
+            if depth >= MAX_DEPTH {
+                return Err(unwritable(format!("nested deeper than {MAX_DEPTH} levels")));
+            }
+            let mut seen = std::collections::HashSet::with_capacity(items.len());
+            for (i, (k, x)) in items.iter().enumerate() {
+                let key = value_key(k, 0, i).ok_or_else(|| {
+                    unwritable(format!("dict key {k} is unhashable or nested too deep"))
+                })?;
+                if !seen.insert(key) {
+                    return Err(unwritable(format!("duplicate dict key {k}")));
+                }
+                check_writable(k, depth + 1, count)?;
+                check_writable(x, depth + 1, count)?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The dict-key identity of a value by Python's equality, or `None` if it
+/// is unhashable. `nan_id` tells distinct NaN keys apart (Python compares
+/// NaN keys by identity, and each one written is a distinct object).
+fn value_key(v: &PyValue, depth: usize, nan_id: usize) -> Option<HashKey<'_>> {
+    Some(match v {
+        PyValue::None => HashKey::None,
+        PyValue::Bool(b) => HashKey::Int(*b as i128),
+        PyValue::Int(i) => HashKey::Int(*i),
+        PyValue::Float(f) => float_key(*f, nan_id),
+        PyValue::Str(s) => HashKey::Str(Cow::Borrowed(s)),
+        PyValue::Bytes(b) => HashKey::Bytes(Cow::Borrowed(b)),
+        PyValue::Tuple(items) if depth < MAX_DEPTH => HashKey::Tuple(
+            items
+                .iter()
+                .map(|x| value_key(x, depth + 1, nan_id))
+                .collect::<Option<_>>()?,
+        ),
+        _ => return None,
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Reading and writing files
+// ---------------------------------------------------------------------------
+
+/// Reads the loading recipe saved at `path` (a `.npy` of dtype `|O` and
+/// shape `()`, as vrAnalysis's `saveone` writes it).
+///
+/// Errors name the file: [`Fault::Recipe`](crate::Fault::Recipe) when it is
+/// not a 0-d object array or its object is not a recipe ("object array is
+/// not a loading recipe; onedata cannot return arbitrary Python objects"),
+/// [`Fault::Pickle`](crate::Fault::Pickle) when the pickle is malformed,
+/// hostile or holds more than onedata decodes.
+pub fn read_recipe(path: impl AsRef<Path>) -> Result<LoadingRecipe> {
+    read_opened_recipe(&OpenedFile::open(path.as_ref())?)
+}
+
+/// [`read_recipe`] of a file already opened.
+pub(crate) fn read_opened_recipe(file: &OpenedFile<'_>) -> Result<LoadingRecipe> {
+    let path = file.path();
+    let (header, mapped) = file.npy_header()?;
+    // The header alone refuses numeric arrays without mapping (or, for
+    // big-endian ones, decoding) their data.
+    check_recipe_header(path, &header)?;
+    let storage = match mapped {
+        Some(storage) => storage,
+        None => file.map()?,
+    };
+    let data = storage
+        .as_bytes()
+        .get(header.data_offset()..)
+        .unwrap_or(&[]);
+    recipe_from_parts(path, &header, data)
+}
+
+/// Reads a loading recipe from the contents of a `.npy` file held in memory;
+/// `path` names the source in errors.
+pub fn recipe_from_npy_bytes(path: impl AsRef<Path>, bytes: &[u8]) -> Result<LoadingRecipe> {
+    let path = path.as_ref();
+    let header = Header::parse(bytes).map_err(|e| Error::invalid(path, e))?;
+    let data = bytes.get(header.data_offset()..).unwrap_or(&[]);
+    recipe_from_parts(path, &header, data)
+}
+
+fn check_recipe_header(path: &Path, header: &Header) -> Result<()> {
+    if *header.dtype() != Dtype::Object {
+        return Err(Error::invalid(
+            path,
+            RecipeError::NotObjectArray {
+                descr: header.dtype().descr(),
+            },
+        ));
+    }
+    if !header.shape().is_empty() {
+        return Err(Error::invalid(
+            path,
+            RecipeError::NotZeroDim {
+                shape: header.shape().to_vec(),
+            },
+        ));
+    }
+    Ok(())
+}
+
+/// The loading recipe in a `.npy` file already split into its parsed header
+/// and its data bytes; `path` names the source in errors.
+pub(crate) fn recipe_from_parts(
+    path: &Path,
+    header: &Header,
+    data: &[u8],
+) -> Result<LoadingRecipe> {
+    check_recipe_header(path, header)?;
+    let value = decode_object_array(data).map_err(|e| Error::invalid(path, e))?;
+    if !LoadingRecipe::is_recipe(&value) {
+        let holds = match &value {
+            PyValue::Dict(_) => format!("a dict without the '{RECIPE_MARKER}' marker"),
+            v => v.describe().to_string(),
+        };
+        return Err(Error::invalid(path, RecipeError::NotARecipe { holds }));
+    }
+    LoadingRecipe::from_dict(&value).map_err(|e| Error::invalid(path, e))
+}
+
+/// Writes `recipe` to `path` atomically (temporary file, then rename), as
+/// vrAnalysis's `saveone` saves a recipe; see [`encode_recipe_npy`] for the
+/// bytes. A recipe that does not pass [`LoadingRecipe::validate`] is an
+/// [`ErrorKind::Unwritable`] naming the file, and nothing is written.
+pub fn write_recipe(path: impl AsRef<Path>, recipe: &LoadingRecipe) -> Result<()> {
+    let path = path.as_ref();
+    let bytes = encode_recipe_npy(recipe).map_err(|error| {
+        Error::new(ErrorKind::Unwritable {
+            path: path.to_path_buf(),
+            error,
+        })
+    })?;
+    write_atomic(path, |w| w.write_all(&bytes))
+}
+
+/// The whole `.npy` file for `recipe`: numpy's header for a 0-d object array
+/// and a protocol 3 pickle of `np.array(recipe.to_dict(), dtype=object)`
+/// naming `numpy.core.multiarray._reconstruct`, the file numpy 1.x's
+/// `np.save` writes (see the [module docs](self) for why). Fails if the recipe
+/// does not pass [`LoadingRecipe::validate`].
+pub fn encode_recipe_npy(recipe: &LoadingRecipe) -> Result<Vec<u8>, RecipeError> {
+    recipe.validate()?;
+    let mut out = Header::new(Dtype::Object, false, &[]).to_bytes();
+    encode_object_array(&mut out, &recipe.to_dict());
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roundtrip_through_pickle() {
+        let recipe = LoadingRecipe::new("s2p", Some("F"), ["transpose", "zscore"])
+            .with_kwarg("planes", vec![PyValue::Int(0), PyValue::Int(-70000)])
+            .with_kwarg("big", PyValue::Int(-(1 << 100)))
+            .with_kwarg("x", 1.5)
+            .with_kwarg(
+                "t",
+                PyValue::Tuple(vec![PyValue::None, PyValue::Bytes(vec![0, 255])]),
+            )
+            .with_kwarg(
+                "d",
+                PyValue::Dict(vec![(PyValue::Int(1), PyValue::Str("é".into()))]),
+            );
+        let bytes = encode_recipe_npy(&recipe).unwrap();
+        assert_eq!(recipe_from_npy_bytes("mem", &bytes).unwrap(), recipe);
+    }
+}

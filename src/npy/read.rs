@@ -27,14 +27,10 @@ pub fn read_header(path: impl AsRef<Path>) -> Result<Header> {
     let mut prefix = Vec::with_capacity(12);
     (&mut file).take(12).read_to_end(&mut prefix).map_err(io)?;
     let needed = Header::required_len(&prefix).map_err(|e| Error::invalid(path, e))?;
-    let start = prefix.len().min(needed);
     if needed as u64 > file_len {
         return Err(Error::invalid(
             path,
-            HeaderError::LengthPastEnd {
-                length: (needed - start) as u64,
-                available: file_len.saturating_sub(start as u64),
-            },
+            Header::length_past_end(&prefix, file_len),
         ));
     }
     // numpy refuses headers over 10000 characters (at most 4 bytes each in

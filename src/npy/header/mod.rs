@@ -160,6 +160,23 @@ impl Header {
         Ok(8 + len_size + text_len)
     }
 
+    /// The error for a file of `file_len` bytes that starts with `prefix` (as
+    /// [`Header::required_len`] reads it) and ends inside its header text:
+    /// counted as numpy counts, the text the length field announces against
+    /// the bytes after the length field.
+    pub(crate) fn length_past_end(prefix: &[u8], file_len: u64) -> HeaderError {
+        let text = preamble(prefix)
+            .and_then(|(_, len_size)| Ok(8 + len_size..Header::required_len(prefix)?));
+        match text {
+            Ok(text) => HeaderError::LengthPastEnd {
+                length: text.len() as u64,
+                available: file_len.saturating_sub(text.start as u64),
+                file_len,
+            },
+            Err(e) => e,
+        }
+    }
+
     /// Parses the header at the start of `bytes` (the file's contents, or at
     /// least its first [`Header::required_len`] bytes).
     ///
@@ -169,10 +186,9 @@ impl Header {
         let (version, len_size) = preamble(bytes)?;
         let total = Header::required_len(bytes)?;
         let start = 8 + len_size;
-        let raw = bytes.get(start..total).ok_or(HeaderError::LengthPastEnd {
-            length: (total - start) as u64,
-            available: bytes.len().saturating_sub(start) as u64,
-        })?;
+        let raw = bytes
+            .get(start..total)
+            .ok_or_else(|| Header::length_past_end(bytes, bytes.len() as u64))?;
         // Longer than numpy's limit whatever it decodes to (at most 4 bytes
         // per character in UTF-8): refused before a byte of it is read.
         let limit = if version.0 == 3 {
@@ -527,6 +543,39 @@ mod tests {
         assert!(!h.fortran_order());
         assert_eq!(h.dtype().descr(), "<f4");
         assert_eq!(h.data_len(), Some(48));
+    }
+
+    #[test]
+    fn truncated_header_is_counted_as_numpy_counts() {
+        // numpy.save of a (3, 4) float32 array, cut to 100 bytes. numpy says
+        // "EOF: reading array header, expected 118 bytes got 90": the text
+        // after the 2-byte length field of version 1.0 (4 bytes in 2.0 and 3.0).
+        let v1 = Header::new(Dtype::native(ElementKind::F32), false, &[3, 4]).to_bytes();
+        assert_eq!((v1.len(), v1[6]), (128, 1));
+        let err = Header::parse(&v1[..100]).unwrap_err();
+        assert_eq!(
+            err,
+            HeaderError::LengthPastEnd {
+                length: 118,
+                available: 90,
+                file_len: 100
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "header is truncated: expected 118 bytes, got 90 (the file has 100 bytes)"
+        );
+        // Version 2.0 of the same header: "expected 116 bytes got 88".
+        let mut v2 = MAGIC.to_vec();
+        v2.extend_from_slice(&[2, 0]);
+        v2.extend_from_slice(&116u32.to_le_bytes());
+        v2.extend_from_slice(&v1[10..98]);
+        assert_eq!(
+            Header::parse(&v2).unwrap_err().to_string(),
+            "header is truncated: expected 116 bytes, got 88 (the file has 100 bytes)"
+        );
+        // Measured from the first bytes only, for a file of a known length.
+        assert_eq!(Header::length_past_end(&v1[..12], 100), err);
     }
 
     #[test]

@@ -17,7 +17,7 @@ verdict, and when both accept the same descr for non-record dtypes, shape
 and order). Every class of difference is one where numpy sides with
 onedata, so any other outcome is a finding: the inputs are printed and the
 exit status is 1. Inputs that onedata refuses for one of the differences
-from numpy documented in src/npy/header.rs (`\N{name}` escapes, comma-string
+from numpy documented in src/npy/header/mod.rs (`\N{name}` escapes, comma-string
 dtypes, datetime unit divisors, zero-size dtypes with more elements than
 usize counts) are listed apart and do not count as findings.
 
@@ -92,7 +92,7 @@ def numpy_verdict(data, tmpdir):
 
 def documented_limit(ours, numpy):
     """Whether onedata refuses, where numpy accepts, for one of the known
-    differences listed in src/npy/header.rs (which npyz refuses too)."""
+    differences listed in src/npy/header/mod.rs (which npyz refuses too)."""
     if ours["ok"] or not numpy["ok"]:
         return None
     err = ours["error"]

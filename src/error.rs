@@ -522,13 +522,17 @@ pub enum HeaderError {
         /// Minor version byte.
         minor: u8,
     },
-    /// The header length field points past the end of the file.
-    #[error("header length {length} runs past the end of the file ({available} bytes available)")]
+    /// The header length field points past the end of the file. Counted as
+    /// numpy counts (`expected 118 bytes got 90`): the header text the
+    /// length field announces against the bytes after the length field.
+    #[error("header is truncated: expected {length} bytes, got {available} (the file has {file_len} bytes)")]
     LengthPastEnd {
         /// Length announced by the header.
         length: u64,
         /// Bytes present after the length field.
         available: u64,
+        /// Bytes in the whole file.
+        file_len: u64,
     },
     /// The header is longer than numpy agrees to read: its length in
     /// characters (in bytes, for a version 3.0 header of over 40000 bytes,

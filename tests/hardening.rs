@@ -1804,6 +1804,32 @@ fn symlinks_in_one_data_are_not_written_through() {
     assert_eq!(fs::read(&outside).unwrap(), decoy);
 }
 
+/// A member cut short inside its header is refused with numpy's counts: the
+/// text the length field announces, against the bytes after the field.
+#[test]
+fn npz_member_with_truncated_header_counts_as_numpy() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut npy = b"\x93NUMPY\x01\x00".to_vec();
+    npy.extend_from_slice(&118u16.to_le_bytes());
+    npy.extend_from_slice(b"{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }");
+    npy.resize(100, b' ');
+    let path = dir.path().join("cut.npz");
+    fs::write(&path, zip(&[stored("format.npy", npy)])).unwrap();
+    for result in [
+        onedata::sparse::read_npz_info(&path).map(|_| ()),
+        onedata::sparse::read_npz(&path).map(|_| ()),
+    ] {
+        let err = result.unwrap_err().to_string();
+        assert!(err.contains("format.npy"), "{err}");
+        assert!(
+            err.contains(
+                "header is truncated: expected 118 bytes, got 90 (the file has 100 bytes)"
+            ),
+            "{err}"
+        );
+    }
+}
+
 /// Found by the `npz` fuzz target: a member whose header length field is 0
 /// or 1 is shorter than the preamble read before it; it is refused, not
 /// sliced past its end.

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use bytemuck::AnyBitPattern;
 use ndarray::{s, ArrayViewD, Axis, ShapeBuilder};
 use onedata::digest::{digest, digest_array, to_hex};
-use onedata::npy::{write_npy, write_npy_to, Element, ElementKind, NpBool, NpyArray};
+use onedata::npy::{read_header, write_npy, write_npy_to, Element, ElementKind, NpBool, NpyArray};
 use onedata::{Error, ErrorKind, Fault, HeaderError};
 use serde::Deserialize;
 use serde_json::json;
@@ -712,9 +712,26 @@ fn truncated_files_are_invalid_and_name_the_file() {
                 } else if t.cut < 8 + len_size {
                     HeaderError::Eof("header length field")
                 } else {
+                    let (length, available) =
+                        (source.data_offset - 8 - len_size, t.cut - 8 - len_size);
+                    // The numbers are numpy's: "expected 118 bytes got 90".
+                    let numpy = format!("expected {length} bytes got {available}");
+                    assert!(
+                        t.numpy_error.contains(&numpy),
+                        "{}: numpy says {:?}",
+                        t.file,
+                        t.numpy_error
+                    );
+                    let shown = format!(
+                        "header is truncated: expected {length} bytes, got {available} \
+                         (the file has {} bytes)",
+                        t.cut
+                    );
+                    assert!(err.to_string().contains(&shown), "{}: {err}", t.file);
                     HeaderError::LengthPastEnd {
-                        length: (source.data_offset - 8 - len_size) as u64,
-                        available: (t.cut - 8 - len_size) as u64,
+                        length: length as u64,
+                        available: available as u64,
+                        file_len: t.cut as u64,
                     }
                 };
                 assert_eq!(fault, Fault::Header(expected), "{}", t.file);
@@ -726,6 +743,9 @@ fn truncated_files_are_invalid_and_name_the_file() {
         assert_eq!(bytes.len(), t.cut);
         let mem_err = NpyArray::from_bytes(&path, &bytes).expect_err(&t.file);
         assert_eq!(mem_err.fault(), Some(&fault), "{}: from_bytes", t.file);
+        // And so does reading only the header (`onedata info`).
+        let header_err = read_header(&path).expect_err(&t.file);
+        assert_eq!(header_err.fault(), Some(&fault), "{}: read_header", t.file);
     }
     assert!(kinds.0 >= 4 && kinds.1 >= 4, "{kinds:?}");
 }

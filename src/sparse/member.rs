@@ -253,10 +253,7 @@ impl Stream<'_> {
             return Err(self.header_error(HeaderError::TooLarge(needed - PREAMBLE)));
         }
         if needed as u64 > total {
-            return Err(self.header_error(HeaderError::LengthPastEnd {
-                length: (needed - first) as u64,
-                available: total.saturating_sub(first as u64),
-            }));
+            return Err(self.header_error(Header::length_past_end(&buf, total)));
         }
         if needed < first {
             // A header text of under two bytes: the preamble already read

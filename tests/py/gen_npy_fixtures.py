@@ -323,10 +323,12 @@ def main():
         ("f8_le_C_3x4.npy", 128, "data"),
         ("f8_le_C_3x4.npy", 60, "header"),
         ("f8_le_C_3x4.npy", 127, "header"),
+        ("f8_le_C_3x4.npy", 100, "header"),
         ("f8_le_C_3x4.npy", 9, "header"),
         ("f8_le_C_3x4.npy", 5, "header"),
         ("f8_le_C_3x4.npy", 0, "header"),
         ("f8_le_C_3x4_v2.npy", 11, "header"),
+        ("f8_le_C_3x4_v2.npy", 100, "header"),
         ("f8_le_C_3x4_v2.npy", -1, "data"),
     ]:
         with open(os.path.join(outdir, source), "rb") as f:

@@ -1,0 +1,410 @@
+//! The [`SessionData`] trait: vrAnalysis' session API (`loadone`,
+//! `saveone`, `clear_cache`, `clear_one_data`, `get_saved_one`, values...),
+//! provided for every session type over its [`SessionCore`].
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::values::write_values;
+use super::{SaveOne, SessionCore, SessionId, VALUES_FILE};
+use crate::data::OneData;
+use crate::error::{Error, ErrorKind, Result};
+use crate::names::{one_file_name, Extension};
+use crate::npy::{Dtype, NpyArray};
+use crate::recipe::LoadingRecipe;
+
+/// Options of [`SessionData::loadone_with`], as vrAnalysis' keyword arguments.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Reload from disk even if the file is cached, replacing the entry.
+    pub force: bool,
+    /// Load `<name>.npz` (a scipy sparse matrix) instead of `<name>.npy`.
+    pub sparse: bool,
+    /// With `sparse`, keep the matrix sparse instead of densifying it.
+    /// Densified, it is scipy's `toarray()`, in scipy's memory order
+    /// (Fortran for `csc` files; see [`SparseMatrix::toarray`](crate::sparse::SparseMatrix::toarray)).
+    pub keep_sparse: bool,
+}
+
+impl LoadOptions {
+    /// `force = true`.
+    pub fn force() -> LoadOptions {
+        LoadOptions {
+            force: true,
+            ..LoadOptions::default()
+        }
+    }
+
+    /// `sparse = true` (densified unless `keep_sparse`).
+    pub fn sparse(keep_sparse: bool) -> LoadOptions {
+        LoadOptions {
+            sparse: true,
+            keep_sparse,
+            ..LoadOptions::default()
+        }
+    }
+}
+
+/// What [`SessionData::clear_one_data`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClearOutcome {
+    /// `certainty` was false: nothing was deleted.
+    NotCertain,
+    /// These files were deleted.
+    Cleared(Vec<PathBuf>),
+}
+
+/// A recording session, as vrAnalysis' `SessionData`.
+///
+/// Implementors hold a [`SessionCore`] and say how to get the session's
+/// spks; every other method is provided. Session types that store loading
+/// recipes override the recipe hooks, which by default refuse with an error
+/// saying the type registers no loaders.
+pub trait SessionData: Send + Sync {
+    /// The shared state.
+    fn core(&self) -> &SessionCore;
+
+    /// The session's neural activity, frames x ROIs.
+    fn spks(&self) -> Result<Arc<OneData>>;
+
+    /// Where this session type keeps a session's data, given a root folder
+    /// and the identity. vrAnalysis' layout is `root/mouse/date/session_id`.
+    fn init_data_path(root: &Path, id: &SessionId) -> PathBuf
+    where
+        Self: Sized,
+    {
+        id.path_under(root)
+    }
+
+    /// Additional loading when a session is opened (vrAnalysis'
+    /// `_additional_loading`); by default nothing.
+    fn additional_loading(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    /// The names of the recipe loaders this session type registers.
+    fn recipe_loaders(&self) -> Vec<&str> {
+        Vec::new()
+    }
+
+    /// The names of the recipe transforms this session type registers.
+    fn recipe_transforms(&self) -> Vec<&str> {
+        Vec::new()
+    }
+
+    /// Loads the data a recipe points at, as vrAnalysis'
+    /// `recipe_loaders[loader_type](source_arg, **kwargs)`. Session types
+    /// that store recipes override this; by default every loader is unknown.
+    fn load_recipe_source(&self, recipe: &LoadingRecipe) -> Result<OneData> {
+        Err(Error::new(ErrorKind::UnknownRecipeLoader {
+            session: self.session_print("/"),
+            loader: recipe.loader_type.clone(),
+            registered: self
+                .recipe_loaders()
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        }))
+    }
+
+    /// Applies one recipe transform, as vrAnalysis'
+    /// `recipe_transforms[name](data)`; by default every transform is unknown.
+    fn apply_recipe_transform(&self, transform: &str, data: OneData) -> Result<OneData> {
+        let _ = data;
+        Err(self.unknown_transform(transform))
+    }
+
+    /// The error for a transform this session type does not register.
+    fn unknown_transform(&self, transform: &str) -> Error {
+        Error::new(ErrorKind::UnknownRecipeTransform {
+            session: self.session_print("/"),
+            transform: transform.to_string(),
+            registered: self
+                .recipe_transforms()
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        })
+    }
+
+    /// Resolves a recipe: its loader, then its transforms in order.
+    fn resolve_recipe(&self, recipe: &LoadingRecipe) -> Result<OneData> {
+        let mut data = self.load_recipe_source(recipe)?;
+        for transform in &recipe.transforms {
+            data = self.apply_recipe_transform(transform, data)?;
+        }
+        Ok(data)
+    }
+
+    /// The identity.
+    fn id(&self) -> &SessionId {
+        &self.core().id
+    }
+
+    /// `(mouse, date[, session_id])`.
+    fn session_name(&self) -> Vec<&str> {
+        self.core().id.session_name()
+    }
+
+    /// The name parts joined by `joinby`.
+    fn session_print(&self, joinby: &str) -> String {
+        self.core().id.session_print(joinby)
+    }
+
+    /// The name parts joined by `.`.
+    fn session_uid(&self) -> String {
+        self.core().id.session_uid()
+    }
+
+    /// The session folder.
+    fn data_path(&self) -> &Path {
+        &self.core().data_path
+    }
+
+    /// The onedata folder, `data_path/oneData`.
+    fn one_path(&self) -> &Path {
+        &self.core().one_path
+    }
+
+    /// The file name for `name`: `"mpci.roiActivityF"` -> `"mpci.roiActivityF.npy"`.
+    /// Fails for names that could leave `oneData` (see [`crate::names`]).
+    fn get_one_filename(&self, name: &str) -> Result<String> {
+        one_file_name(name, Extension::Npy)
+    }
+
+    /// The `.npy` and `.npz` files in `oneData`, sorted (empty when the
+    /// folder does not exist).
+    fn get_saved_one(&self) -> Result<Vec<PathBuf>> {
+        crate::names::saved_one_files(self.one_path())
+    }
+
+    /// The saved onedata names, optionally with folder and extension.
+    fn print_saved_one(&self, include_path: bool, include_extension: bool) -> Result<Vec<String>> {
+        Ok(self
+            .get_saved_one()?
+            .iter()
+            .map(|p| crate::names::format_saved(p, include_path, include_extension))
+            .collect())
+    }
+
+    /// Loads `name` (`"mpci.roiActivityF"`) with default options: the cached
+    /// handle if there is one, otherwise the file, mapped.
+    fn loadone(&self, name: &str) -> Result<Arc<OneData>> {
+        self.loadone_with(name, LoadOptions::default())
+    }
+
+    /// Loads `name` with vrAnalysis' `force`, `sparse` and `keep_sparse`.
+    ///
+    /// The result is cached under its file name. Concurrent loads of the same
+    /// name read the file once. A missing file is an [`Error::NotFound`]
+    /// listing the saved onedata.
+    fn loadone_with(&self, name: &str, opts: LoadOptions) -> Result<Arc<OneData>> {
+        let ext = if opts.sparse {
+            Extension::Npz
+        } else {
+            Extension::Npy
+        };
+        let file_name = one_file_name(name, ext)?;
+        let core = self.core();
+        // A cached `.npz` entry serves only the form asked for (kept sparse
+        // or dense); the other form is loaded and replaces it.
+        let fits = |d: &OneData| !opts.sparse || opts.keep_sparse == d.as_sparse().is_some();
+        if !opts.force {
+            if let Some(hit) = core.cache.lock().get(&file_name) {
+                if fits(&hit) {
+                    return Ok(hit);
+                }
+            }
+        }
+        // One loader (or saver) per file name at a time: others wait, then
+        // find it cached.
+        core.with_name_lock(&file_name, || {
+            let cached = if opts.force {
+                None
+            } else {
+                core.cache.lock().get(&file_name).filter(|d| fits(d))
+            };
+            match cached {
+                Some(hit) => Ok(hit),
+                None => self.load_uncached(&file_name, opts).map(|data| {
+                    let data = Arc::new(data);
+                    core.cache.lock().insert(file_name.clone(), data.clone());
+                    data
+                }),
+            }
+        })
+    }
+
+    /// Reads `file_name` from `oneData` without consulting the cache.
+    #[doc(hidden)]
+    fn load_uncached(&self, file_name: &str, opts: LoadOptions) -> Result<OneData> {
+        let path = self.one_path().join(file_name);
+        let not_found = || {
+            Error::new(ErrorKind::NotFound {
+                session: self.session_print("/"),
+                file: file_name.to_string(),
+                available: self.print_saved_one(false, true).unwrap_or_default(),
+            })
+        };
+        if opts.sparse {
+            let matrix = match crate::sparse::read_npz(&path) {
+                Ok(m) => m,
+                Err(e) if e.is_file_not_found() => return Err(not_found()),
+                Err(e) => return Err(e),
+            };
+            return if opts.keep_sparse {
+                Ok(OneData::Sparse(matrix))
+            } else {
+                Ok(OneData::Dense(matrix.toarray()?))
+            };
+        }
+        // Open first and ask questions after: one system call fewer on the hot path.
+        match NpyArray::open(&path) {
+            Ok(array) if *array.dtype() == Dtype::Object => {
+                // A loading recipe: resolve it through this session type.
+                let recipe =
+                    crate::recipe::recipe_from_parts(&path, array.header(), array.data_bytes())?;
+                self.resolve_recipe(&recipe)
+            }
+            Ok(array) => Ok(OneData::Dense(array)),
+            Err(e) if e.is_file_not_found() => Err(not_found()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Saves `data` as `name` in `oneData` (atomically: readers holding the
+    /// old file keep a valid view) and caches it, as vrAnalysis does.
+    /// Returns the path written.
+    fn saveone(&self, data: &dyn SaveOne, name: &str) -> Result<PathBuf> {
+        let file_name = one_file_name(name, data.extension())?;
+        let one_path = self.one_path();
+        std::fs::create_dir_all(one_path).map_err(|e| Error::io(one_path, e))?;
+        let path = one_path.join(&file_name);
+        let core = self.core();
+        // Under the name's lock, so that a load that read the old file
+        // cannot cache it after the new one is written.
+        core.with_name_lock(&file_name, || {
+            data.write_to(&path)?;
+            let entry = data.cache_entry(&path);
+            let mut cache = core.cache.lock();
+            match entry {
+                Ok(Some(entry)) => cache.insert(file_name.clone(), Arc::new(entry)),
+                Ok(None) => {
+                    cache.remove(&file_name);
+                }
+                Err(e) => {
+                    cache.remove(&file_name);
+                    return Err(e);
+                }
+            }
+            Ok(path.clone())
+        })
+    }
+
+    /// Drops cached entries: the named files (with extension, e.g.
+    /// `"mpci.roiActivityF.npy"`), or everything when `file_names` is `None`.
+    fn clear_cache(&self, file_names: Option<&[&str]>) {
+        let mut cache = self.core().cache.lock();
+        match file_names {
+            None => cache.clear(),
+            Some(names) => {
+                for name in names {
+                    cache.remove(name);
+                }
+            }
+        }
+    }
+
+    /// Deletes onedata files: those whose name (without extension) is in
+    /// `names`, or all of them when `names` is `None`. Nothing is deleted
+    /// unless `certainty` is true; the outcome says which happened. Deleted
+    /// files are dropped from the cache.
+    fn clear_one_data(&self, names: Option<&[&str]>, certainty: bool) -> Result<ClearOutcome> {
+        if !certainty {
+            return Ok(ClearOutcome::NotCertain);
+        }
+        for name in names.unwrap_or_default() {
+            crate::names::check_name(name)?;
+        }
+        let mut deleted = Vec::new();
+        for path in self.get_saved_one()? {
+            let stem = crate::names::format_saved(&path, false, false);
+            if names.is_some_and(|names| !names.contains(&stem.as_str())) {
+                continue;
+            }
+            let file_name = crate::names::format_saved(&path, false, true);
+            self.core().with_name_lock(&file_name, || {
+                std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+                self.core().cache.lock().remove(&file_name);
+                Ok(())
+            })?;
+            deleted.push(path);
+        }
+        Ok(ClearOutcome::Cleared(deleted))
+    }
+
+    /// The value stored under `key` as JSON.
+    fn get_value_json(&self, key: &str) -> Result<Value> {
+        self.core().values.read().get(key).cloned().ok_or_else(|| {
+            Error::new(ErrorKind::MissingValue {
+                session: self.session_print("/"),
+                key: key.to_string(),
+            })
+        })
+    }
+
+    /// The value stored under `key`, deserialized as `T`.
+    fn get_value<T: DeserializeOwned>(&self, key: &str) -> Result<T>
+    where
+        Self: Sized,
+    {
+        let value = self.get_value_json(key)?;
+        serde_json::from_value(value).map_err(|e| {
+            Error::argument(format!(
+                "{}: value {key:?} has an unexpected type: {e}",
+                self.session_print("/")
+            ))
+        })
+    }
+
+    /// Stores `value` under `key`. When the session has a
+    /// `vrExperimentValues.json`, the file is rewritten (atomically) too.
+    fn set_value_json(&self, key: &str, value: Value) -> Result<()> {
+        let core = self.core();
+        let mut values = core.values.write();
+        values.insert(key.to_string(), value);
+        if let Some(path) = &core.values_path {
+            write_values(path, &values)?;
+        }
+        Ok(())
+    }
+
+    /// Stores `value` (anything serde can serialize) under `key`.
+    fn set_value<T: Serialize>(&self, key: &str, value: &T) -> Result<()>
+    where
+        Self: Sized,
+    {
+        let value = serde_json::to_value(value)
+            .map_err(|e| Error::argument(format!("value {key:?} cannot be stored: {e}")))?;
+        self.set_value_json(key, value)
+    }
+
+    /// All values, as a JSON object.
+    fn values(&self) -> Map<String, Value> {
+        self.core().values.read().clone()
+    }
+
+    /// Writes the values to `vrExperimentValues.json` in the session folder,
+    /// creating it if needed. Returns its path.
+    fn save_values(&self) -> Result<PathBuf> {
+        let core = self.core();
+        let path = core.data_path.join(VALUES_FILE);
+        std::fs::create_dir_all(&core.data_path).map_err(|e| Error::io(&core.data_path, e))?;
+        write_values(&path, &core.values.read())?;
+        Ok(path)
+    }
+}

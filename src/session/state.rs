@@ -1,0 +1,133 @@
+//! [`SessionCore`]: the state every session type shares.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+use serde_json::{Map, Value};
+
+use super::values::read_values;
+use super::{SessionId, ONE_DIR, ONE_DIR_LOWER, VALUES_FILE};
+use crate::cache::{CacheLimits, CacheStats, OneCache};
+use crate::error::Result;
+
+/// The state every session type shares: identity, paths, values and the
+/// onedata cache. Session types hold one and hand it out through
+/// [`SessionData::core`](super::SessionData::core).
+pub struct SessionCore {
+    pub(super) id: SessionId,
+    pub(super) data_path: PathBuf,
+    pub(super) one_path: PathBuf,
+    pub(super) values: RwLock<Map<String, Value>>,
+    pub(super) values_path: Option<PathBuf>,
+    pub(super) cache: Mutex<OneCache>,
+    pub(super) inflight: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+}
+
+impl fmt::Debug for SessionCore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionCore")
+            .field("id", &self.id)
+            .field("data_path", &self.data_path)
+            .field("cache", &*self.cache.lock())
+            .finish()
+    }
+}
+
+impl SessionCore {
+    /// The state of a session kept at `data_path`. Values are read from
+    /// `vrExperimentValues.json` there, if it exists.
+    pub fn new(id: SessionId, data_path: impl Into<PathBuf>) -> Result<SessionCore> {
+        let data_path = data_path.into();
+        // vrAnalysis has used both spellings; prefer `oneData` unless only
+        // `onedata` exists.
+        let one_path = match (
+            data_path.join(ONE_DIR).is_dir(),
+            data_path.join(ONE_DIR_LOWER).is_dir(),
+        ) {
+            (false, true) => data_path.join(ONE_DIR_LOWER),
+            _ => data_path.join(ONE_DIR),
+        };
+        let candidate = data_path.join(VALUES_FILE);
+        let (values, values_path) = if candidate.is_file() {
+            (read_values(&candidate)?, Some(candidate))
+        } else {
+            (Map::new(), None)
+        };
+        Ok(SessionCore {
+            id,
+            data_path,
+            one_path,
+            values: RwLock::new(values),
+            values_path,
+            cache: Mutex::new(OneCache::new(CacheLimits::default())),
+            inflight: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Replaces the cache limits (entries already cached are evicted as needed
+    /// on the next insert).
+    pub fn set_cache_limits(&self, limits: CacheLimits) {
+        let mut cache = self.cache.lock();
+        let mut fresh = OneCache::new(limits);
+        for key in cache.keys().into_iter().rev() {
+            if let Some(v) = cache.get(&key) {
+                fresh.insert(key, v);
+            }
+        }
+        *cache = fresh;
+    }
+
+    /// The cache limits in force.
+    pub fn cache_limits(&self) -> CacheLimits {
+        self.cache.lock().limits()
+    }
+
+    /// What the cache holds.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.cache.lock().stats()
+    }
+
+    /// Whether the file `file_name` (with extension) is cached.
+    pub fn is_cached(&self, file_name: &str) -> bool {
+        self.cache.lock().contains(file_name)
+    }
+
+    /// Runs `f` holding the lock of one file name: loads, saves and
+    /// deletions of one name take turns, so the cache never keeps a version
+    /// older than the file.
+    pub(super) fn with_name_lock<R>(&self, file_name: &str, f: impl FnOnce() -> R) -> R {
+        let slot = self
+            .inflight
+            .lock()
+            .entry(file_name.to_string())
+            .or_default()
+            .clone();
+        let result = {
+            let _guard = slot.lock();
+            f()
+        };
+        let mut inflight = self.inflight.lock();
+        if Arc::strong_count(&slot) == 2 {
+            inflight.remove(file_name);
+        }
+        result
+    }
+
+    /// The identity.
+    pub fn id(&self) -> &SessionId {
+        &self.id
+    }
+
+    /// The session folder.
+    pub fn data_path(&self) -> &Path {
+        &self.data_path
+    }
+
+    /// The values file, if the session has one.
+    pub fn values_path(&self) -> Option<&Path> {
+        self.values_path.as_deref()
+    }
+}

@@ -21,7 +21,7 @@ use libfuzzer_sys::fuzz_target;
 use ndarray::Dimension;
 use onedata::digest::{digest, digest_array};
 use onedata::npy::{Dtype, Element, ElementKind, Header, NpBool, NpyArray};
-use onedata::{ErrorKind, Error, Fault};
+use onedata::{Error, ErrorKind, Fault};
 
 /// A view of the wrong type must be a typed error, never a panic.
 fn wrong_view<T: Element + AnyBitPattern>(arr: &NpyArray) {
@@ -72,19 +72,20 @@ fn check_view<T: Element + AnyBitPattern>(arr: &NpyArray) {
 
     // Fixed-rank views: the right rank works, the wrong ones are typed errors.
     let ndim = arr.ndim();
-    let check_dim = |r: std::result::Result<usize, Error>, rank: usize| match r {
-        Ok(n) => assert_eq!(
-            rank, ndim,
-            "a {ndim}-d array viewed as {rank}-d ({n} elements)"
-        ),
-        Err(ErrorKind::DimensionMismatch {
-            requested, found, ..
-        }) => {
-            assert_ne!(rank, ndim);
-            assert_eq!((requested, found), (rank, ndim));
-        }
-        Err(e) => panic!("{rank}-d view of a {ndim}-d array: {e}"),
-    };
+    let check_dim =
+        |r: std::result::Result<usize, Error>, rank: usize| match r.map_err(Error::into_kind) {
+            Ok(n) => assert_eq!(
+                rank, ndim,
+                "a {ndim}-d array viewed as {rank}-d ({n} elements)"
+            ),
+            Err(ErrorKind::DimensionMismatch {
+                requested, found, ..
+            }) => {
+                assert_ne!(rank, ndim);
+                assert_eq!((requested, found), (rank, ndim));
+            }
+            Err(e) => panic!("{rank}-d view of a {ndim}-d array: {e}"),
+        };
     check_dim(arr.view1::<T>().map(|v| v.len()), 1);
     check_dim(arr.view2::<T>().map(|v| v.len()), 2);
     check_dim(arr.view_dim::<T, ndarray::Ix0>().map(|v| v.len()), 0);
@@ -118,11 +119,13 @@ fn check_other_views(arr: &NpyArray, kind: Option<ElementKind>) {
         match kind {
             Some(_) => onedata::with_element_type!(other, T => wrong_view::<T>(arr)),
             // Not numeric: every view is an "unsupported dtype" error.
-            None => onedata::with_element_type!(other, T => match arr.view::<T>() {
-                Err(ErrorKind::Invalid { .. }) => {}
-                Err(e) => panic!("viewing {:?}: {e}", arr.dtype()),
-                Ok(_) => panic!("{:?} viewed as {other:?}", arr.dtype()),
-            }),
+            None => {
+                onedata::with_element_type!(other, T => match arr.view::<T>().map_err(Error::into_kind) {
+                    Err(ErrorKind::Invalid { .. }) => {}
+                    Err(e) => panic!("viewing {:?}: {e}", arr.dtype()),
+                    Ok(_) => panic!("{:?} viewed as {other:?}", arr.dtype()),
+                })
+            }
         }
     }
 }
@@ -132,7 +135,7 @@ fuzz_target!(|data: &[u8]| {
     let header = Header::parse(data);
 
     // It loads exactly when the header parses and all its data is there.
-    let arr = match (loaded, &header) {
+    let arr = match (loaded.map_err(Error::into_kind), &header) {
         (Ok(arr), Ok(_)) => arr,
         (Err(_), Err(_)) => return,
         (

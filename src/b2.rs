@@ -391,33 +391,33 @@ fn concatenate_rows(label: &Path, arrays: &[NpyArray], cols: Option<usize>) -> R
     let kind = first.kind()?;
     let mut keep = None;
     let mut rows = 0usize;
+    let misfit = |a: &NpyArray, expected: String| {
+        Error::invalid(
+            a.path(),
+            Fault::Suite2p {
+                descr: a.dtype().descr(),
+                shape: a.shape().to_vec(),
+                expected,
+            },
+        )
+    };
     for a in arrays {
         if a.kind()? != kind || a.ndim() != 2 {
-            return Err(Error::invalid(
-                a.path(),
-                Fault::Suite2p {
-                    descr: a.dtype().descr(),
-                    shape: a.shape().to_vec(),
-                    expected: format!(
-                        "every plane must hold a 2-d array of the first plane's dtype {}",
-                        first.dtype().descr()
-                    ),
-                },
+            return Err(misfit(
+                a,
+                format!(
+                    "every plane must hold a 2-d array of the first plane's dtype {}",
+                    first.dtype().descr()
+                ),
             ));
         }
         let (r, c) = (a.shape()[0], a.shape()[1]);
         let c = cols.map_or(c, |n| n.min(c));
         let first_cols = *keep.get_or_insert(c);
         if first_cols != c {
-            return Err(Error::invalid(
-                a.path(),
-                Fault::Suite2p {
-                    descr: a.dtype().descr(),
-                    shape: a.shape().to_vec(),
-                    expected: format!(
-                        "{c} columns after trimming, but the first plane has {first_cols}"
-                    ),
-                },
+            return Err(misfit(
+                a,
+                format!("{c} columns after trimming, but the first plane has {first_cols}"),
             ));
         }
         rows = rows

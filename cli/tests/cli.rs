@@ -1,5 +1,6 @@
 //! The command-line tool: `info`, `digest`, `bench`, and errors on bad files.
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::path::Path;

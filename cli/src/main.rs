@@ -9,7 +9,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod demo;
 mod info;
+mod ls;
 mod plot;
 mod session_cmds;
 
@@ -107,13 +109,13 @@ fn main() -> ExitCode {
             quick,
             plot,
         } => bench::bench(json, size_mb, quick, plot.as_deref()),
-        Command::Ls { session_dir } => session_cmds::ls(&session_dir),
+        Command::Ls { session_dir } => ls::ls(&session_dir),
         Command::Demo {
             dir,
             frames,
             rois,
             planes,
-        } => session_cmds::demo(&dir, frames, rois, planes),
+        } => demo::demo(&dir, frames, rois, planes),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

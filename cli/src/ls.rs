@@ -4,7 +4,7 @@ use std::path::Path;
 
 use onedata::{Error, Result};
 
-use crate::info::{describe_file, human_bytes, shape_text, Description};
+use crate::info::{describe_file, human_bytes, recipe_text, shape_text, Description};
 
 /// One row of `onedata ls`.
 struct Row {
@@ -49,15 +49,7 @@ fn describe(path: &Path) -> Row {
             name,
             kind: "recipe".into(),
             dtype: "-".into(),
-            shape: format!(
-                "{}({}){}",
-                r.loader_type,
-                r.source_arg.as_deref().unwrap_or(""),
-                r.transforms
-                    .iter()
-                    .map(|t| format!(" -> {t}"))
-                    .collect::<String>()
-            ),
+            shape: recipe_text(&r),
             size,
         },
         Ok(Description::Object) => Row {

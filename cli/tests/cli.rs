@@ -1,4 +1,5 @@
-//! The command-line tool: `info`, `digest`, `bench`, and errors on bad files.
+//! The command-line tool: `info`, `digest`, `ls`, `demo`, `bench`, and
+//! errors on bad files.
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
@@ -27,6 +28,48 @@ fn stdout(out: &Output) -> String {
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
+}
+
+/// The one line onedata printed on stderr, after checking it failed with
+/// status 1 and printed nothing on stdout.
+fn error_line(out: &Output) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let err = String::from_utf8(out.stderr.clone()).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    err.trim_end().to_string()
+}
+
+/// A small demo session (B2 layout, with recipes and a sparse file) under
+/// `root`; returns the session folder.
+fn small_demo(root: &Path) -> std::path::PathBuf {
+    let spec = onedata::demo::DemoSpec {
+        frames: 40,
+        rois_per_plane: vec![5, 3],
+        ..onedata::demo::DemoSpec::default()
+    };
+    onedata::demo::write_demo_session(root, &spec).unwrap()
+}
+
+/// The library's digest of what `loadone` returns for `name` in the demo session.
+fn library_digest(dir: &Path, name: &str, sparse: bool) -> String {
+    use onedata::SessionData;
+    let session = onedata::b2::B2Session::open(dir).unwrap();
+    let opts = onedata::LoadOptions {
+        sparse,
+        ..onedata::LoadOptions::default()
+    };
+    let data = session.loadone_with(name, opts).unwrap();
+    onedata::digest::to_hex(&data.digest().unwrap())
 }
 
 #[test]
@@ -114,6 +157,64 @@ fn bad_files_give_one_error_line_and_status_1() {
     let out = onedata(&["digest", s(&dir.path().join("missing.npy"))]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.npy"));
+}
+
+/// `info` and `digest` of a loading recipe say what it is and give the
+/// command that digests what it loads, with the session folder and name.
+#[test]
+fn a_recipe_file_points_to_digest_session() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = small_demo(root.path());
+    let file = dir.join("oneData").join("mpci.roiActivityF.npy");
+    let command = format!(
+        "onedata digest --session {} mpci.roiActivityF",
+        dir.display()
+    );
+    let what = "a loading recipe (loader S2P, source F, then transpose), not an array";
+
+    let text = stdout(&onedata(&["info", s(&file)]));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[1], "kind           recipe", "{text}");
+    assert!(lines.contains(&"loader_type    S2P"), "{text}");
+    assert!(lines.contains(&"source_arg     F"), "{text}");
+    assert!(
+        lines.contains(&format!("note           {what}").as_str()),
+        "{text}"
+    );
+    assert!(
+        lines.contains(&format!("digest_with    {command}").as_str()),
+        "{text}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout(&onedata(&["info", "--json", s(&file)]))).unwrap();
+    assert_eq!(v["kind"], "recipe");
+    assert_eq!(v["digest_with"], command.as_str());
+
+    assert_eq!(
+        error_line(&onedata(&["digest", s(&file)])),
+        format!(
+            "error: {}: {what}: it has no elements to digest; digest what it loads with: {command}",
+            file.display()
+        )
+    );
+    // The command it names works, and digests what the recipe loads.
+    let args: Vec<&str> = command.split(' ').skip(1).collect();
+    assert_eq!(
+        stdout(&onedata(&args)).trim(),
+        library_digest(&dir, "mpci.roiActivityF", false)
+    );
+
+    // Outside a session's oneData folder the command has a placeholder.
+    let loose = root.path().join("loose.npy");
+    std::fs::copy(&file, &loose).unwrap();
+    assert_eq!(
+        error_line(&onedata(&["digest", s(&loose)])),
+        format!(
+            "error: {}: {what}: it has no elements to digest; digest what it loads with: \
+             onedata digest --session SESSION_DIR loose (SESSION_DIR: the folder whose oneData/ holds it)",
+            loose.display()
+        )
+    );
 }
 
 #[test]

@@ -38,15 +38,18 @@ enum Command {
     /// Booleans count as one byte 0 or 1 and complex numbers as real then
     /// imaginary part, so the digest depends only on the values: the same
     /// array saved big-endian or in Fortran order has the same digest.
-    /// With --session, TARGET is a onedata name (without extension) and the
+    /// With --session, TARGET is a onedata name such as mpci.roiActivityF
+    /// (or its file name: NAME.npy, or NAME.npz for a sparse matrix) and the
     /// digest is of what loadone returns for it.
     Digest {
-        /// A .npy or .npz file, or with --session a onedata name such as mpci.roiActivityF.
+        /// A .npy or .npz file, or with --session a onedata name such as
+        /// mpci.roiActivityF (NAME.npy and NAME.npz are accepted too).
         target: String,
         /// The session folder (the one holding oneData/).
         #[arg(long, value_name = "SESSION_DIR")]
         session: Option<PathBuf>,
-        /// With --session: load NAME.npz, a sparse matrix, densified.
+        /// With --session: load NAME.npz, a sparse matrix, densified (as
+        /// naming NAME.npz does).
         #[arg(long, requires = "session")]
         sparse: bool,
     },

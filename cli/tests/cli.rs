@@ -217,6 +217,41 @@ fn a_recipe_file_points_to_digest_session() {
     );
 }
 
+/// `digest --session` takes a file name too: `NAME.npy` is NAME, and
+/// `NAME.npz` is NAME with `--sparse`.
+#[test]
+fn digest_session_accepts_file_names() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = small_demo(root.path());
+    let digest = |args: &[&str]| {
+        let mut all = vec!["digest", "--session", s(&dir)];
+        all.extend_from_slice(args);
+        stdout(&onedata(&all)).trim().to_string()
+    };
+    for name in ["mpci.times", "mpci.roiActivityF"] {
+        let want = library_digest(&dir, name, false);
+        assert_eq!(digest(&[name]), want, "{name}");
+        assert_eq!(digest(&[&format!("{name}.npy")]), want, "{name}.npy");
+    }
+    let sparse = "mpci.roiSignificantFluorescence";
+    let want = library_digest(&dir, sparse, true);
+    assert_eq!(digest(&[sparse, "--sparse"]), want);
+    assert_eq!(digest(&[&format!("{sparse}.npz")]), want);
+    assert_eq!(digest(&[&format!("{sparse}.npz"), "--sparse"]), want);
+    // A .npy name with --sparse is a contradiction, said as one.
+    assert_eq!(
+        error_line(&onedata(&[
+            "digest",
+            "--session",
+            s(&dir),
+            "mpci.times.npy",
+            "--sparse"
+        ])),
+        "error: mpci.times.npy names a .npy file, but --sparse loads mpci.times.npz: \
+         drop --sparse, or name mpci.times.npz"
+    );
+}
+
 #[test]
 fn truncated_data_is_refused_before_mapping() {
     let dir = tempfile::tempdir().unwrap();

@@ -5,6 +5,8 @@ use std::path::Path;
 use onedata::b2::B2Session;
 use onedata::{Error, LoadOptions, Result, Session, SessionData};
 
+use crate::info::shell_word;
+
 /// The session in `dir`: a vrAnalysis B2 session (recipes resolve through
 /// suite2p output) when it has `vrExperimentValues.json`, else a plain one.
 pub fn open_session(dir: &Path) -> Result<Box<dyn SessionData>> {
@@ -40,7 +42,51 @@ pub fn digest_session(dir: &Path, target: &str, sparse: bool) -> Result<()> {
         sparse,
         ..LoadOptions::default()
     };
-    let data = session.loadone_with(name, opts)?;
+    let data = match session.loadone_with(name, opts) {
+        Ok(data) => data,
+        Err(e @ Error::NotFound { .. }) => {
+            return Err(other_form_hint(&*session, dir, name, sparse).unwrap_or(e))
+        }
+        Err(e) => return Err(e),
+    };
     println!("{}", onedata::digest::to_hex(&data.digest()?));
     Ok(())
+}
+
+/// When `name` is missing in the form asked for but saved in the other
+/// (`.npz` for a dense load, `.npy` for `--sparse`): the error that says
+/// so, with the command to type.
+fn other_form_hint(
+    session: &dyn SessionData,
+    dir: &Path,
+    name: &str,
+    sparse: bool,
+) -> Option<Error> {
+    let (asked, other) = if sparse {
+        (".npz", ".npy")
+    } else {
+        (".npy", ".npz")
+    };
+    if !session.one_path().join(format!("{name}{other}")).is_file() {
+        return None;
+    }
+    let command = format!(
+        "onedata digest --session {} {}",
+        shell_word(&dir.display().to_string()),
+        shell_word(name)
+    );
+    let text = if sparse {
+        format!(
+            "session {}: onedata {name}{asked} does not exist, but {name}{other} does (a dense array or a recipe): \
+             did you mean without --sparse? {command}",
+            session.session_print("/")
+        )
+    } else {
+        format!(
+            "session {}: onedata {name}{asked} does not exist, but {name}{other} does (a sparse matrix): \
+             did you mean --sparse? {command} --sparse",
+            session.session_print("/")
+        )
+    };
+    Some(Error::InvalidArgument(text))
 }

@@ -252,6 +252,55 @@ fn digest_session_accepts_file_names() {
     );
 }
 
+/// A sparse name without `--sparse` (only NAME.npz saved) asks whether
+/// `--sparse` was meant, with the command to type; and the other way round.
+#[test]
+fn digest_session_suggests_the_form_that_is_saved() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = small_demo(root.path());
+    let run = |args: &[&str]| {
+        let mut all = vec!["digest", "--session", s(&dir)];
+        all.extend_from_slice(args);
+        onedata(&all)
+    };
+    let sparse = "mpci.roiSignificantFluorescence";
+    let command = format!(
+        "onedata digest --session {} {sparse} --sparse",
+        dir.display()
+    );
+    assert_eq!(
+        error_line(&run(&[sparse])),
+        format!(
+            "error: session ATL027/2024-06-12/701: onedata {sparse}.npy does not exist, \
+             but {sparse}.npz does (a sparse matrix): did you mean --sparse? {command}"
+        )
+    );
+    // The command it gives works.
+    let args: Vec<&str> = command.split(' ').skip(1).collect();
+    assert_eq!(
+        stdout(&onedata(&args)).trim(),
+        library_digest(&dir, sparse, true)
+    );
+    assert_eq!(
+        error_line(&run(&["mpci.times", "--sparse"])),
+        format!(
+            "error: session ATL027/2024-06-12/701: onedata mpci.times.npz does not exist, \
+             but mpci.times.npy does (a dense array or a recipe): did you mean without --sparse? \
+             onedata digest --session {} mpci.times",
+            dir.display()
+        )
+    );
+    // A name saved in neither form still lists what is saved.
+    let err = error_line(&run(&["mpci.nothing"]));
+    assert!(
+        err.starts_with(
+            "error: session ATL027/2024-06-12/701: onedata mpci.nothing.npy does not exist; \
+             saved onedata: mpci.roiActivityDeconvolved.npy, "
+        ),
+        "{err}"
+    );
+}
+
 #[test]
 fn truncated_data_is_refused_before_mapping() {
     let dir = tempfile::tempdir().unwrap();

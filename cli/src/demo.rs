@@ -73,7 +73,11 @@ pub fn demo(root: &Path, frames: usize, rois_per_plane: usize, planes: usize) ->
             format!("{} / {}", micros(cold), micros(hit)),
         ]);
     }
-    print_table(["name", "kind", "shape", "size", "load / cache hit"], &rows);
+    print_table(
+        ["name", "kind", "shape", "size", "load / cache hit"],
+        &rows,
+        &[3, 4],
+    );
     let spks = session.spks()?;
     println!(
         "spks: {} {} ({})",

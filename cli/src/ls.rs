@@ -1,10 +1,12 @@
-//! `onedata ls`.
+//! `onedata ls`: a session, a `oneData` folder, or the sessions under a root.
 
 use std::path::Path;
 
+use onedata::discover::SessionDir;
+use onedata::session::{ONE_DIR, ONE_DIR_LOWER};
 use onedata::{Error, Result};
 
-use crate::info::{describe_file, human_bytes, recipe_text, shape_text, Description};
+use crate::info::{describe_file, human_bytes, recipe_text, shape_text, shell_word, Description};
 
 /// One row of `onedata ls`.
 struct Row {
@@ -63,21 +65,22 @@ fn describe(path: &Path) -> Row {
     }
 }
 
-/// Prints `rows` under `headers` in aligned columns, the last right-aligned.
-pub fn print_table(headers: [&str; 5], rows: &[[String; 5]]) {
-    let mut widths = headers.map(str::len);
+/// Prints `rows` under `headers` in aligned columns; the columns numbered
+/// in `right` are right-aligned.
+pub fn print_table<const N: usize>(headers: [&str; N], rows: &[[String; N]], right: &[usize]) {
+    let mut widths = headers.map(|h| h.chars().count());
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: [&str; 5]| {
+    let line = |cells: [&str; N]| {
         let mut s = String::new();
         for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
             if i > 0 {
                 s.push_str("  ");
             }
-            if i == 4 {
+            if right.contains(&i) {
                 s.push_str(&format!("{cell:>w$}"));
             } else {
                 s.push_str(&format!("{cell:<w$}"));
@@ -87,21 +90,48 @@ pub fn print_table(headers: [&str; 5], rows: &[[String; 5]]) {
     };
     line(headers);
     for row in rows {
-        line([&row[0], &row[1], &row[2], &row[3], &row[4]].map(|s| s.as_str()));
+        line(std::array::from_fn(|i| row[i].as_str()));
     }
 }
 
-/// Lists every onedata file of the session in `dir`.
+/// Whether `dir` is a session's onedata folder itself (`oneData`, or
+/// `onedata` as some vrAnalysis versions spell it).
+fn is_one_dir(dir: &Path) -> bool {
+    let named = |p: &Path| {
+        p.file_name()
+            .is_some_and(|n| n == ONE_DIR || n == ONE_DIR_LOWER)
+    };
+    dir.is_dir() && (named(dir) || std::fs::canonicalize(dir).is_ok_and(|p| named(&p)))
+}
+
+/// Lists what `dir` holds: the onedata files of a session folder or of a
+/// `oneData` folder itself, or the sessions under a data root
+/// (`<mouse>/<YYYY-MM-DD>/<session_id>/oneData`).
 pub fn ls(dir: &Path) -> Result<()> {
-    let one = dir.join(onedata::session::ONE_DIR);
-    if !one.is_dir() {
+    let one = [ONE_DIR, ONE_DIR_LOWER]
+        .into_iter()
+        .map(|n| dir.join(n))
+        .find(|p| p.is_dir());
+    if let Some(one) = one {
+        return list_one(&one);
+    }
+    if is_one_dir(dir) {
+        return list_one(dir);
+    }
+    let sessions = onedata::discover::iter_sessions(dir)?;
+    if sessions.is_empty() {
         return Err(Error::InvalidArgument(format!(
-            "{}: not a session folder (no {} inside)",
-            dir.display(),
-            onedata::session::ONE_DIR
+            "{}: no onedata here: not a session folder (no {ONE_DIR} inside), not a {ONE_DIR} folder, \
+             and no sessions under it as <mouse>/<YYYY-MM-DD>/<session_id>/{ONE_DIR}",
+            dir.display()
         )));
     }
-    let files = onedata::names::saved_one_files(&one)?;
+    list_sessions(dir, &sessions)
+}
+
+/// Lists every onedata file in the onedata folder `one`.
+fn list_one(one: &Path) -> Result<()> {
+    let files = onedata::names::saved_one_files(one)?;
     let rows: Vec<[String; 5]> = files
         .iter()
         .map(|p| {
@@ -109,7 +139,34 @@ pub fn ls(dir: &Path) -> Result<()> {
             [r.name, r.kind, r.dtype, r.shape, r.size]
         })
         .collect();
-    print_table(["name", "kind", "dtype", "shape", "size"], &rows);
+    print_table(["name", "kind", "dtype", "shape", "size"], &rows, &[4]);
     println!("{} onedata file(s) in {}", rows.len(), one.display());
+    Ok(())
+}
+
+/// Lists the sessions found under `root`: name, onedata files, their size.
+fn list_sessions(root: &Path, sessions: &[SessionDir]) -> Result<()> {
+    let mut rows = Vec::with_capacity(sessions.len());
+    for found in sessions {
+        let files = onedata::names::saved_one_files(&found.path.join(ONE_DIR))?;
+        let bytes: u64 = files
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum();
+        rows.push([
+            found.id.session_print("/"),
+            files.len().to_string(),
+            human_bytes(bytes),
+            found.path.display().to_string(),
+        ]);
+    }
+    print_table(["session", "files", "size", "path"], &rows, &[1, 2]);
+    println!(
+        "{} session(s) under {}; list one with: onedata ls {}",
+        rows.len(),
+        root.display(),
+        shell_word(&sessions[0].path.display().to_string())
+    );
     Ok(())
 }

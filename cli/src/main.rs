@@ -71,8 +71,13 @@ enum Command {
         plot: Option<PathBuf>,
     },
     /// List every onedata file of a session: name, kind, dtype, shape, size.
+    ///
+    /// DIR is a session folder (the one holding oneData/) or its oneData/
+    /// folder; given a data root instead, ls lists the sessions under it
+    /// (<mouse>/<YYYY-MM-DD>/<session_id>/oneData).
     Ls {
-        /// The session folder (the one holding oneData/).
+        /// A session folder, its oneData/ folder, or a data root.
+        #[arg(value_name = "DIR")]
         session_dir: PathBuf,
     },
     /// Write a synthetic session in the vrAnalysis B2 layout under DIR, load

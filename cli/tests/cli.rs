@@ -301,6 +301,77 @@ fn digest_session_suggests_the_form_that_is_saved() {
     );
 }
 
+/// `ls` lists a session folder, its `oneData` folder alike, and the
+/// sessions under a data root.
+#[test]
+fn ls_lists_a_session_its_onedata_folder_and_a_root() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = small_demo(root.path());
+    let one = dir.join("oneData");
+    let session = stdout(&onedata(&["ls", s(&dir)]));
+    let lines: Vec<&str> = session.lines().collect();
+    assert_eq!(lines.len(), 12, "{session}");
+    assert!(lines[0].starts_with("name "), "{session}");
+    let times = lines
+        .iter()
+        .find(|l| l.starts_with("mpci.times.npy"))
+        .unwrap();
+    let cells: Vec<&str> = times.split_whitespace().collect();
+    assert_eq!(
+        cells,
+        ["mpci.times.npy", "dense", "<f8", "(40,)", "448", "B"]
+    );
+    assert_eq!(
+        lines[11],
+        format!("10 onedata file(s) in {}", one.display())
+    );
+    // The oneData folder itself: the same table.
+    let folder = stdout(&onedata(&["ls", s(&one)]));
+    assert_eq!(folder, session);
+
+    // A root: the sessions under it, sorted, with their file counts.
+    let spec = onedata::demo::DemoSpec {
+        frames: 10,
+        rois_per_plane: vec![2],
+        session_id: "702".into(),
+        ..onedata::demo::DemoSpec::default()
+    };
+    let second = onedata::demo::write_demo_session(root.path(), &spec).unwrap();
+    std::fs::create_dir_all(root.path().join("notes/misc/x")).unwrap();
+    let text = stdout(&onedata(&["ls", s(root.path())]));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    let cells: Vec<Vec<&str>> = lines
+        .iter()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(cells[0], ["session", "files", "size", "path"]);
+    assert_eq!(cells[1][..2], ["ATL027/2024-06-12/701", "10"]);
+    assert_eq!(cells[1][4], s(&dir));
+    assert_eq!(cells[2][..2], ["ATL027/2024-06-12/702", "10"]);
+    assert_eq!(cells[2][4], s(&second));
+    assert_eq!(
+        lines[3],
+        format!(
+            "2 session(s) under {}; list one with: onedata ls {}",
+            root.path().display(),
+            dir.display()
+        )
+    );
+
+    // A folder that is none of these says what was looked for.
+    let empty = tempfile::tempdir().unwrap();
+    assert_eq!(
+        error_line(&onedata(&["ls", s(empty.path())])),
+        format!(
+            "error: {}: no onedata here: not a session folder (no oneData inside), \
+             not a oneData folder, and no sessions under it as \
+             <mouse>/<YYYY-MM-DD>/<session_id>/oneData",
+            empty.path().display()
+        )
+    );
+}
+
 #[test]
 fn truncated_data_is_refused_before_mapping() {
     let dir = tempfile::tempdir().unwrap();

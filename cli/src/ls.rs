@@ -22,15 +22,25 @@ fn describe(path: &Path) -> Row {
     let size = std::fs::metadata(path)
         .map(|m| human_bytes(m.len()))
         .unwrap_or_else(|_| "?".into());
-    let invalid = |e: onedata::Error| Row {
-        name: name.clone(),
-        kind: "invalid".into(),
-        dtype: "-".into(),
-        shape: e
-            .fault()
-            .map(|f| f.to_string())
-            .unwrap_or_else(|| e.to_string()),
-        size: size.clone(),
+    // A file the OS will not let us read is "unreadable", with the OS's
+    // reason; one whose contents are at fault is "invalid", with the fault.
+    let invalid = |e: onedata::Error| {
+        let (kind, why) = match &e {
+            Error::Io { source, .. } => ("unreadable", source.to_string()),
+            _ => (
+                "invalid",
+                e.fault()
+                    .map(|f| f.to_string())
+                    .unwrap_or_else(|| e.to_string()),
+            ),
+        };
+        Row {
+            name: name.clone(),
+            kind: kind.into(),
+            dtype: "-".into(),
+            shape: why,
+            size: size.clone(),
+        }
     };
     match describe_file(path) {
         Ok(Description::Dense { descr, shape, .. }) => Row {

@@ -372,6 +372,108 @@ fn ls_lists_a_session_its_onedata_folder_and_a_root() {
     );
 }
 
+/// Runs `onedata ARGS` as a user that file permissions apply to: as
+/// itself, or when the tests run as root (as CI does, where `chmod 000`
+/// stops no read), as `nobody` through setpriv or runuser. `dirs` are made
+/// traversable for that user; the binary is copied into `dirs[0]` if
+/// `nobody` cannot reach it where it is.
+#[cfg(unix)]
+fn onedata_unprivileged(args: &[&str], dirs: &[&Path]) -> Output {
+    use std::os::unix::fs::PermissionsExt;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return onedata(args);
+    }
+    for dir in dirs {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let exe = Path::new(env!("CARGO_BIN_EXE_onedata"));
+    let others_may = |p: &Path, bits: u32| {
+        std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & bits == bits)
+    };
+    let reachable = others_may(exe, 0o005)
+        && exe
+            .ancestors()
+            .skip(1)
+            .filter(|a| !a.as_os_str().is_empty())
+            .all(|a| others_may(a, 0o001));
+    let exe = if reachable {
+        exe.to_path_buf()
+    } else {
+        let copy = dirs[0].join("onedata");
+        std::fs::copy(exe, &copy).unwrap();
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+        copy
+    };
+    let runners: [(&str, &[&str]); 2] = [
+        (
+            "setpriv",
+            &["--reuid=65534", "--regid=65534", "--clear-groups", "--"],
+        ),
+        ("runuser", &["-u", "nobody", "--"]),
+    ];
+    for (runner, prefix) in runners {
+        let out = Command::new(runner)
+            .args(prefix)
+            .arg(&exe)
+            .args(args)
+            .output();
+        match out {
+            Ok(out) => return out,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => panic!("cannot run {runner}: {e}"),
+        }
+    }
+    panic!(
+        "the tests run as root, where file permissions do not stop reads, and neither \
+         setpriv nor runuser (util-linux) is installed to run onedata as nobody: \
+         install util-linux, or run the tests as another user"
+    );
+}
+
+/// A file `ls` may not read is listed as unreadable, with the OS's reason;
+/// the other files are listed as usual.
+#[cfg(unix)]
+#[test]
+fn ls_lists_an_unreadable_file_with_the_os_error() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let dir = small_demo(root.path());
+    let locked = dir.join("oneData").join("mpci.times.npy");
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let out = onedata_unprivileged(&["ls", s(&dir)], &[root.path()]);
+    let text = stdout(&out);
+    let row = |name: &str| -> Vec<String> {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name} in {text}"));
+        line.split("  ")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(
+        row("mpci.times.npy"),
+        [
+            "mpci.times.npy",
+            "unreadable",
+            "-",
+            "Permission denied (os error 13)",
+            "448 B"
+        ],
+        "{text}"
+    );
+    assert_eq!(
+        row("positionTracking.times.npy")[..4],
+        ["positionTracking.times.npy", "dense", "<f8", "(400,)"],
+        "{text}"
+    );
+    let last = format!("10 onedata file(s) in {}\n", dir.join("oneData").display());
+    assert!(text.ends_with(&last), "{text}");
+}
+
 #[test]
 fn truncated_data_is_refused_before_mapping() {
     let dir = tempfile::tempdir().unwrap();

@@ -4,10 +4,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use onedata::b2::B2Session;
-use onedata::demo::{write_demo_session, DemoSpec};
-use onedata::{LoadOptions, Result, SessionData};
+use onedata::demo::{write_demo, DemoSpec};
+use onedata::{Error, LoadOptions, OneData, Result, SessionData};
 
-use crate::info::{human_bytes, shape_text};
+use crate::info::{describe_file, human_bytes, recipe_text, shape_text, Description};
 use crate::ls::print_table;
 
 fn micros(d: Duration) -> String {
@@ -19,6 +19,31 @@ fn micros(d: Duration) -> String {
     }
 }
 
+/// What a loaded onedata occupies: `97.7 MiB mapped`, `1.2 MiB owned`.
+fn memory_text(data: &OneData) -> String {
+    let (mapped, owned) = (data.mapped_bytes() as u64, data.owned_bytes() as u64);
+    match (mapped, owned) {
+        (0, owned) => format!("{} owned", human_bytes(owned)),
+        (mapped, 0) => format!("{} mapped", human_bytes(mapped)),
+        (mapped, owned) => format!(
+            "{} mapped + {} owned",
+            human_bytes(mapped),
+            human_bytes(owned)
+        ),
+    }
+}
+
+/// What a saved file is, read from its header: `dense <f4`, `sparse csc
+/// <f4`, `recipe S2P(F) -> transpose`.
+fn kind_text(path: &Path) -> Result<String> {
+    Ok(match describe_file(path)? {
+        Description::Dense { descr, .. } => format!("dense {descr}"),
+        Description::Sparse(info) => format!("sparse {} {}", info.format, info.dtype.descr()),
+        Description::Recipe(r) => format!("recipe {}", recipe_text(&r)),
+        Description::Object => "object |O".to_string(),
+    })
+}
+
 /// Writes a demo session under `root`, loads everything back and prints a summary.
 pub fn demo(root: &Path, frames: usize, rois_per_plane: usize, planes: usize) -> Result<()> {
     let spec = DemoSpec {
@@ -27,18 +52,22 @@ pub fn demo(root: &Path, frames: usize, rois_per_plane: usize, planes: usize) ->
         ..DemoSpec::default()
     };
     let started = Instant::now();
-    let dir = write_demo_session(root, &spec)?;
-    let written = started.elapsed();
+    let written = write_demo(root, &spec)?;
+    let elapsed = started.elapsed();
+    let dir = &written.dir;
     println!(
-        "wrote demo session {} ({} frames x {} ROIs in {} planes) in {:.2} s",
+        "wrote demo session {} ({} frames x {} ROIs in {} planes): {} files, {} ({} bytes) in {:.2} s",
         dir.display(),
         spec.frames,
         spec.rois(),
         planes,
-        written.as_secs_f64()
+        written.files.len(),
+        human_bytes(written.total_bytes()),
+        written.total_bytes(),
+        elapsed.as_secs_f64()
     );
 
-    let session = B2Session::open(&dir)?;
+    let session = B2Session::open(dir)?;
     println!(
         "session {}: values numFrames={} planeNames={}",
         session.session_print("/"),
@@ -46,13 +75,18 @@ pub fn demo(root: &Path, frames: usize, rois_per_plane: usize, planes: usize) ->
         session.get_value_json("planeNames")?
     );
     let mut rows = Vec::new();
-    for name in session.print_saved_one(false, false)? {
-        let path = session.one_path().join(format!("{name}.npy"));
-        let sparse = !path.is_file();
+    for path in onedata::names::saved_one_files(session.one_path())? {
+        let name = onedata::names::format_saved(&path, false, false);
         let opts = LoadOptions {
-            sparse,
+            sparse: path.extension().is_some_and(|e| e == "npz"),
             ..LoadOptions::default()
         };
+        let on_disk = std::fs::metadata(&path)
+            .map_err(|e| Error::Io {
+                path: path.clone(),
+                source: e,
+            })?
+            .len();
         let start = Instant::now();
         let data = session.loadone_with(&name, opts)?;
         let cold = start.elapsed();
@@ -60,28 +94,41 @@ pub fn demo(root: &Path, frames: usize, rois_per_plane: usize, planes: usize) ->
         let again = session.loadone_with(&name, opts)?;
         let hit = start.elapsed();
         debug_assert!(std::sync::Arc::ptr_eq(&data, &again));
-        let dtype = data
-            .as_dense()
-            .map(|a| a.dtype().descr())
-            .unwrap_or_else(|| "-".into());
-        let bytes = data.owned_bytes() + data.mapped_bytes();
         rows.push([
             name,
-            format!("{} {}", data.kind(), dtype),
+            kind_text(&path)?,
             shape_text(&data.shape()),
-            human_bytes(bytes as u64),
+            human_bytes(on_disk),
+            memory_text(&data),
             format!("{} / {}", micros(cold), micros(hit)),
         ]);
     }
     print_table(
-        ["name", "kind", "shape", "size", "load / cache hit"],
+        [
+            "name",
+            "kind",
+            "shape",
+            "on disk",
+            "in memory",
+            "load / cache hit",
+        ],
         &rows,
-        &[3, 4],
+        &[3, 4, 5],
     );
+    let spks_type = session.spks_type();
     let spks = session.spks()?;
+    let from = match spks_type.onedata() {
+        Some((name, true)) => format!("{name}.npz"),
+        Some((name, false)) => format!("{name}.npy"),
+        None => "suite2p F and Fneu".to_string(),
+    };
     println!(
-        "spks: {} {} ({})",
+        "spks ({}): {} {} {} from {from} ({})",
+        spks_type.name(),
         spks.kind(),
+        spks.as_dense()
+            .map(|a| a.dtype().descr())
+            .unwrap_or_else(|| "-".into()),
         shape_text(&spks.shape()),
         if spks.as_dense().is_some_and(|a| a.is_mapped()) {
             "memory-mapped, zero copy"

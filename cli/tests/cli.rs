@@ -49,6 +49,16 @@ fn error_line(out: &Output) -> String {
     err.trim_end().to_string()
 }
 
+/// The cells of a table row as onedata prints it: separated by two spaces
+/// or more.
+fn cells(line: &str) -> Vec<String> {
+    line.split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(String::from)
+        .collect()
+}
+
 /// A small demo session (B2 layout, with recipes and a sparse file) under
 /// `root`; returns the session folder.
 fn small_demo(root: &Path) -> std::path::PathBuf {
@@ -448,11 +458,7 @@ fn ls_lists_an_unreadable_file_with_the_os_error() {
             .lines()
             .find(|l| l.starts_with(&format!("{name} ")))
             .unwrap_or_else(|| panic!("no {name} in {text}"));
-        line.split("  ")
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .map(String::from)
-            .collect()
+        cells(line)
     };
     assert_eq!(
         row("mpci.times.npy"),
@@ -472,6 +478,106 @@ fn ls_lists_an_unreadable_file_with_the_os_error() {
     );
     let last = format!("10 onedata file(s) in {}\n", dir.join("oneData").display());
     assert!(text.ends_with(&last), "{text}");
+}
+
+/// Every file under `dir`, recursively: how many, and their bytes.
+fn files_and_bytes(dir: &Path) -> (usize, u64) {
+    let (mut count, mut bytes) = (0, 0);
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let meta = entry.metadata().unwrap();
+        if meta.is_dir() {
+            let (c, b) = files_and_bytes(&entry.path());
+            count += c;
+            bytes += b;
+        } else {
+            count += 1;
+            bytes += meta.len();
+        }
+    }
+    (count, bytes)
+}
+
+/// `demo` labels recipes with their loader, shows the sizes `ls` shows,
+/// the total it wrote, and which spks it loaded.
+#[test]
+fn demo_labels_recipes_and_shows_what_it_wrote() {
+    let root = tempfile::tempdir().unwrap();
+    let args = [
+        "demo",
+        s(root.path()),
+        "--frames",
+        "40",
+        "--rois",
+        "5",
+        "--planes",
+        "2",
+    ];
+    let text = stdout(&onedata(&args));
+    let lines: Vec<&str> = text.lines().collect();
+    let dir = root.path().join("ATL027/2024-06-12/701");
+    let (count, bytes) = files_and_bytes(&dir);
+    assert_eq!(
+        count, 21,
+        "4 suite2p files per plane, 10 onedata files, 3 json files"
+    );
+    let first = format!(
+        "wrote demo session {} (40 frames x 10 ROIs in 2 planes): {count} files, ",
+        dir.display()
+    );
+    assert!(lines[0].starts_with(&first), "{text}");
+    assert!(
+        lines[0].contains(&format!(" ({bytes} bytes) in ")),
+        "{text}"
+    );
+    assert_eq!(
+        cells(lines[2]),
+        [
+            "name",
+            "kind",
+            "shape",
+            "on disk",
+            "in memory",
+            "load / cache hit"
+        ]
+    );
+    let rows: Vec<Vec<String>> = lines[3..13].iter().map(|l| cells(l)).collect();
+    let kind = |name: &str| {
+        rows.iter()
+            .find(|r| r[0] == name)
+            .unwrap_or_else(|| panic!("no {name} in {text}"))[1]
+            .clone()
+    };
+    assert_eq!(kind("mpci.roiActivityF"), "recipe S2P(F) -> transpose");
+    assert_eq!(
+        kind("mpci.roiNeuropilActivityF"),
+        "recipe S2P(Fneu) -> transpose"
+    );
+    assert_eq!(
+        kind("mpci.roiActivityDeconvolved"),
+        "recipe S2P(spks) -> transpose"
+    );
+    assert_eq!(kind("mpciROIs.isCell"), "recipe S2P(iscell)");
+    assert_eq!(kind("mpci.roiActivityDeconvolvedOasis"), "dense <f4");
+    assert_eq!(kind("mpci.roiSignificantFluorescence"), "sparse csc <f4");
+    // The sizes on disk are the ones `ls` shows.
+    let ls = stdout(&onedata(&["ls", s(&dir)]));
+    for row in &rows {
+        let listed = ls
+            .lines()
+            .map(cells)
+            .find(|c| {
+                c[0].rsplit_once('.')
+                    .is_some_and(|(stem, _)| stem == row[0])
+            })
+            .unwrap_or_else(|| panic!("{} not in {ls}", row[0]));
+        assert_eq!(row[3], listed[4], "{}: {text}\n{ls}", row[0]);
+    }
+    assert_eq!(
+        lines[13],
+        "spks (significant): dense <f4 (40, 10) from mpci.roiSignificantFluorescence.npz (owned)"
+    );
+    assert_eq!(lines.len(), 14, "{text}");
 }
 
 #[test]

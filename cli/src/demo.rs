@@ -7,7 +7,7 @@ use onedata::b2::B2Session;
 use onedata::demo::{write_demo, DemoSpec};
 use onedata::{Error, LoadOptions, OneData, Result, SessionData};
 
-use crate::info::{describe_file, human_bytes, recipe_text, shape_text, Description};
+use crate::info::{describe_file, human_bytes, recipe_text, shape_text, shell_word, Description};
 use crate::ls::print_table;
 
 fn micros(d: Duration) -> String {
@@ -44,13 +44,39 @@ fn kind_text(path: &Path) -> Result<String> {
     })
 }
 
-/// Writes a demo session under `root`, loads everything back and prints a summary.
-pub fn demo(root: &Path, frames: usize, rois_per_plane: usize, planes: usize) -> Result<()> {
+/// Refuses to write over a folder that holds files, unless `force`: the
+/// error gives the command again with `--force`.
+fn refuse_overwrite(dir: &Path, force: bool) -> Result<()> {
+    let held = std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some());
+    if !held || force {
+        return Ok(());
+    }
+    let mut again: Vec<String> = vec!["onedata".into()];
+    again.extend(std::env::args().skip(1).map(|a| shell_word(&a)));
+    again.push("--force".into());
+    Err(Error::InvalidArgument(format!(
+        "{} is not empty (a session written before?): the demo does not overwrite it \
+         unless given --force; to replace its files: {}",
+        dir.display(),
+        again.join(" ")
+    )))
+}
+
+/// Writes a demo session under `root`, loads everything back and prints a
+/// summary. An existing session is overwritten only with `force`.
+pub fn demo(
+    root: &Path,
+    frames: usize,
+    rois_per_plane: usize,
+    planes: usize,
+    force: bool,
+) -> Result<()> {
     let spec = DemoSpec {
         frames,
         rois_per_plane: vec![rois_per_plane; planes],
         ..DemoSpec::default()
     };
+    refuse_overwrite(&spec.id()?.path_under(root), force)?;
     let started = Instant::now();
     let written = write_demo(root, &spec)?;
     let elapsed = started.elapsed();

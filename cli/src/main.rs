@@ -94,6 +94,10 @@ enum Command {
         /// Imaging planes.
         #[arg(long, default_value_t = 2)]
         planes: usize,
+        /// Overwrite the session if DIR already holds one (its files are
+        /// replaced; without --force the demo refuses).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -123,7 +127,8 @@ fn main() -> ExitCode {
             frames,
             rois,
             planes,
-        } => demo::demo(&dir, frames, rois, planes),
+            force,
+        } => demo::demo(&dir, frames, rois, planes, force),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

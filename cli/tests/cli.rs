@@ -578,6 +578,22 @@ fn demo_labels_recipes_and_shows_what_it_wrote() {
         "spks (significant): dense <f4 (40, 10) from mpci.roiSignificantFluorescence.npz (owned)"
     );
     assert_eq!(lines.len(), 14, "{text}");
+
+    // A second run refuses to overwrite the session, unless given --force.
+    assert_eq!(
+        error_line(&onedata(&args)),
+        format!(
+            "error: {} is not empty (a session written before?): the demo does not overwrite it \
+             unless given --force; to replace its files: onedata {} --force",
+            dir.display(),
+            args.join(" ")
+        )
+    );
+    let mut forced = args.to_vec();
+    forced.push("--force");
+    let again = stdout(&onedata(&forced));
+    assert!(again.starts_with(&first), "{again}");
+    assert_eq!(files_and_bytes(&dir), (count, bytes));
 }
 
 #[test]

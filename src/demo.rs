@@ -82,9 +82,43 @@ impl SplitMix {
     }
 }
 
+/// What [`write_demo`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoWritten {
+    /// The session folder, `root/mouse/date/session_id`.
+    pub dir: PathBuf,
+    /// Every file written, in the order written, with its length in bytes.
+    pub files: Vec<(PathBuf, u64)>,
+}
+
+impl DemoWritten {
+    /// The bytes of all the files written.
+    pub fn total_bytes(&self) -> u64 {
+        self.files.iter().map(|(_, n)| n).sum()
+    }
+}
+
 /// Writes the demo session under `root` (at `root/mouse/date/session_id`)
-/// and returns the session folder.
+/// and returns the session folder. Files already there are replaced.
 pub fn write_demo_session(root: &Path, spec: &DemoSpec) -> Result<PathBuf> {
+    write_demo(root, spec).map(|w| w.dir)
+}
+
+/// Like [`write_demo_session`], and says which files it wrote and their sizes.
+///
+/// ```
+/// # fn main() -> onedata::Result<()> {
+/// use onedata::demo::{write_demo, DemoSpec};
+/// let root = tempfile::tempdir().unwrap();
+/// let spec = DemoSpec { frames: 20, rois_per_plane: vec![3], ..DemoSpec::default() };
+/// let written = write_demo(root.path(), &spec)?;
+/// // suite2p's 4 files for the plane, 10 onedata files, 3 json files.
+/// assert_eq!(written.files.len(), 4 + 10 + 3);
+/// let on_disk: u64 = written.files.iter().map(|(p, _)| std::fs::metadata(p).unwrap().len()).sum();
+/// assert_eq!(written.total_bytes(), on_disk);
+/// # Ok(()) }
+/// ```
+pub fn write_demo(root: &Path, spec: &DemoSpec) -> Result<DemoWritten> {
     if spec.frames == 0 || spec.rois_per_plane.is_empty() || spec.rois() == 0 {
         return Err(Error::argument(
             "a demo session needs at least one frame and one ROI",
@@ -95,6 +129,8 @@ pub fn write_demo_session(root: &Path, spec: &DemoSpec) -> Result<PathBuf> {
     let one = dir.join(ONE_DIR);
     std::fs::create_dir_all(&one).map_err(|e| Error::io(&one, e))?;
     let mut rng = SplitMix(spec.seed);
+    // Every file written, in order.
+    let mut written: Vec<PathBuf> = Vec::new();
 
     // suite2p output, ROIs x frames per plane. Later planes have one more
     // frame than registration keeps, as real multi-plane recordings do.
@@ -133,6 +169,9 @@ pub fn write_demo_session(root: &Path, spec: &DemoSpec) -> Result<PathBuf> {
         write_npy(plane_dir.join("Fneu.npy"), &fneu)?;
         write_npy(plane_dir.join("spks.npy"), &spks)?;
         write_npy(plane_dir.join("iscell.npy"), &iscell)?;
+        for file in ["F.npy", "Fneu.npy", "spks.npy", "iscell.npy"] {
+            written.push(plane_dir.join(file));
+        }
         // OASIS deconvolution of the registered frames: frames x ROIs.
         let kept = spks.slice(ndarray::s![.., ..spec.frames]);
         oasis_planes.push(kept.t().mapv(|x| x * 0.01));
@@ -141,6 +180,7 @@ pub fn write_demo_session(root: &Path, spec: &DemoSpec) -> Result<PathBuf> {
     let oasis = ndarray::concatenate(Axis(1), &views)
         .map_err(|e| Error::argument(format!("demo planes do not stack: {e}")))?;
     write_npy(one.join("mpci.roiActivityDeconvolvedOasis.npy"), &oasis)?;
+    written.push(one.join("mpci.roiActivityDeconvolvedOasis.npy"));
 
     // Significant fluorescence: frames x ROIs, zero outside transients,
     // kept as a CSC matrix with int32 indices as scipy saves it.
@@ -166,6 +206,7 @@ pub fn write_demo_session(root: &Path, spec: &DemoSpec) -> Result<PathBuf> {
         &significant,
         true,
     )?;
+    written.push(one.join("mpci.roiSignificantFluorescence.npz"));
 
     // The recipes registration saves instead of copies of suite2p output.
     for (name, var, transforms) in [
@@ -176,6 +217,7 @@ pub fn write_demo_session(root: &Path, spec: &DemoSpec) -> Result<PathBuf> {
     ] {
         let recipe = LoadingRecipe::new("S2P", Some(var), transforms.iter().copied());
         write_recipe(one.join(format!("{name}.npy")), &recipe)?;
+        written.push(one.join(format!("{name}.npy")));
     }
 
     // Imaging and behaviour timestamps, position and trials.
@@ -190,6 +232,14 @@ pub fn write_demo_session(root: &Path, spec: &DemoSpec) -> Result<PathBuf> {
     let trials = (samples as f64 * 0.37 / track).ceil() as usize;
     let env = Array1::from_shape_fn(trials, |i| ((i / 20) % 3) as i16);
     write_npy(one.join("trials.environmentIndex.npy"), &env)?;
+    for name in [
+        "mpci.times",
+        "positionTracking.times",
+        "positionTracking.position",
+        "trials.environmentIndex",
+    ] {
+        written.push(one.join(format!("{name}.npy")));
+    }
 
     // Values, options and preprocessing, as registration writes them.
     let planes = spec.rois_per_plane.len();
@@ -230,8 +280,18 @@ pub fn write_demo_session(root: &Path, spec: &DemoSpec) -> Result<PathBuf> {
         let path = dir.join(file);
         let text = python_json(&value).map_err(|e| Error::argument(e.to_string()))?;
         std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+        written.push(path);
     }
-    Ok(dir)
+    let files = written
+        .into_iter()
+        .map(|path| {
+            let len = std::fs::metadata(&path)
+                .map_err(|e| Error::io(&path, e))?
+                .len();
+            Ok((path, len))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(DemoWritten { dir, files })
 }
 
 /// A random `rows` x `cols` float32 CSC matrix with about `density` of its

@@ -1,9 +1,10 @@
 //! `onedata info` and `onedata digest`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use onedata::describe::{describe_file, Description};
 use onedata::npy::NpyArray;
+use onedata::recipe::LoadingRecipe;
 use onedata::{Error, Result};
 use serde_json::json;
 
@@ -51,6 +52,8 @@ pub fn info(path: &Path, as_json: bool) -> Result<()> {
                 "transforms": r.transforms,
                 "kwargs": kwargs["kwargs"],
                 "file_bytes": file_bytes,
+                "note": format!("{}, not an array", recipe_summary(&r)),
+                "digest_with": digest_command(path),
             })
         }
         Description::Object(_) => json!({
@@ -89,11 +92,24 @@ pub fn info(path: &Path, as_json: bool) -> Result<()> {
 }
 
 /// Prints the content digest of one file (for `.npz`, of the dense array).
+/// A loading recipe has no elements of its own: the error says so and gives
+/// the command that digests what it loads.
 pub fn digest(path: &Path) -> Result<()> {
-    let d = if matches!(describe_file(path)?, Description::Sparse(_)) {
-        onedata::digest::digest(&onedata::sparse::read_npz(path)?.to_dense()?)?
-    } else {
-        onedata::digest::digest(&NpyArray::open(path)?)?
+    let d = match describe_file(path)? {
+        Description::Sparse(_) => {
+            onedata::digest::digest(&onedata::sparse::read_npz(path)?.to_dense()?)?
+        }
+        Description::Recipe(recipe) => {
+            return Err(Error::argument(format!(
+                "{}: {}, not an array: it has no elements to digest; digest what it loads with: {}",
+                path.display(),
+                recipe_summary(&recipe),
+                digest_command(path)
+            )))
+        }
+        Description::Dense(_) | Description::Object(_) => {
+            onedata::digest::digest(&NpyArray::open(path)?)?
+        }
     };
     println!("{}", onedata::digest::to_hex(&d));
     Ok(())
@@ -124,5 +140,98 @@ pub fn human_bytes(n: u64) -> String {
         format!("{n} B")
     } else {
         format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// A recipe's loader, source and transforms as `ls` shows them:
+/// `S2P(F) -> transpose`.
+pub fn recipe_text(r: &LoadingRecipe) -> String {
+    format!(
+        "{}({}){}",
+        r.loader_type,
+        r.source_arg.as_deref().unwrap_or(""),
+        r.transforms
+            .iter()
+            .map(|t| format!(" -> {t}"))
+            .collect::<String>()
+    )
+}
+
+/// `a loading recipe (loader S2P, source F, then transpose)`.
+pub fn recipe_summary(r: &LoadingRecipe) -> String {
+    let source = match &r.source_arg {
+        Some(s) => format!("source {s}"),
+        None => "no source".to_string(),
+    };
+    let then = if r.transforms.is_empty() {
+        String::new()
+    } else {
+        format!(", then {}", r.transforms.join(", "))
+    };
+    format!(
+        "a loading recipe (loader {}, {source}{then})",
+        r.loader_type
+    )
+}
+
+/// The session folder and onedata name of a file in a session's `oneData`
+/// folder (`DIR/oneData/NAME.npy`), or `None` when it is not in one.
+pub fn session_of(path: &Path) -> Option<(PathBuf, String)> {
+    let in_one = |p: &Path| {
+        p.parent()
+            .and_then(Path::file_name)
+            .is_some_and(|n| n == onedata::session::ONE_DIR || n == onedata::session::ONE_DIR_LOWER)
+    };
+    let path = if in_one(path) {
+        path.to_path_buf()
+    } else {
+        let full = std::fs::canonicalize(path).ok()?;
+        if !in_one(&full) {
+            return None;
+        }
+        full
+    };
+    let name = path.file_stem()?.to_str()?.to_string();
+    let dir = path.parent()?.parent()?;
+    let dir = if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir.to_path_buf()
+    };
+    Some((dir, name))
+}
+
+/// `onedata digest --session DIR NAME` for a recipe file, with DIR and NAME
+/// filled in when the file is in a session's `oneData` folder.
+pub fn digest_command(path: &Path) -> String {
+    match session_of(path) {
+        Some((dir, name)) => format!(
+            "onedata digest --session {} {}",
+            shell_word(&dir.display().to_string()),
+            shell_word(&name)
+        ),
+        None => {
+            let name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            format!(
+                "onedata digest --session SESSION_DIR {} (SESSION_DIR: the folder whose oneData/ holds it)",
+                shell_word(&name)
+            )
+        }
+    }
+}
+
+/// `s` as one shell word: as it is when it holds nothing a shell would
+/// split or expand, else in single quotes.
+pub fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-./,:=+@%".contains(c));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
     }
 }

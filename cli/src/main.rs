@@ -9,7 +9,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod demo;
 mod info;
+mod ls;
 mod plot;
 mod session_cmds;
 
@@ -36,15 +38,18 @@ enum Command {
     /// Booleans count as one byte 0 or 1 and complex numbers as real then
     /// imaginary part, so the digest depends only on the values: the same
     /// array saved big-endian or in Fortran order has the same digest.
-    /// With --session, TARGET is a onedata name (without extension) and the
+    /// With --session, TARGET is a onedata name such as mpci.roiActivityF
+    /// (or its file name: NAME.npy, or NAME.npz for a sparse matrix) and the
     /// digest is of what loadone returns for it.
     Digest {
-        /// A .npy or .npz file, or with --session a onedata name such as mpci.roiActivityF.
+        /// A .npy or .npz file, or with --session a onedata name such as
+        /// mpci.roiActivityF (NAME.npy and NAME.npz are accepted too).
         target: String,
         /// The session folder (the one holding oneData/).
         #[arg(long, value_name = "SESSION_DIR")]
         session: Option<PathBuf>,
-        /// With --session: load NAME.npz, a sparse matrix, densified.
+        /// With --session: load NAME.npz, a sparse matrix, densified (as
+        /// naming NAME.npz does).
         #[arg(long, requires = "session")]
         sparse: bool,
     },
@@ -66,8 +71,13 @@ enum Command {
         plot: Option<PathBuf>,
     },
     /// List every onedata file of a session: name, kind, dtype, shape, size.
+    ///
+    /// DIR is a session folder (the one holding oneData/) or its oneData/
+    /// folder; given a data root instead, ls lists the sessions under it
+    /// (<mouse>/<YYYY-MM-DD>/<session_id>/oneData).
     Ls {
-        /// The session folder (the one holding oneData/).
+        /// A session folder, its oneData/ folder, or a data root.
+        #[arg(value_name = "DIR")]
         session_dir: PathBuf,
     },
     /// Write a synthetic session in the vrAnalysis B2 layout under DIR, load
@@ -84,6 +94,10 @@ enum Command {
         /// Imaging planes.
         #[arg(long, default_value_t = 2)]
         planes: usize,
+        /// Overwrite the session if DIR already holds one (its files are
+        /// replaced; without --force the demo refuses).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -107,13 +121,14 @@ fn main() -> ExitCode {
             quick,
             plot,
         } => bench::bench(json, size_mb, quick, plot.as_deref()),
-        Command::Ls { session_dir } => session_cmds::ls(&session_dir),
+        Command::Ls { session_dir } => ls::ls(&session_dir),
         Command::Demo {
             dir,
             frames,
             rois,
             planes,
-        } => session_cmds::demo(&dir, frames, rois, planes),
+            force,
+        } => demo::demo(&dir, frames, rois, planes, force),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

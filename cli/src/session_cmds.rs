@@ -1,0 +1,92 @@
+//! `onedata digest --session`.
+
+use std::path::Path;
+
+use onedata::b2::B2Session;
+use onedata::{Error, ErrorKind, LoadOptions, Result, Session, SessionData};
+
+use crate::info::shell_word;
+
+/// The session in `dir`: a vrAnalysis B2 session (recipes resolve through
+/// suite2p output) when it has `vrExperimentValues.json`, else a plain one.
+pub fn open_session(dir: &Path) -> Result<Box<dyn SessionData>> {
+    if dir.join(onedata::session::VALUES_FILE).is_file() {
+        Ok(Box::new(B2Session::open(dir)?))
+    } else {
+        Ok(Box::new(Session::open(dir)?))
+    }
+}
+
+/// The onedata name and whether it is sparse, from `target` as typed: a
+/// name, or a file name with `.npy` (dense) or `.npz` (sparse).
+fn parse_target(target: &str, sparse: bool) -> Result<(&str, bool)> {
+    if let Some(stem) = target.strip_suffix(".npz") {
+        return Ok((stem, true));
+    }
+    match target.strip_suffix(".npy") {
+        Some(stem) if sparse => Err(Error::argument(format!(
+            "{target} names a .npy file, but --sparse loads {stem}.npz: drop --sparse, or name {stem}.npz"
+        ))),
+        Some(stem) => Ok((stem, false)),
+        None => Ok((target, sparse)),
+    }
+}
+
+/// Prints the digest of what `loadone` returns for `target` in the session
+/// at `dir`. `target` is a onedata name, or its file name: `NAME.npy`, or
+/// `NAME.npz` for a sparse matrix (as `--sparse`).
+pub fn digest_session(dir: &Path, target: &str, sparse: bool) -> Result<()> {
+    let (name, sparse) = parse_target(target, sparse)?;
+    let session = open_session(dir)?;
+    let opts = LoadOptions {
+        sparse,
+        ..LoadOptions::default()
+    };
+    let data = match session.loadone_with(name, opts) {
+        Ok(data) => data,
+        Err(e) if matches!(e.kind(), ErrorKind::NotFound { .. }) => {
+            return Err(other_form_hint(&*session, dir, name, sparse).unwrap_or(e))
+        }
+        Err(e) => return Err(e),
+    };
+    println!("{}", onedata::digest::to_hex(&data.digest()?));
+    Ok(())
+}
+
+/// When `name` is missing in the form asked for but saved in the other
+/// (`.npz` for a dense load, `.npy` for `--sparse`): the error that says
+/// so, with the command to type.
+fn other_form_hint(
+    session: &dyn SessionData,
+    dir: &Path,
+    name: &str,
+    sparse: bool,
+) -> Option<Error> {
+    let (asked, other) = if sparse {
+        (".npz", ".npy")
+    } else {
+        (".npy", ".npz")
+    };
+    if !session.one_path().join(format!("{name}{other}")).is_file() {
+        return None;
+    }
+    let command = format!(
+        "onedata digest --session {} {}",
+        shell_word(&dir.display().to_string()),
+        shell_word(name)
+    );
+    let text = if sparse {
+        format!(
+            "session {}: onedata {name}{asked} does not exist, but {name}{other} does (a dense array or a recipe): \
+             did you mean without --sparse? {command}",
+            session.session_print("/")
+        )
+    } else {
+        format!(
+            "session {}: onedata {name}{asked} does not exist, but {name}{other} does (a sparse matrix): \
+             did you mean --sparse? {command} --sparse",
+            session.session_print("/")
+        )
+    };
+    Some(Error::argument(text))
+}

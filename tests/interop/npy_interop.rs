@@ -6,7 +6,7 @@
 //! judged by `tests/py/check_written.py`. numpy is required: without it these
 //! tests fail, they never skip.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};

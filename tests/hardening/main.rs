@@ -18,6 +18,8 @@
 //! Everything is deterministic: the random parts use a seeded generator
 //! (`ONEDATA_HARDENING_SEED` overrides the seed).
 
+mod stress;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;

@@ -9,7 +9,7 @@
 //! judged by `tests/py/check_sparse_written.py`. scipy is required: without
 //! it these tests fail, they never skip.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};

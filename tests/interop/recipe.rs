@@ -11,7 +11,7 @@
 //!
 //! numpy is required: without it these tests fail, they never skip.
 
-mod common;
+use crate::common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

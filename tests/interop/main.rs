@@ -1,0 +1,16 @@
+//! onedata against the installed numpy and scipy: `.npy` files and headers,
+//! sparse `.npz` archives, loading recipes, B2 sessions and session folders,
+//! each checked against what numpy and scipy write and read.
+//!
+//! One test binary, one module per concern. numpy and scipy are required:
+//! without them these tests fail, they never skip.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod b2;
+mod npy_headers;
+mod npy_interop;
+mod recipe;
+mod session;
+mod sparse;

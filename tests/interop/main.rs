@@ -8,6 +8,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod allocations;
 mod b2;
 mod npy_headers;
 mod npy_interop;

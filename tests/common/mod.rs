@@ -3,6 +3,7 @@
 //! Every test binary includes this module and uses a different part of it,
 //! hence the `dead_code` allowances.
 
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -94,4 +95,47 @@ pub fn run_python<S: AsRef<std::ffi::OsStr>>(script: impl AsRef<Path>, args: &[S
         );
     }
     stdout
+}
+
+/// The folder of this run of the test binary: made on first use under
+/// Cargo's temporary folder for tests, and removed with all it holds when the
+/// binary exits (a run that is killed leaves it under `target/tmp`).
+fn run_root() -> &'static Path {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    extern "C" {
+        fn atexit(callback: extern "C" fn()) -> std::os::raw::c_int;
+    }
+    extern "C" fn remove_root() {
+        if let Some(root) = ROOT.get() {
+            let _ = fs::remove_dir_all(root);
+        }
+    }
+    ROOT.get_or_init(|| {
+        let root = tempfile::Builder::new()
+            .prefix("onedata-run-")
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .expect("a temporary folder for the run")
+            .keep();
+        // SAFETY: `atexit` is the C library's; `remove_root` takes nothing
+        // and cannot unwind (it ignores the removal's errors).
+        let registered = unsafe { atexit(remove_root) };
+        assert_eq!(registered, 0, "atexit refused to register the cleanup");
+        root
+    })
+}
+
+/// An empty folder named `name`, shared by every test of this binary that
+/// asks for it and removed when the binary exits: for fixtures made once per
+/// run. Call it from the `OnceLock` that makes them; a second call (after a
+/// failed attempt) empties it again.
+#[allow(dead_code)]
+pub fn run_dir(name: &str) -> PathBuf {
+    let dir = run_root().join(name);
+    match fs::remove_dir_all(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => panic!("cannot empty {}: {e}", dir.display()),
+    }
+    fs::create_dir(&dir).unwrap_or_else(|e| panic!("cannot make {}: {e}", dir.display()));
+    dir
 }

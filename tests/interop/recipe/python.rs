@@ -30,7 +30,7 @@ fn reads_recipes_pickled_by_python_every_protocol_and_module_path() {
     );
     let mut protocols = BTreeSet::new();
     for f in &m.files {
-        let path = dir.path().join(&f.file);
+        let path = dir.join(&f.file);
         let bytes = fs::read(&path).unwrap();
         // The fixtures exercise what they claim to.
         let has = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
@@ -74,7 +74,7 @@ fn reads_recipes_pickled_by_python_every_protocol_and_module_path() {
     );
 
     // Fields, spot-checked.
-    let read = |name: &str| read_recipe(dir.path().join(format!("{name}.npsave.npy"))).unwrap();
+    let read = |name: &str| read_recipe(dir.join(format!("{name}.npsave.npy"))).unwrap();
     let s2p = read("s2p_planes");
     assert_eq!(s2p.loader_type, "s2p");
     assert_eq!(s2p.source_arg.as_deref(), Some("F"));
@@ -139,7 +139,7 @@ fn refuses_what_is_not_a_recipe_with_a_typed_error_naming_the_file() {
     let (dir, m) = fixtures();
     assert!(!m.not_recipes.is_empty());
     for entry in &m.not_recipes {
-        let path = dir.path().join(&entry.file);
+        let path = dir.join(&entry.file);
         let err = read_recipe(&path).expect_err(&entry.file);
         let msg = err.to_string();
         assert!(msg.contains(&entry.file), "{msg}");
@@ -224,12 +224,12 @@ fn refuses_what_is_not_a_recipe_with_a_typed_error_naming_the_file() {
         }
     }
     // The messages a user sees.
-    let err = read_recipe(dir.path().join("notrecipe.obj_dict.npy")).unwrap_err();
+    let err = read_recipe(dir.join("notrecipe.obj_dict.npy")).unwrap_err();
     assert!(err.to_string().ends_with(
         "object array is not a loading recipe; onedata cannot return arbitrary Python objects \
          (it holds a dict without the '__LOADING_RECIPE__' marker)"
     ));
-    let err = read_recipe(dir.path().join("notrecipe.obj_list.npy")).unwrap_err();
+    let err = read_recipe(dir.join("notrecipe.obj_list.npy")).unwrap_err();
     assert!(err
         .to_string()
         .contains("object array of shape (2,) is not a loading recipe"));
@@ -237,7 +237,7 @@ fn refuses_what_is_not_a_recipe_with_a_typed_error_naming_the_file() {
 
 #[test]
 fn float_text_is_pythons_repr() {
-    let (_dir, m) = fixtures();
+    let (_, m) = fixtures();
     assert!(m.float_reprs.len() > 300);
     for (bits, repr) in &m.float_reprs {
         let x = f64::from_bits(u64::from_str_radix(bits, 16).unwrap());
@@ -251,7 +251,7 @@ fn float_text_is_pythons_repr() {
 
 #[test]
 fn numpy_loads_recipes_we_write_exactly_and_without_warnings() {
-    let (dir, m) = fixtures();
+    let (_, m) = fixtures();
     let out = tempfile::tempdir().unwrap();
     let mut entries = Vec::new();
     let mut written = Vec::new();
@@ -309,7 +309,6 @@ fn numpy_loads_recipes_we_write_exactly_and_without_warnings() {
         let back = read_recipe(path).unwrap();
         assert_eq!(typed(&back.to_dict()), typed(&recipe.to_dict()));
     }
-    drop(dir);
 }
 
 #[test]

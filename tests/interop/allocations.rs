@@ -1,6 +1,7 @@
 //! Allocation tracking for the whole test binary: the largest single
-//! allocation and the peak of live bytes on the current thread, to show
-//! hostile inputs allocate nothing large and bombs stay within the bounds.
+//! allocation, the peak of live bytes and the number of allocations on the
+//! current thread, to show hostile inputs allocate nothing large and bombs
+//! stay within the bounds, without a clock.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -11,10 +12,12 @@ thread_local! {
     static LARGEST: Cell<usize> = const { Cell::new(0) };
     static LIVE: Cell<isize> = const { Cell::new(0) };
     static PEAK: Cell<isize> = const { Cell::new(0) };
+    static COUNT: Cell<usize> = const { Cell::new(0) };
 }
 
 fn note_alloc(size: usize) {
     let _ = LARGEST.try_with(|m| m.set(m.get().max(size)));
+    let _ = COUNT.try_with(|c| c.set(c.get() + 1));
     let _ = LIVE.try_with(|live| {
         let now = live.get() + size as isize;
         live.set(now);
@@ -59,4 +62,12 @@ pub fn measure<T>(f: impl FnOnce() -> T) -> (T, usize, usize) {
     let largest = LARGEST.with(|m| m.get());
     let peak = PEAK.with(|p| p.get()) - base;
     (out, largest, peak.max(0) as usize)
+}
+
+/// Runs `f`; returns its result and how many allocations (reallocations
+/// included) it made on this thread: a measure of the work done.
+pub fn count_allocations<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let base = COUNT.with(|c| c.get());
+    let out = f();
+    (out, COUNT.with(|c| c.get()) - base)
 }

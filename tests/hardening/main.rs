@@ -5,9 +5,9 @@
 //!   1.0, 2.0 and 3.0), `.npz` sparse matrices and loading recipes truncated
 //!   at every byte offset (a spread of offsets for larger files): every
 //!   reader returns an error that names the file.
-//! - 10,000 random headers (random bytes, a token soup of dict-ish text,
-//!   random length fields): the parser never panics, and every header it
-//!   accepts has consistent sizes.
+//! - 10,000 random headers (proptest: random bytes, a token soup of dict-ish
+//!   text, random length fields): the parser never panics, and every header
+//!   it accepts has consistent sizes.
 //! - Files replaced (atomically) while mapped: old views keep the old values,
 //!   fresh loads see the new ones.
 //! - Zip bombs in `.npz` files are refused without inflating them.
@@ -17,8 +17,8 @@
 //! - Eight threads share one `Session` (`stress`): every read is one
 //!   complete version some thread wrote, and the cache stays fresh.
 //!
-//! Everything is deterministic: the random parts use a seeded generator
-//! (`ONEDATA_HARDENING_SEED` overrides the seed).
+//! Everything is deterministic: the random parts are proptest strategies
+//! run with a fixed seed (`ONEDATA_HARDENING_SEED` overrides it).
 
 mod mapped;
 mod names;
@@ -40,43 +40,8 @@ use onedata::{Session, SessionData, SessionId};
 // Shared helpers
 // ---------------------------------------------------------------------------
 
-/// SplitMix64: small, seeded, good enough to drive fuzz cases.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-
-    fn word(&mut self, items: &[&'static str]) -> &'static str {
-        items[self.below(items.len())]
-    }
-
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
-
+/// The seed of the random tests' proptest runs: `ONEDATA_HARDENING_SEED`,
+/// or a fixed one, so that every run draws the same cases.
 fn seed() -> u64 {
     std::env::var("ONEDATA_HARDENING_SEED")
         .ok()

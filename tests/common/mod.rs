@@ -4,6 +4,7 @@
 //! hence the `dead_code` allowances.
 
 use std::fs;
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -138,4 +139,31 @@ pub fn run_dir(name: &str) -> PathBuf {
     }
     fs::create_dir(&dir).unwrap_or_else(|e| panic!("cannot make {}: {e}", dir.display()));
     dir
+}
+
+/// A file that a test rewrites once per case, thousands of times, in place:
+/// truncating a file to nothing and writing it anew (as `fs::write` does)
+/// makes ext4 flush it to disk at every close.
+#[allow(dead_code)]
+pub struct Rewritten(fs::File);
+
+#[allow(dead_code)]
+impl Rewritten {
+    /// Opens (or creates) the file at `path`.
+    pub fn open(path: &Path) -> Rewritten {
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+        Rewritten(file)
+    }
+
+    /// Makes the file hold exactly `bytes`.
+    pub fn holds(&mut self, bytes: &[u8]) {
+        self.0.seek(SeekFrom::Start(0)).expect("seek");
+        self.0.write_all(bytes).expect("write");
+        self.0.set_len(bytes.len() as u64).expect("set the length");
+    }
 }

@@ -20,6 +20,9 @@
 //! Everything is deterministic: the random parts are proptest strategies
 //! run with a fixed seed (`ONEDATA_HARDENING_SEED` overrides it).
 
+#[path = "../common/mod.rs"]
+mod common;
+
 mod mapped;
 mod names;
 mod pickles;

@@ -15,6 +15,8 @@ use proptest::collection::vec;
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
 
+use crate::common::Rewritten;
+
 use super::{
     expect_err_naming, no_panic, npy_bytes, npy_file, one_dir, proc_status_kb, reset_peak_rss,
     sample_recipe, session_in, small_csr, split_v1, stored, zip, ZipMember,
@@ -111,8 +113,9 @@ fn truncated_npy_files_are_errors_naming_the_file() {
             s.clear_cache(None);
 
             let header_len = whole.header().data_offset();
+            let mut file = Rewritten::open(&path);
             for cut in 0..full.len() {
-                fs::write(&path, &full[..cut]).unwrap();
+                file.holds(&full[..cut]);
                 let case = || format!("{name} cut at {cut} of {}", full.len());
                 no_panic(&case, || {
                     expect_err_naming(NpyArray::open(&path), &path, &case());
@@ -286,8 +289,9 @@ fn truncated_npz_files_are_errors_naming_the_file() {
         if full.len() <= 4096 {
             assert_eq!(cuts.len(), full.len());
         }
+        let mut file = Rewritten::open(&path);
         for cut in cuts {
-            fs::write(&path, &full[..cut]).unwrap();
+            file.holds(&full[..cut]);
             let case = || format!("{name} cut at {cut} of {}", full.len());
             no_panic(&case, || {
                 expect_err_naming(read_npz(&path), &path, &case());
@@ -363,6 +367,7 @@ fn npz_with_truncated_members_are_errors_naming_the_file() {
             read_npz(&path).unwrap().csmat::<f64, i32>().unwrap(),
             &small_csr()
         );
+        let mut file = Rewritten::open(&path);
         for (victim, bytes) in &members {
             for cut in 0..bytes.len() {
                 let archive: Vec<ZipMember> = members
@@ -376,7 +381,7 @@ fn npz_with_truncated_members_are_errors_naming_the_file() {
                         wrap(n, b)
                     })
                     .collect();
-                fs::write(&path, zip(&archive)).unwrap();
+                file.holds(&zip(&archive));
                 let case = || format!("{name}: {victim} cut at {cut} of {}", bytes.len());
                 no_panic(&case, || {
                     expect_err_naming(read_npz(&path), &path, &case());
@@ -405,8 +410,9 @@ fn truncated_recipes_are_errors_naming_the_file() {
     assert_eq!(fs::read(&path).unwrap(), full);
     assert_eq!(read_recipe(&path).unwrap(), recipe);
     let header_len = read_header(&path).unwrap().data_offset();
+    let mut file = Rewritten::open(&path);
     for cut in 0..full.len() {
-        fs::write(&path, &full[..cut]).unwrap();
+        file.holds(&full[..cut]);
         let case = || format!("recipe cut at {cut} of {}", full.len());
         no_panic(&case, || {
             expect_err_naming(read_recipe(&path), &path, &case());

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the sparse .npz fixtures of tests/sparse.rs.
+"""Writes the sparse .npz fixtures of tests/interop/sparse.rs.
 
 Usage: gen_sparse_fixtures.py OUTDIR [all|matrices|malformed]
 

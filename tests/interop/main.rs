@@ -2,8 +2,10 @@
 //! sparse `.npz` archives, loading recipes, B2 sessions and session folders,
 //! each checked against what numpy and scipy write and read.
 //!
-//! One test binary, one module per concern. numpy and scipy are required:
-//! without them these tests fail, they never skip.
+//! One test binary, one module per concern. The fixtures Python generates
+//! are made once per run and shared by the tests that read them
+//! (`common::run_dir`). numpy and scipy are required: without them these
+//! tests fail, they never skip.
 
 #[path = "../common/mod.rs"]
 mod common;

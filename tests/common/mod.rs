@@ -3,6 +3,8 @@
 //! Every test binary includes this module and uses a different part of it,
 //! hence the `dead_code` allowances.
 
+use std::fs;
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -94,4 +96,74 @@ pub fn run_python<S: AsRef<std::ffi::OsStr>>(script: impl AsRef<Path>, args: &[S
         );
     }
     stdout
+}
+
+/// The folder of this run of the test binary: made on first use under
+/// Cargo's temporary folder for tests, and removed with all it holds when the
+/// binary exits (a run that is killed leaves it under `target/tmp`).
+fn run_root() -> &'static Path {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    extern "C" {
+        fn atexit(callback: extern "C" fn()) -> std::os::raw::c_int;
+    }
+    extern "C" fn remove_root() {
+        if let Some(root) = ROOT.get() {
+            let _ = fs::remove_dir_all(root);
+        }
+    }
+    ROOT.get_or_init(|| {
+        let root = tempfile::Builder::new()
+            .prefix("onedata-run-")
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .expect("a temporary folder for the run")
+            .keep();
+        // SAFETY: `atexit` is the C library's; `remove_root` takes nothing
+        // and cannot unwind (it ignores the removal's errors).
+        let registered = unsafe { atexit(remove_root) };
+        assert_eq!(registered, 0, "atexit refused to register the cleanup");
+        root
+    })
+}
+
+/// An empty folder named `name`, shared by every test of this binary that
+/// asks for it and removed when the binary exits: for fixtures made once per
+/// run. Call it from the `OnceLock` that makes them; a second call (after a
+/// failed attempt) empties it again.
+#[allow(dead_code)]
+pub fn run_dir(name: &str) -> PathBuf {
+    let dir = run_root().join(name);
+    match fs::remove_dir_all(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => panic!("cannot empty {}: {e}", dir.display()),
+    }
+    fs::create_dir(&dir).unwrap_or_else(|e| panic!("cannot make {}: {e}", dir.display()));
+    dir
+}
+
+/// A file that a test rewrites once per case, thousands of times, in place:
+/// truncating a file to nothing and writing it anew (as `fs::write` does)
+/// makes ext4 flush it to disk at every close.
+#[allow(dead_code)]
+pub struct Rewritten(fs::File);
+
+#[allow(dead_code)]
+impl Rewritten {
+    /// Opens (or creates) the file at `path`.
+    pub fn open(path: &Path) -> Rewritten {
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+        Rewritten(file)
+    }
+
+    /// Makes the file hold exactly `bytes`.
+    pub fn holds(&mut self, bytes: &[u8]) {
+        self.0.seek(SeekFrom::Start(0)).expect("seek");
+        self.0.write_all(bytes).expect("write");
+        self.0.set_len(bytes.len() as u64).expect("set the length");
+    }
 }

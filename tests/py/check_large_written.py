@@ -1,4 +1,4 @@
-"""Judges the large arrays tests/npy_interop.rs writes (the sizes onedata
+"""Judges the large arrays tests/interop/npy_interop.rs writes (the sizes onedata
 writes with direct I/O): each file must be the bytes numpy.save writes for
 the same array, regenerated here from the same formula.
 

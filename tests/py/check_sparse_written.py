@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Judges the sparse .npz files onedata wrote (tests/sparse.rs).
+"""Judges the sparse .npz files onedata wrote (tests/interop/sparse.rs).
 
 Usage: check_sparse_written.py DIR
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks .npy files written by onedata against numpy (tests/npy_interop.rs).
+"""Checks .npy files written by onedata against numpy (tests/interop/npy_interop.rs).
 
 Usage: check_written.py CASES.json
 

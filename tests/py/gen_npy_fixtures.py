@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the .npy fixtures of the numpy interop tests (tests/npy_interop.rs).
+"""Writes the .npy fixtures of the numpy interop tests (tests/interop/npy_interop.rs).
 
 Usage: gen_npy_fixtures.py OUTDIR
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the sparse .npz fixtures of tests/sparse.rs.
+"""Writes the sparse .npz fixtures of tests/interop/sparse.rs.
 
 Usage: gen_sparse_fixtures.py OUTDIR [all|matrices|malformed]
 
@@ -610,8 +610,10 @@ def main():
         malformed_fixtures(out)
     manifest = dict(scipy_version=scipy.__version__, numpy_version=np.__version__,
                     matrices=out.matrices, malformed=out.malformed)
+    # json.dumps writes the same text as json.dump, with the C encoder: the
+    # large fixtures' structure makes the manifest tens of MB.
     with open(os.path.join(outdir, "manifest.json"), "w") as f:
-        json.dump(manifest, f)
+        f.write(json.dumps(manifest))
     print(f"{len(out.matrices)} matrices, {len(out.malformed)} malformed")
 
 

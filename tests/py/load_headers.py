@@ -11,7 +11,7 @@ file one JSON object is printed on its own line:
     {"file": "name.npy", "ok": false, "error": "ValueError: ..."}
 
 How the verdict is reached (this is what "numpy accepts the header" means in
-tests/npy_headers.rs):
+tests/interop/npy_headers/):
 
 * Arrays without Python objects: ``np.load(path, mmap_mode='r',
   allow_pickle=False)``, the call that corresponds to onedata's zero-copy

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Loading-recipe fixtures and checks for tests/recipe.rs.
+"""Loading-recipe fixtures and checks for tests/interop/recipe/.
 
 Every warning is an error here (as with `python -W error`): in particular a
 DeprecationWarning from unpickling `numpy.core.multiarray._reconstruct`.

@@ -2,7 +2,7 @@
 //! as vrAnalysis resolves them (reference computed with numpy), and the
 //! recipe registries refuse what they do not know.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -1,6 +1,9 @@
-//! Stress: eight threads share one `Session` for a while (10 s, or
-//! `ONEDATA_STRESS_SECS` seconds), loading, saving, clearing the cache and
-//! force-reloading a handful of names at random.
+//! Stress: eight threads share one `Session` for a fixed number of
+//! operations each (1000, or `ONEDATA_STRESS_OPS` for a longer soak),
+//! loading, saving, clearing the cache and force-reloading a handful of names
+//! at random. No clock is involved: each thread draws its operations from its
+//! own seeded generator, so every run does the same operations (in whatever
+//! interleaving the threads find).
 //!
 //! Every array written is one *version*: a float64 or int64 1-d array whose
 //! element 0 is the version number, whose middle elements derive from
@@ -31,7 +34,7 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ndarray::Array1;
 use std::sync::Barrier;
@@ -51,13 +54,13 @@ const NAMES: [&str; 5] = [
     "stress.e",
 ];
 
-fn duration() -> Duration {
-    let secs = std::env::var("ONEDATA_STRESS_SECS")
+/// Operations per thread: `ONEDATA_STRESS_OPS`, or `default`.
+fn ops_per_thread(default: usize) -> usize {
+    std::env::var("ONEDATA_STRESS_OPS")
         .ok()
-        .and_then(|s| s.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s > 0.0)
-        .unwrap_or(10.0);
-    Duration::from_secs_f64(secs)
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(default)
 }
 
 /// SplitMix64's finalizer: a deterministic 64-bit mix.
@@ -283,13 +286,17 @@ impl Drop for FailOnPanic<'_> {
     }
 }
 
-fn worker(shared: &Shared, thread: usize) {
+/// Runs `ops` random operations (fewer if another thread fails).
+fn worker(shared: &Shared, thread: usize, ops: usize) {
     let _guard = FailOnPanic(shared);
     let mut rng = Rng(0x5eed_0000 + thread as u64 * 0x1_0000_0000);
     let s = &shared.session;
     // Handles kept across saves and clears: (name, version, handle).
     let mut held: Vec<(usize, u64, Arc<OneData>)> = Vec::new();
-    while !shared.stop.load(Ordering::Relaxed) {
+    for _ in 0..ops {
+        if shared.stop.load(Ordering::Relaxed) {
+            break;
+        }
         let k = rng.below(NAMES.len());
         let name = NAMES[k];
         match rng.below(100) {
@@ -348,7 +355,6 @@ fn files_in(dir: &Path) -> Vec<String> {
 
 /// What a run saw.
 struct Report {
-    elapsed: Duration,
     loads: usize,
     saves: usize,
     read_your_writes: usize,
@@ -356,9 +362,9 @@ struct Report {
     stale_at_end: Vec<String>,
 }
 
-/// Runs the threads for `run_for`, checks everything but the cache's
-/// freshness, and reports what it saw.
-fn run(run_for: Duration) -> Report {
+/// Runs the threads for `ops` operations each, checks everything but the
+/// cache's freshness, and reports what it saw.
+fn run(ops: usize) -> Report {
     let root = tempfile::tempdir().unwrap();
     let id = SessionId::new("ATL027", "2024-06-12", Some("701")).unwrap();
     // Fewer entries than names: the LRU evicts while threads hold handles.
@@ -388,21 +394,16 @@ fn run(run_for: Duration) -> Report {
         shared.save(k, true);
     }
 
-    let started = Instant::now();
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..THREADS)
             .map(|t| {
                 let shared = &shared;
                 std::thread::Builder::new()
                     .name(format!("stress-{t}"))
-                    .spawn_scoped(scope, move || worker(shared, t))
+                    .spawn_scoped(scope, move || worker(shared, t, ops))
                     .unwrap()
             })
             .collect();
-        while started.elapsed() < run_for && !shared.stop.load(Ordering::Relaxed) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        shared.stop.store(true, Ordering::SeqCst);
         for h in handles {
             if let Err(p) = h.join() {
                 std::panic::resume_unwind(p);
@@ -410,12 +411,10 @@ fn run(run_for: Duration) -> Report {
         }
     });
     assert!(!shared.failed.load(Ordering::SeqCst));
-    let elapsed = started.elapsed();
 
     let count = |c: &AtomicUsize| c.load(Ordering::Relaxed);
     eprintln!(
-        "stress: {:.1} s, {THREADS} threads: {} loads, {} forced loads, {} saves ({} read back at once, {} of them stale), {} cache clears, {} rechecks of held handles",
-        elapsed.as_secs_f64(),
+        "stress: {THREADS} threads x {ops} operations: {} loads, {} forced loads, {} saves ({} read back at once, {} of them stale), {} cache clears, {} rechecks of held handles",
         count(&shared.loads),
         count(&shared.forced),
         count(&shared.saves),
@@ -423,6 +422,17 @@ fn run(run_for: Duration) -> Report {
         count(&shared.stale_after_save),
         count(&shared.clears),
         count(&shared.rechecks),
+    );
+    // Every operation of every thread was done, each counted once (the
+    // first save of each name came before the threads).
+    assert_eq!(
+        count(&shared.loads)
+            + count(&shared.forced)
+            + (count(&shared.saves) - NAMES.len())
+            + count(&shared.clears)
+            + count(&shared.rechecks),
+        THREADS * ops,
+        "operations lost"
     );
     assert!(count(&shared.loads) > 100, "too little work done");
     assert!(count(&shared.saves) > 20, "too little work done");
@@ -474,7 +484,6 @@ fn run(run_for: Duration) -> Report {
         eprintln!("stale cache entry at the end: {line}");
     }
     Report {
-        elapsed,
         loads: count(&shared.loads),
         saves: count(&shared.saves),
         read_your_writes: count(&shared.read_your_writes),
@@ -485,15 +494,14 @@ fn run(run_for: Duration) -> Report {
 
 #[test]
 fn eight_threads_share_one_session() {
-    let report = run(duration());
-    assert!(report.elapsed >= duration());
+    let report = run(ops_per_thread(1000));
     assert!(report.loads > 0 && report.saves > 0);
 }
 
 /// The cache's freshness under concurrency (see the module docs).
 #[test]
 fn eight_threads_never_see_a_stale_cache() {
-    let report = run(duration().min(Duration::from_secs(3)));
+    let report = run(ops_per_thread(1000).min(500));
     assert!(
         report.stale_at_end.is_empty(),
         "a load that raced a save left an old version cached:\n{}",

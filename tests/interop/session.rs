@@ -1,7 +1,7 @@
 //! The session layer: identity, loadone/saveone, the cache, names, values,
 //! discovery, and numpy reading what onedata writes.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -704,3 +704,42 @@ fn bench_without_python_measures_our_side_and_says_what_is_missing() {
         assert_eq!(c["ratio_vs_numpy"], serde_json::Value::Null, "{c}");
     }
 }
+
+/// `digest --session` gives, for every file of a B2 demo session (dense
+/// arrays, the four recipes through B2Session, the sparse file), the
+/// digest of what the library's `loadone` returns, which the interop
+/// tests check against numpy; and `ls` lists every one of them.
+#[test]
+fn digest_session_and_ls_agree_with_the_library_on_every_demo_file() {
+    let root = tempfile::tempdir().unwrap();
+    let spec = onedata::demo::DemoSpec {
+        frames: 257,
+        rois_per_plane: vec![11, 6, 9],
+        ..onedata::demo::DemoSpec::default()
+    };
+    let dir = onedata::demo::write_demo_session(root.path(), &spec).unwrap();
+    let files = onedata::names::saved_one_files(&dir.join("oneData")).unwrap();
+    assert_eq!(files.len(), 10);
+    let listing = stdout(&onedata(&["ls", s(&dir)]));
+    let mut recipes = 0;
+    for path in &files {
+        let file_name = onedata::names::format_saved(path, false, true);
+        let name = onedata::names::format_saved(path, false, false);
+        let sparse = file_name.ends_with(".npz");
+        let mut args = vec!["digest", "--session", s(&dir), name.as_str()];
+        if sparse {
+            args.push("--sparse");
+        }
+        let cli = stdout(&onedata(&args));
+        assert_eq!(cli.trim(), library_digest(&dir, &name, sparse), "{name}");
+        let row = listing
+            .lines()
+            .find(|l| cells(l).first() == Some(&file_name))
+            .unwrap_or_else(|| panic!("ls does not list {file_name}:\n{listing}"));
+        if cells(row)[1] == "recipe" {
+            recipes += 1;
+        }
+    }
+    assert_eq!(recipes, 4, "{listing}");
+    assert!(listing.contains("(257, 26)"), "{listing}");
+}

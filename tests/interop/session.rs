@@ -4,7 +4,6 @@
 use crate::common;
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::{Arc, Barrier};
 
 use ndarray::{Array1, Array2, Array3, ShapeBuilder};
@@ -504,7 +503,8 @@ fn numpy_reads_the_demo_session_and_digests_agree() {
     let saved = s.print_saved_one(false, false).unwrap();
     assert!(files.keys().all(|k| saved.contains(k)), "{saved:?}");
     for (name, info) in files {
-        // Library and CLI both agree with numpy, value for value.
+        // The library agrees with numpy, value for value (the CLI's tests
+        // check that `digest --session` agrees with the library).
         let data = s.loadone(name).unwrap();
         let ours = onedata::digest::to_hex(&data.digest().unwrap());
         assert_eq!(ours, info["sha256"].as_str().unwrap(), "{name}");
@@ -512,16 +512,6 @@ fn numpy_reads_the_demo_session_and_digests_agree() {
             data.dense().unwrap().dtype().descr(),
             info["descr"].as_str().unwrap()
         );
-        let cli = Command::new(env!("CARGO_BIN_EXE_onedata"))
-            .args(["digest", "--session", dir.to_str().unwrap(), name])
-            .output()
-            .unwrap();
-        assert!(
-            cli.status.success(),
-            "{}",
-            String::from_utf8_lossy(&cli.stderr)
-        );
-        assert_eq!(String::from_utf8_lossy(&cli.stdout).trim(), ours, "{name}");
     }
     let values = &numpy["values"];
     assert_eq!(values["numFrames"], 300);
@@ -531,15 +521,4 @@ fn numpy_reads_the_demo_session_and_digests_agree() {
         serde_json::json!(["plane0", "plane1"])
     );
     assert_eq!(s.get_value::<usize>("numFrames").unwrap(), 300);
-
-    // `onedata ls` lists every file.
-    let ls = Command::new(env!("CARGO_BIN_EXE_onedata"))
-        .args(["ls", dir.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let text = String::from_utf8(ls.stdout).unwrap();
-    for name in files.keys() {
-        assert!(text.contains(&format!("{name}.npy")), "{text}");
-    }
-    assert!(text.contains("(300, 21)"), "{text}");
 }

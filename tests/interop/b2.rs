@@ -224,3 +224,28 @@ fn unknown_loaders_and_transforms_are_named() {
         "{err}"
     );
 }
+
+/// A suite2p plane that does not fit the others is a fault of that plane's
+/// file, naming its dtype and shape, not an argument error.
+#[test]
+fn a_misfit_suite2p_plane_is_a_fault_naming_its_file() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = demo(root.path());
+    let plane = dir.join("suite2p/plane1/F.npy");
+    onedata::npy::write_npy(&plane, &ndarray::Array2::<f64>::zeros((6, 257))).unwrap();
+    let session = B2Session::open(&dir).unwrap();
+    let err = session.loadone("mpci.roiActivityF").unwrap_err();
+    assert_eq!(err.path(), Some(plane.as_path()), "{err}");
+    match err.fault() {
+        Some(onedata::Fault::Suite2p {
+            descr,
+            shape,
+            expected,
+        }) => {
+            assert_eq!(descr, "<f8");
+            assert_eq!(shape, &[6, 257]);
+            assert!(expected.contains("<f4"), "{expected}");
+        }
+        other => panic!("expected a suite2p fault, got {other:?}: {err}"),
+    }
+}

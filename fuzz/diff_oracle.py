@@ -7,7 +7,7 @@ Each INPUT is a file or a folder of files (e.g. corpus/npy_header_diff, or
 artifacts). The script runs the npy_header_diff fuzz binary over them once
 (`-runs=0`, with ONEDATA_DIFF_LOG set, so the target logs onedata's and
 npyz's verdicts and the class of each input), then judges every input with
-numpy 2.2 exactly as tests/npy_headers.rs does (tests/py/load_headers.py:
+numpy 2.2 exactly as tests/interop/npy_headers/ does (tests/py/load_headers.py:
 `np.load(path, mmap_mode='r')`, or numpy's header reader and ndarray's shape
 checks for object dtypes), after giving the file as many data bytes as the
 header promises (a sparse file).

@@ -3,14 +3,21 @@
 //! A onedata name is what vrAnalysis passes to `loadone`: dot-separated
 //! components such as `mpci.roiActivityF`, which become the file
 //! `oneData/mpci.roiActivityF.npy` (or `.npz` for sparse data). Names are
-//! checked so that none can reach outside `oneData`: every component is
-//! non-empty, and no name holds `/`, `\` or NUL.
+//! checked so that none can reach outside `oneData`: no name holds `/`,
+//! `\`, `:` or NUL, and none is `.` or `..` as a whole.
+//!
+//! Components may be empty, as in vrAnalysis: `saveone(x, "mpci", "")`
+//! joins its names into `mpci.` and saves `mpci..npy`, which onedata loads
+//! as the name `"mpci."`. Such a file stays inside `oneData`, so it is
+//! valid; so are dot-files such as `.hidden` (`.hidden.npy`).
 //!
 //! ```
 //! use onedata::names::{one_file_name, Extension};
 //! assert_eq!(one_file_name("mpci.roiActivityF", Extension::Npy).unwrap(), "mpci.roiActivityF.npy");
+//! assert_eq!(one_file_name("mpci.", Extension::Npy).unwrap(), "mpci..npy");
 //! assert!(one_file_name("../../etc/passwd", Extension::Npy).is_err());
-//! assert!(one_file_name("mpci..x", Extension::Npy).is_err());
+//! assert!(one_file_name("..", Extension::Npy).is_err());
+//! assert!(one_file_name("C:x", Extension::Npy).is_err());
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -39,7 +46,10 @@ impl Extension {
     }
 }
 
-/// Checks a onedata name (without extension).
+/// Checks a onedata name (without extension): it must be non-empty, not `.`
+/// or `..`, hold no `/`, `\`, `:` (a Windows drive or NTFS stream) or NUL,
+/// and make a file name of at most 255 bytes. Empty dot-separated
+/// components (`mpci.`, `a..b`, `.x`) are valid, as in vrAnalysis.
 pub fn check_name(name: &str) -> Result<()> {
     let refuse = |reason| {
         Err(Error::new(ErrorKind::InvalidName {
@@ -50,16 +60,17 @@ pub fn check_name(name: &str) -> Result<()> {
     if name.is_empty() {
         return refuse("the name is empty");
     }
+    if name == "." || name == ".." {
+        return refuse("a name may not be '.' or '..'");
+    }
     if name.contains(['/', '\\']) {
         return refuse("a name may not contain '/' or '\\'");
     }
+    if name.contains(':') {
+        return refuse("a name may not contain ':'");
+    }
     if name.contains('\0') {
         return refuse("a name may not contain NUL");
-    }
-    if name.split('.').any(str::is_empty) {
-        return refuse(
-            "every dot-separated component must be non-empty (no '..', no leading or trailing '.')",
-        );
     }
     if name.len() + 4 > NAME_MAX {
         return refuse("the file name would exceed 255 bytes");
@@ -78,7 +89,12 @@ pub fn one_file_name(name: &str, ext: Extension) -> Result<String> {
 }
 
 /// The `.npy` and `.npz` files directly in `one_path`, sorted; empty when the
-/// folder does not exist. Temporary files of interrupted saves are skipped.
+/// folder does not exist.
+///
+/// As vrAnalysis' `glob("*.npy") + glob("*.npz")`, dot-files such as
+/// `.hidden.npy` are included. Unlike it, only regular files (or symlinks to
+/// them) are listed: a folder named `dir.like.npy` or a broken symlink is
+/// not. Temporary files of interrupted saves (`.onedata-*.tmp`) never match.
 pub fn saved_one_files(one_path: &Path) -> Result<Vec<PathBuf>> {
     let entries = match std::fs::read_dir(one_path) {
         Ok(entries) => entries,
@@ -92,7 +108,7 @@ pub fn saved_one_files(one_path: &Path) -> Result<Vec<PathBuf>> {
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
         let is_one = name.ends_with(".npy") || name.ends_with(".npz");
-        if is_one && !name.starts_with('.') && path.is_file() {
+        if is_one && path.is_file() {
             files.push(path);
         }
     }

@@ -177,7 +177,9 @@ pub trait SessionData: Send + Sync {
     }
 
     /// The `.npy` and `.npz` files in `oneData`, sorted (empty when the
-    /// folder does not exist).
+    /// folder does not exist). Dot-files (`.hidden.npy`) are included, as in
+    /// vrAnalysis; folders and broken symlinks are not (vrAnalysis lists a
+    /// folder named `x.npy`, then fails to load it).
     fn get_saved_one(&self) -> Result<Vec<PathBuf>> {
         crate::names::saved_one_files(self.one_path())
     }
@@ -323,6 +325,11 @@ pub trait SessionData: Send + Sync {
     /// `names`, or all of them when `names` is `None`. Nothing is deleted
     /// unless `certainty` is true; the outcome says which happened. Deleted
     /// files are dropped from the cache.
+    ///
+    /// Unlike vrAnalysis, an empty list deletes nothing: vrAnalysis'
+    /// `clear_one_data([], certainty=True)` treats the (falsy) empty list as
+    /// "all" and deletes every file, while `clear_one_data(Some(&[]), true)`
+    /// here clears nothing. Pass `None` to delete everything.
     fn clear_one_data(&self, names: Option<&[&str]>, certainty: bool) -> Result<ClearOutcome> {
         if !certainty {
             return Ok(ClearOutcome::NotCertain);

@@ -280,17 +280,7 @@ fn names_that_leave_onedata_are_refused() {
     let s = session_in(root.path());
     let a = Array1::<u8>::zeros(3);
     for bad in [
-        "",
-        "..",
-        "../x",
-        "a/b",
-        "a\\b",
-        "a..b",
-        ".hidden",
-        "trailing.",
-        "nul\0x",
-        "/abs",
-        "..npy",
+        "", "..", "../x", "a/b", "a\\b", ".", "C:x", "nul\0x", "/abs", "../..npy",
     ] {
         for err in [
             s.saveone(&a, bad).err(),
@@ -308,6 +298,83 @@ fn names_that_leave_onedata_are_refused() {
     }
     assert!(!root.path().join("x.npy").exists());
     assert!(s.get_saved_one().unwrap().is_empty());
+}
+
+/// vrAnalysis' `saveone(x, "mpci", "")` file `mpci..npy` and a dot-file
+/// load; a folder named like a onedata file is not listed (vrAnalysis' glob
+/// lists it).
+#[test]
+fn vranalysis_names_with_empty_components_and_dot_files() {
+    let root = tempfile::tempdir().unwrap();
+    let s = session_in(root.path());
+    let out = common::run_python(
+        common::py_script("vranalysis_names.py"),
+        &[s.one_path().to_str().unwrap()],
+    );
+    let py: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        py["listed"],
+        serde_json::json!([".hidden.npy", "dir.like.npy", "mpci..npy", "plain.name.npy"])
+    );
+    assert_eq!(
+        py["files"],
+        serde_json::json!([".hidden.npy", "mpci..npy", "plain.name.npy"])
+    );
+    assert!(s.one_path().join("dir.like.npy").is_dir());
+
+    // Listing: pathlib's glob, regular files only, sorted.
+    assert_eq!(
+        s.print_saved_one(false, true).unwrap(),
+        [".hidden.npy", "mpci..npy", "plain.name.npy"]
+    );
+    assert_eq!(
+        s.print_saved_one(false, false).unwrap(),
+        [".hidden", "mpci.", "plain.name"]
+    );
+    assert_eq!(s.get_one_filename("mpci.").unwrap(), "mpci..npy");
+    let mpci = s.loadone("mpci.").unwrap();
+    assert_eq!(
+        mpci.view2::<f64>().unwrap(),
+        Array2::from_shape_vec((2, 3), vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0]).unwrap()
+    );
+    let hidden = s.loadone(".hidden").unwrap();
+    assert_eq!(hidden.view1::<i32>().unwrap().to_vec(), [1, 2, 3]);
+    match s.loadone("dir.like").map_err(Error::into_kind) {
+        Err(ErrorKind::NotFound { available, .. }) => {
+            assert_eq!(available, [".hidden.npy", "mpci..npy", "plain.name.npy"])
+        }
+        Err(ErrorKind::Io { .. }) => {}
+        other => panic!("a folder loaded as onedata: {other:?}"),
+    }
+
+    // onedata writes the same file names.
+    s.saveone(&Array1::<u8>::zeros(2), "x.").unwrap();
+    assert!(s.one_path().join("x..npy").is_file());
+
+    // An empty list deletes nothing (vrAnalysis' `[]` means "all").
+    assert_eq!(
+        s.clear_one_data(Some(&[]), true).unwrap(),
+        ClearOutcome::Cleared(vec![])
+    );
+    assert_eq!(s.get_saved_one().unwrap().len(), 4);
+    let out = s.clear_one_data(Some(&["mpci.", ".hidden"]), true).unwrap();
+    assert_eq!(
+        out,
+        ClearOutcome::Cleared(vec![
+            s.one_path().join(".hidden.npy"),
+            s.one_path().join("mpci..npy"),
+        ])
+    );
+    let out = s.clear_one_data(None, true).unwrap();
+    assert_eq!(
+        out,
+        ClearOutcome::Cleared(vec![
+            s.one_path().join("plain.name.npy"),
+            s.one_path().join("x..npy"),
+        ])
+    );
+    // The folder is left alone.
+    assert!(s.one_path().join("dir.like.npy").is_dir());
 }
 
 #[test]

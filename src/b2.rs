@@ -34,8 +34,11 @@ use serde_json::{Map, Value};
 use crate::data::OneData;
 use crate::error::{Error, ErrorKind, Fault, Result};
 use crate::npy::{with_element_type, AlignedBuf, Dtype, ElementKind, Header, NpyArray};
+use crate::pyjson::{dict_get, PyJson};
 use crate::recipe::{LoadingRecipe, PyValue};
-use crate::session::{LoadOptions, SessionCore, SessionData, SessionId, OPTIONS_FILE};
+use crate::session::{
+    read_json_object, LoadOptions, SessionCore, SessionData, SessionId, OPTIONS_FILE,
+};
 
 /// The suite2p variables that have one column per imaging frame.
 pub const FRAME_VARIABLES: [&str; 5] = ["F", "F_chan2", "Fneu", "Fneu_chan2", "spks"];
@@ -130,6 +133,7 @@ impl FromStr for SpksType {
 pub struct B2Session {
     core: Arc<SessionCore>,
     options: Map<String, Value>,
+    options_py: Arc<Vec<(String, PyJson)>>,
     spks_type: SpksType,
     neuropil_coefficient: Option<f64>,
 }
@@ -146,6 +150,7 @@ impl B2Session {
         let mut session = B2Session {
             core: Arc::new(SessionCore::new(id, data_path)?),
             options: Map::new(),
+            options_py: Arc::new(Vec::new()),
             spks_type: SpksType::default(),
             neuropil_coefficient: None,
         };
@@ -171,6 +176,7 @@ impl B2Session {
         B2Session {
             core: self.core.clone(),
             options: self.options.clone(),
+            options_py: self.options_py.clone(),
             spks_type,
             neuropil_coefficient: self.neuropil_coefficient,
         }
@@ -188,9 +194,17 @@ impl B2Session {
         self.spks_type
     }
 
-    /// The registration options read from `vrExperimentOptions.json`.
+    /// The registration options read from `vrExperimentOptions.json`, as
+    /// `serde_json` values: NaN and the infinities are `null` here, integers
+    /// beyond 64 bits the nearest float ([`options_py`](Self::options_py)
+    /// has them exactly).
     pub fn options(&self) -> &Map<String, Value> {
         &self.options
+    }
+
+    /// The registration options, exactly as Python's `json.load` reads them.
+    pub fn options_py(&self) -> &[(String, PyJson)] {
+        &self.options_py
     }
 
     /// The neuropil coefficient used for `corrected` spks: the session's
@@ -200,11 +214,7 @@ impl B2Session {
     pub fn neuropil_coefficient(&self) -> f64 {
         self.neuropil_coefficient
             .filter(|&c| c != 0.0)
-            .or_else(|| {
-                self.options
-                    .get("neuropilCoefficient")
-                    .and_then(Value::as_f64)
-            })
+            .or_else(|| dict_get(&self.options_py, "neuropilCoefficient").and_then(PyJson::as_f64))
             .unwrap_or(DEFAULT_NEUROPIL_COEFFICIENT)
     }
 
@@ -300,21 +310,14 @@ impl SessionData for B2Session {
         if !path.is_file() {
             return Ok(());
         }
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        match serde_json::from_str::<Value>(&text) {
-            Ok(Value::Object(map)) => {
-                self.options = map;
-                Ok(())
-            }
-            Ok(_) => Err(Error::new(ErrorKind::Values {
-                path,
-                message: "the file must hold one JSON object".into(),
-            })),
-            Err(e) => Err(Error::new(ErrorKind::Values {
-                path,
-                message: e.to_string(),
-            })),
-        }
+        // Python's grammar: NaN, Infinity and -Infinity are floats.
+        let items = read_json_object(&path)?;
+        self.options = items
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_serde_lossy()))
+            .collect();
+        self.options_py = Arc::new(items);
+        Ok(())
     }
 
     fn recipe_loaders(&self) -> Vec<&str> {

@@ -169,6 +169,7 @@ pub mod discover;
 mod error;
 pub mod names;
 pub mod npy;
+pub mod pyjson;
 pub mod recipe;
 pub mod session;
 pub mod sparse;

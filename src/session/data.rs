@@ -15,6 +15,7 @@ use crate::data::OneData;
 use crate::error::{Error, ErrorKind, Result};
 use crate::names::{one_file_name, Extension};
 use crate::npy::{Dtype, NpyArray};
+use crate::pyjson::{dict_get, dict_insert, from_pyjson, to_pyjson, PyJson};
 use crate::recipe::LoadingRecipe;
 
 /// Options of [`SessionData::loadone_with`], as vrAnalysis' keyword arguments.
@@ -354,23 +355,44 @@ pub trait SessionData: Send + Sync {
         Ok(ClearOutcome::Cleared(deleted))
     }
 
-    /// The value stored under `key` as JSON.
-    fn get_value_json(&self, key: &str) -> Result<Value> {
-        self.core().values.read().get(key).cloned().ok_or_else(|| {
-            Error::new(ErrorKind::MissingValue {
-                session: self.session_print("/"),
-                key: key.to_string(),
+    /// The value stored under `key`, exactly as Python's `json.load` reads
+    /// it: NaN and the infinities are floats, integers of any size are
+    /// exact (see [`crate::pyjson`]).
+    fn get_value_py(&self, key: &str) -> Result<PyJson> {
+        dict_get(&self.core().values.read(), key)
+            .cloned()
+            .ok_or_else(|| {
+                Error::new(ErrorKind::MissingValue {
+                    session: self.session_print("/"),
+                    key: key.to_string(),
+                })
             })
+    }
+
+    /// The value stored under `key` as a [`serde_json::Value`]. A value that
+    /// `serde_json` cannot hold exactly (NaN, an infinity or an integer
+    /// beyond 64 bits, anywhere inside it) is an
+    /// [`ErrorKind::InvalidArgument`]: read it with
+    /// [`get_value`](Self::get_value) (`get_value::<f64>` gives `f64::NAN`)
+    /// or [`get_value_py`](Self::get_value_py).
+    fn get_value_json(&self, key: &str) -> Result<Value> {
+        self.get_value_py(key)?.to_serde().ok_or_else(|| {
+            Error::argument(format!(
+                "{}: value {key:?} holds NaN, an infinity or an integer beyond 64 bits, \
+                 which serde_json cannot hold; use get_value or get_value_py",
+                self.session_print("/")
+            ))
         })
     }
 
-    /// The value stored under `key`, deserialized as `T`.
+    /// The value stored under `key`, deserialized as `T`. NaN, `Infinity`
+    /// and `-Infinity` read as the `f64` (or `f32`) values.
     fn get_value<T: DeserializeOwned>(&self, key: &str) -> Result<T>
     where
         Self: Sized,
     {
-        let value = self.get_value_json(key)?;
-        serde_json::from_value(value).map_err(|e| {
+        let value = self.get_value_py(key)?;
+        from_pyjson(&value).map_err(|e| {
             Error::argument(format!(
                 "{}: value {key:?} has an unexpected type: {e}",
                 self.session_print("/")
@@ -378,30 +400,52 @@ pub trait SessionData: Send + Sync {
         })
     }
 
-    /// Stores `value` under `key`. When the session has a
-    /// `vrExperimentValues.json`, the file is rewritten (atomically) too.
-    fn set_value_json(&self, key: &str, value: Value) -> Result<()> {
+    /// Stores `value` under `key` (a key already there keeps its place, as
+    /// in a Python dict). When the session has a `vrExperimentValues.json`,
+    /// the file is rewritten (atomically) as Python's
+    /// `json.dump(values, f, ensure_ascii=False)` writes it.
+    fn set_value_py(&self, key: &str, value: PyJson) -> Result<()> {
         let core = self.core();
         let mut values = core.values.write();
-        values.insert(key.to_string(), value);
+        dict_insert(&mut values, key.to_string(), value);
         if let Some(path) = &core.values_path {
             write_values(path, &values)?;
         }
         Ok(())
     }
 
-    /// Stores `value` (anything serde can serialize) under `key`.
+    /// Stores a JSON value under `key` (see [`set_value_py`](Self::set_value_py)).
+    fn set_value_json(&self, key: &str, value: Value) -> Result<()> {
+        self.set_value_py(key, PyJson::from(&value))
+    }
+
+    /// Stores `value` (anything serde can serialize) under `key` (see
+    /// [`set_value_py`](Self::set_value_py)). Non-finite floats are kept and
+    /// written as `NaN`, `Infinity` and `-Infinity`, as Python writes them.
     fn set_value<T: Serialize>(&self, key: &str, value: &T) -> Result<()>
     where
         Self: Sized,
     {
-        let value = serde_json::to_value(value)
+        let value = to_pyjson(value)
             .map_err(|e| Error::argument(format!("value {key:?} cannot be stored: {e}")))?;
-        self.set_value_json(key, value)
+        self.set_value_py(key, value)
     }
 
-    /// All values, as a JSON object.
+    /// All values, as a JSON object, in their order. `serde_json` cannot
+    /// hold every value: NaN and the infinities are `null` here, integers
+    /// beyond 64 bits the nearest float (see [`PyJson::to_serde_lossy`]);
+    /// [`values_py`](Self::values_py) has them exactly.
     fn values(&self) -> Map<String, Value> {
+        self.core()
+            .values
+            .read()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_serde_lossy()))
+            .collect()
+    }
+
+    /// All values, exactly, in their order.
+    fn values_py(&self) -> Vec<(String, PyJson)> {
         self.core().values.read().clone()
     }
 

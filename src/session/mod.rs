@@ -44,7 +44,7 @@ pub use self::data::{ClearOutcome, LoadOptions, SessionData};
 pub use self::id::{IntoSessionDate, SessionId};
 pub use self::save::SaveOne;
 pub use self::state::SessionCore;
-pub(crate) use self::values::python_json;
+pub(crate) use self::values::{python_json, read_json_object};
 
 /// The folder inside a session that holds onedata files.
 pub const ONE_DIR: &str = "oneData";

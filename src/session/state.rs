@@ -5,13 +5,11 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use parking_lot::{Mutex, RwLock};
-use serde_json::{Map, Value};
-
-use super::values::read_values;
+use super::values::{read_json_object, Values};
 use super::{SessionId, ONE_DIR, ONE_DIR_LOWER, VALUES_FILE};
 use crate::cache::{CacheLimits, CacheStats, OneCache};
 use crate::error::Result;
+use parking_lot::{Mutex, RwLock};
 
 /// The state every session type shares: identity, paths, values and the
 /// onedata cache. Session types hold one and hand it out through
@@ -20,7 +18,7 @@ pub struct SessionCore {
     pub(super) id: SessionId,
     pub(super) data_path: PathBuf,
     pub(super) one_path: PathBuf,
-    pub(super) values: RwLock<Map<String, Value>>,
+    pub(super) values: RwLock<Values>,
     pub(super) values_path: Option<PathBuf>,
     pub(super) cache: Mutex<OneCache>,
     pub(super) inflight: Mutex<HashMap<String, Arc<Mutex<()>>>>,
@@ -52,9 +50,9 @@ impl SessionCore {
         };
         let candidate = data_path.join(VALUES_FILE);
         let (values, values_path) = if candidate.is_file() {
-            (read_values(&candidate)?, Some(candidate))
+            (read_json_object(&candidate)?, Some(candidate))
         } else {
-            (Map::new(), None)
+            (Values::new(), None)
         };
         Ok(SessionCore {
             id,

@@ -1,75 +1,36 @@
-//! `vrExperimentValues.json`: read as one JSON object, written as Python's
-//! `json.dump` writes it.
+//! `vrExperimentValues.json`: read as Python's `json.load` reads it, written
+//! as vrAnalysis' `json.dump(values, f, ensure_ascii=False)` writes it (see
+//! [`crate::pyjson`]).
 
 use std::path::Path;
 
 use serde::Serialize;
-use serde_json::{Map, Value};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
+use crate::pyjson::{dumps, dumps_dict, loads, to_pyjson, PyJson, PyJsonError};
 
-pub(super) fn read_values(path: &Path) -> Result<Map<String, Value>> {
+/// A values dict: keys in insertion order, each once.
+pub(crate) type Values = Vec<(String, PyJson)>;
+
+/// Reads a JSON file that must hold one object (values or options), with
+/// Python's grammar: `NaN`, `Infinity` and `-Infinity` are floats.
+pub(crate) fn read_json_object(path: &Path) -> Result<Values> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    match serde_json::from_str::<Value>(&text) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(Error::new(ErrorKind::Values {
-            path: path.to_path_buf(),
-            message: "the file must hold one JSON object".into(),
-        })),
-        Err(e) => Err(Error::new(ErrorKind::Values {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })),
-    }
-}
-
-/// Formats JSON as Python's `json.dump` does by default: one line, `", "`
-/// between items and `": "` after keys.
-struct PythonJson;
-
-/// Writes `", "` before every item but the first.
-fn separator<W: ?Sized + std::io::Write>(writer: &mut W, first: bool) -> std::io::Result<()> {
-    if first {
-        Ok(())
-    } else {
-        writer.write_all(b", ")
-    }
-}
-
-impl serde_json::ser::Formatter for PythonJson {
-    fn begin_array_value<W: ?Sized + std::io::Write>(
-        &mut self,
-        writer: &mut W,
-        first: bool,
-    ) -> std::io::Result<()> {
-        separator(writer, first)
-    }
-
-    fn begin_object_key<W: ?Sized + std::io::Write>(
-        &mut self,
-        writer: &mut W,
-        first: bool,
-    ) -> std::io::Result<()> {
-        separator(writer, first)
-    }
-
-    fn begin_object_value<W: ?Sized + std::io::Write>(
-        &mut self,
-        writer: &mut W,
-    ) -> std::io::Result<()> {
-        writer.write_all(b": ")
+    match loads(&text) {
+        Ok(PyJson::Dict(items)) => Ok(items),
+        Ok(_) => Err(Error::values(path, "the file must hold one JSON object")),
+        Err(e) => Err(Error::values(path, e.to_string())),
     }
 }
 
 /// `value` as Python's `json.dumps(value, ensure_ascii=False)` writes it.
-pub(crate) fn python_json<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, PythonJson);
-    value.serialize(&mut ser)?;
-    Ok(out)
+pub(crate) fn python_json<T: Serialize + ?Sized>(
+    value: &T,
+) -> std::result::Result<Vec<u8>, PyJsonError> {
+    Ok(dumps(&to_pyjson(value)?).into_bytes())
 }
 
-pub(super) fn write_values(path: &Path, values: &Map<String, Value>) -> Result<()> {
-    let text = python_json(values).map_err(|e| Error::values(path, e.to_string()))?;
-    crate::npy::write_atomic(path, |w| std::io::Write::write_all(w, &text))
+pub(super) fn write_values(path: &Path, values: &[(String, PyJson)]) -> Result<()> {
+    let text = dumps_dict(values);
+    crate::npy::write_atomic(path, |w| std::io::Write::write_all(w, text.as_bytes()))
 }

@@ -929,7 +929,8 @@ impl ser::SerializeStructVariant for DictSer {
 
 /// Deserializes `value` as `T`, as `serde_json::from_value` would, except
 /// that NaN and the infinities read as `f64` (or `f32`) NaN and infinities.
-/// Integers beyond `u128` read as floats.
+/// A float target takes integers of any size (as `float(i)`); integers
+/// beyond `u128` read only as floats.
 pub fn from_pyjson<T: DeserializeOwned>(value: &PyJson) -> Result<T, PyJsonError> {
     T::deserialize(value)
 }
@@ -978,6 +979,21 @@ impl<'de> de::Deserializer<'de> for &'de PyJson {
         }
     }
 
+    /// A float asked for: integers of any size are converted (as Python's
+    /// `float(i)`), as well as floats.
+    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PyJsonError> {
+        match self {
+            PyJson::Int(_) | PyJson::BigInt(_) => {
+                visitor.visit_f64(self.as_f64().unwrap_or(f64::NAN))
+            }
+            _ => self.deserialize_any(visitor),
+        }
+    }
+
+    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PyJsonError> {
+        self.deserialize_f64(visitor)
+    }
+
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PyJsonError> {
         match self {
             PyJson::Null => visitor.visit_none(),
@@ -1013,7 +1029,7 @@ impl<'de> de::Deserializer<'de> for &'de PyJson {
     }
 
     serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 char str string
         bytes byte_buf unit unit_struct seq tuple tuple_struct map struct
         identifier ignored_any
     }

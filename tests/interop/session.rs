@@ -505,6 +505,188 @@ fn values_round_trip_with_python_json() {
     assert_eq!(again.get_value::<f64>("neuropilCoefficient").unwrap(), 0.7);
 }
 
+/// A values file as vrAnalysis' `json.dump(values, f, ensure_ascii=False)`
+/// writes it, NaN, Infinity, big ints and all: onedata opens the session,
+/// reads the exact values, and rewrites the file byte for byte as Python
+/// would.
+#[test]
+fn values_with_nan_infinity_and_big_ints_round_trip_with_python_json() {
+    use onedata::pyjson::{dumps, PyJson};
+
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("ATL001/2024-05-03/701");
+    let raw_dir = root.path().join("ATL001/2024-05-03/702");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&raw_dir).unwrap();
+    let values_file = dir.join("vrExperimentValues.json");
+    let raw_file = raw_dir.join("vrExperimentValues.json");
+    let script = common::py_script("values_nonfinite.py");
+    let raw_python = common::run_python(
+        &script,
+        &[
+            "write",
+            values_file.to_str().unwrap(),
+            raw_file.to_str().unwrap(),
+        ],
+    );
+    let written = std::fs::read_to_string(&values_file).unwrap();
+    assert!(
+        written.contains("NaN") && written.contains("-Infinity"),
+        "{written}"
+    );
+
+    let s = Session::open(&dir).unwrap();
+    assert!(s
+        .get_value::<f64>("samplingDeviationMedianPercentError")
+        .unwrap()
+        .is_nan());
+    assert_eq!(
+        s.get_value::<f64>("samplingDeviationMaximumPercentError")
+            .unwrap(),
+        f64::INFINITY
+    );
+    assert_eq!(s.get_value::<f64>("neg").unwrap(), f64::NEG_INFINITY);
+    assert_eq!(s.get_value::<f64>("small").unwrap(), 1e-5);
+    assert_eq!(s.get_value::<f64>("tiny").unwrap(), 1e-7);
+    assert_eq!(s.get_value::<f64>("big").unwrap(), 1e16);
+    assert_eq!(s.get_value::<f32>("f32").unwrap(), 0.1f32);
+    let neg0 = s.get_value::<f64>("neg0").unwrap();
+    assert!(neg0 == 0.0 && neg0.is_sign_negative());
+    let arr: Vec<serde_json::Value> = s.get_value("arr").unwrap();
+    assert_eq!(arr.len(), 5);
+    let arr: (
+        f64,
+        f64,
+        f64,
+        Vec<Vec<u8>>,
+        std::collections::HashMap<String, u8>,
+    ) = s.get_value("arr").unwrap();
+    assert!(arr.0 == 1.5 && arr.1.is_nan() && arr.2 == f64::NEG_INFINITY);
+    assert_eq!(s.get_value::<u128>("bigint").unwrap(), 1 << 70);
+    assert_eq!(
+        s.get_value_py("bigint").unwrap(),
+        PyJson::Int(1_180_591_620_717_411_303_424)
+    );
+    assert_eq!(
+        s.get_value_py("negbig").unwrap(),
+        PyJson::BigInt("-10000000000000000000000000000000000000007".into())
+    );
+    assert_eq!(s.get_value::<i64>("i64max").unwrap(), i64::MAX);
+    assert_eq!(s.get_value::<Option<u8>>("none").unwrap(), None);
+    assert_eq!(
+        s.get_value::<String>("unicode").unwrap(),
+        "été 名前 😀 \u{2028} \u{7f} \"q\" \\ \n\t\u{1}/"
+    );
+    #[derive(serde::Deserialize)]
+    struct Deep {
+        x: f64,
+    }
+    #[derive(serde::Deserialize)]
+    struct Nested {
+        #[serde(rename = "1")]
+        one: Option<u8>,
+        #[serde(rename = "2")]
+        two: Vec<bool>,
+        deep: Deep,
+    }
+    let nested: Nested = s.get_value("nested").unwrap();
+    assert_eq!((nested.one, nested.two), (None, vec![true, false]));
+    assert_eq!(nested.deep.x, f64::INFINITY);
+    // The whole dict, in Python's order, writes back as Python wrote it.
+    assert_eq!(dumps(&PyJson::Dict(s.values_py())), written);
+    // serde_json::Value cannot hold NaN: get_value_json says so, values()
+    // shows null (serde_json's own convention), finite values are exact.
+    assert!(matches!(
+        s.get_value_json("samplingDeviationMedianPercentError")
+            .map_err(Error::into_kind),
+        Err(ErrorKind::InvalidArgument(_))
+    ));
+    assert!(s.get_value_json("bigint").is_err());
+    assert_eq!(s.get_value_json("small").unwrap(), serde_json::json!(1e-5));
+    let lossy = s.values();
+    assert_eq!(
+        lossy["samplingDeviationMedianPercentError"],
+        serde_json::Value::Null
+    );
+    assert_eq!(lossy["planeNames"], serde_json::json!(["plane0", "plane1"]));
+
+    // onedata writes: an existing key keeps its place, new keys go last,
+    // NaN and infinities stay, and the file is what json.dumps writes.
+    #[derive(serde::Serialize)]
+    struct Added {
+        tau: f64,
+        nan: f64,
+        inf: f32,
+        label: String,
+        big: u128,
+    }
+    s.set_value("numFrames", &1001u32).unwrap();
+    s.set_value(
+        "added",
+        &Added {
+            tau: 1e-7,
+            nan: f64::NAN,
+            inf: f32::NEG_INFINITY,
+            label: "ü\n".into(),
+            big: 1 << 100,
+        },
+    )
+    .unwrap();
+    s.set_value("nanValue", &f64::NAN).unwrap();
+    let ok = common::run_python(&script, &["check", values_file.to_str().unwrap()]);
+    assert_eq!(ok.trim(), "ok");
+    let again = Session::open(&dir).unwrap();
+    assert!(again.get_value::<f64>("nanValue").unwrap().is_nan());
+    assert_eq!(again.get_value::<u32>("numFrames").unwrap(), 1001);
+    assert_eq!(
+        dumps(&PyJson::Dict(again.values_py())),
+        std::fs::read_to_string(&values_file).unwrap()
+    );
+
+    // Hand-written text json.loads accepts: onedata reads what Python reads
+    // (duplicate keys: the last value at the first key's place; 1e400 is
+    // infinity; surrogate pairs), and rewrites it as Python would.
+    let raw = Session::open(&raw_dir).unwrap();
+    assert_eq!(dumps(&PyJson::Dict(raw.values_py())), raw_python.trim_end());
+    assert_eq!(raw.get_value::<u8>("a").unwrap(), 3);
+    assert_eq!(
+        raw.get_value::<Vec<f64>>("e").unwrap()[5..7],
+        [f64::INFINITY, f64::NEG_INFINITY]
+    );
+    raw.set_value("touched", &1).unwrap();
+    let ok = common::run_python(&script, &["check-raw", raw_file.to_str().unwrap()]);
+    assert_eq!(ok.trim(), "ok");
+
+    // Text Python's json refuses is refused, with Python's message.
+    for (bad, message) in [
+        (r#"{"a": nan}"#, "Expecting value: line 1 column 7 (char 6)"),
+        (
+            r#"{"a": -NaN}"#,
+            "Expecting value: line 1 column 7 (char 6)",
+        ),
+        (r#"{"a": 1,}"#, "line 1 column 9 (char 8)"),
+    ] {
+        std::fs::write(&values_file, bad).unwrap();
+        match Session::open(&dir).map_err(Error::into_kind) {
+            Err(ErrorKind::Values { message: m, .. }) => assert!(m.contains(message), "{bad}: {m}"),
+            other => panic!("{bad}: {other:?}"),
+        }
+    }
+
+    // B2 options are read with the same grammar.
+    std::fs::write(
+        dir.join("vrExperimentOptions.json"),
+        r#"{"neuropilCoefficient": 0.5, "fs": NaN, "tau": Infinity}"#,
+    )
+    .unwrap();
+    std::fs::write(&values_file, "{}").unwrap();
+    let b2 = onedata::b2::B2Session::open(&dir).unwrap();
+    assert_eq!(b2.neuropil_coefficient(), 0.5);
+    assert!(matches!(b2.options_py()[1], (ref k, PyJson::Float(f)) if k == "fs" && f.is_nan()));
+    assert_eq!(b2.options()["fs"], serde_json::Value::Null);
+    assert_eq!(b2.options()["neuropilCoefficient"], serde_json::json!(0.5));
+}
+
 #[test]
 fn sessions_are_discovered_sorted() {
     let root = tempfile::tempdir().unwrap();

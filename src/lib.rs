@@ -44,7 +44,9 @@
 //! [`Session`] is a plain session folder; every session type implements
 //! [`SessionData`], whose methods keep vrAnalysis's names. `loadone` maps the
 //! file once and caches the handle by file name; `saveone` writes atomically
-//! and caches what it wrote; values live in `vrExperimentValues.json`.
+//! and caches what it wrote; values live in `vrExperimentValues.json`, read
+//! and written as Python's `json` does ([`pyjson`]: `NaN` and `Infinity`
+//! included).
 //!
 //! ```
 //! # fn main() -> onedata::Result<()> {
@@ -67,6 +69,8 @@
 //! session.set_value("numFrames", &2)?;
 //! let frames: usize = session.get_value("numFrames")?;
 //! assert_eq!(frames, 2);
+//! session.set_value("samplingDeviationMedianPercentError", &f64::NAN)?;
+//! assert!(session.get_value::<f64>("samplingDeviationMedianPercentError")?.is_nan());
 //!
 //! // A missing file names the session and lists what is saved.
 //! let err = session.loadone("mpci.roiActivityFF").unwrap_err();

@@ -221,6 +221,7 @@ pub fn loads(text: &str) -> Result<PyJson, PyJsonError> {
         b: text.as_bytes(),
         i: 0,
         depth: 0,
+        lone: None,
     };
     if text.starts_with('\u{feff}') {
         return Err(p.error("Unexpected UTF-8 BOM (decode using utf-8-sig)", 0));
@@ -231,6 +232,12 @@ pub fn loads(text: &str) -> Result<PyJson, PyJsonError> {
     if p.i != p.b.len() {
         return Err(p.error("Extra data", p.i));
     }
+    if let Some((code, at)) = p.lone {
+        return Err(p.error(
+            &format!("Lone surrogate \\u{code:04x} is not supported"),
+            at,
+        ));
+    }
     Ok(value)
 }
 
@@ -239,6 +246,8 @@ struct Parser<'a> {
     b: &'a [u8],
     i: usize,
     depth: usize,
+    /// The first lone surrogate escape (`\ud800`) and where it is.
+    lone: Option<(u32, usize)>,
 }
 
 impl Parser<'_> {
@@ -406,10 +415,7 @@ impl Parser<'_> {
                             out.push(self.unicode_escape(at)?);
                             continue;
                         }
-                        Some(_) => {
-                            let bad = self.s[self.i..].chars().next().unwrap_or('?');
-                            return Err(self.error(&format!("Invalid \\escape: {bad:?}"), at));
-                        }
+                        Some(_) => return Err(self.error("Invalid \\escape", at)),
                     };
                     self.i += 1;
                     out.push(c);
@@ -449,13 +455,15 @@ impl Parser<'_> {
         } else {
             hi
         };
-        // Python keeps lone surrogates in its str; a Rust String cannot.
-        char::from_u32(code).ok_or_else(|| {
-            self.error(
-                &format!("Lone surrogate \\u{code:04x} is not supported"),
-                at,
-            )
-        })
+        // Python keeps lone surrogates in its str; a Rust String cannot. The
+        // refusal waits for the end of the text, so that any error Python
+        // would report is reported first.
+        Ok(char::from_u32(code).unwrap_or_else(|| {
+            if self.lone.is_none() {
+                self.lone = Some((code, at));
+            }
+            char::REPLACEMENT_CHARACTER
+        }))
     }
 
     fn array(&mut self) -> Result<PyJson, PyJsonError> {

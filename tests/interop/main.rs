@@ -17,3 +17,4 @@ mod npy_interop;
 mod recipe;
 mod session;
 mod sparse;
+mod values;

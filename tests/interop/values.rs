@@ -113,6 +113,21 @@ const NOISE: [&str; 28] = [
 fn value(r: &mut Lcg, depth: usize, out: &mut String) {
     let ws = |r: &mut Lcg, out: &mut String| out.push_str(r.pick(&WS));
     match if depth > 3 { 0 } else { r.below(4) } {
+        0 if r.below(3) == 0 => {
+            // A float from random bits (any exponent), or a long integer.
+            let f = f64::from_bits((r.next() << 32) ^ r.next() ^ (r.next() << 53));
+            match r.below(4) {
+                _ if !f.is_finite() => out.push_str("-1e-320"),
+                0 => out.push_str(&format!("{f:e}")),
+                1 => out.push_str(&format!("{f:?}")),
+                2 => out.push_str(&format!("{:e}", f as f32)),
+                _ => out.push_str(&format!(
+                    "-{}{}",
+                    r.next(),
+                    r.next() as u128 * r.next() as u128
+                )),
+            }
+        }
         0 | 1 => out.push_str(r.pick(&SCALARS)),
         2 => {
             out.push('[');

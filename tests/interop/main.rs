@@ -1,6 +1,7 @@
 //! onedata against the installed numpy and scipy: `.npy` files and headers,
 //! sparse `.npz` archives, loading recipes, B2 sessions and session folders,
-//! each checked against what numpy and scipy write and read.
+//! each checked against what numpy and scipy write and read, and values JSON
+//! against Python's `json` (`values`).
 //!
 //! One test binary, one module per concern. The fixtures Python generates
 //! are made once per run and shared by the tests that read them

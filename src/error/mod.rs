@@ -297,6 +297,17 @@ pub enum Fault {
         /// The dtype as spelled in the header.
         descr: String,
     },
+    /// An element of a `U` (unicode) array holds a code unit that is no
+    /// Unicode scalar value (a surrogate, or past U+10FFFF).
+    #[error(
+        "element {index} of the unicode array holds {code_point:#x}, which is no Unicode character"
+    )]
+    InvalidCodePoint {
+        /// The element's place in C order.
+        index: usize,
+        /// The code unit.
+        code_point: u32,
+    },
     /// The pickle of an object array is malformed, hostile or holds more
     /// than onedata decodes (see [`crate::recipe`]).
     #[error("bad pickle in object array: {0}")]

@@ -49,6 +49,7 @@ use smallvec::SmallVec;
 
 use super::dtype::Dtype;
 use crate::error::HeaderError;
+pub(crate) use descr::record_fields;
 use descr::{descr_from_str, descr_info, DescrKind};
 use literal::{Int, Parser, Value};
 
@@ -448,7 +449,7 @@ fn general_fields(text: &str, python2: bool) -> Result<Fields, HeaderError> {
         },
         DescrKind::Structured => Dtype::Other {
             descr: text[descr.span.clone()].to_string(),
-            itemsize: None,
+            itemsize: (!info.object).then_some(info.itemsize as usize),
         },
     };
     Ok(Fields {

@@ -402,6 +402,10 @@ impl NpyArray {
         let outer = self.shape();
         let mut shape: Vec<usize> = outer.to_vec();
         shape.push(per_element);
+        if shape.contains(&0) {
+            // No element: any layout will do (ndarray refuses some strides here).
+            return ArrayView::from_shape(IxDyn(&shape), &items[..0]).map_err(|_| bad());
+        }
         let mut strides = vec![0usize; shape.len()];
         strides[outer.len()] = 1;
         let mut step = per_element;
@@ -543,5 +547,94 @@ impl NpyArray {
         let elems: &[i64] = bytemuck::try_cast_slice(self.data_bytes()).map_err(|_| bad())?;
         let shape = IxDyn(self.shape()).set_f(self.is_fortran());
         ArrayView::from_shape(shape, elems).map_err(|_| bad())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(descr: &str, fortran: bool, shape: &[usize], data: &[u8]) -> NpyArray {
+        let mut bytes = Header::new(Dtype::parse(descr).unwrap(), fortran, shape).to_bytes();
+        bytes.extend_from_slice(data);
+        NpyArray::from_bytes("t.npy", &bytes).unwrap()
+    }
+
+    fn utf32(s: &[char], order: ByteOrder) -> Vec<u8> {
+        s.iter()
+            .flat_map(|&c| match order {
+                ByteOrder::Little => (c as u32).to_le_bytes(),
+                ByteOrder::Big => (c as u32).to_be_bytes(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn unicode_strings_in_either_byte_order_and_memory_order() {
+        let chars = [
+            'a', '\0', 'é', 'x', '🐭', '\0', 'b', '\0', '\0', '\0', 'z', 'q',
+        ];
+        // 2 x 3 elements of 2 chars each.
+        for order in [ByteOrder::Little, ByteOrder::Big] {
+            let descr = if order == ByteOrder::Little {
+                "<U2"
+            } else {
+                ">U2"
+            };
+            let c = file(descr, false, &[2, 3], &utf32(&chars, order));
+            assert_eq!(c.strings().unwrap(), ["a", "éx", "🐭", "b", "", "zq"]);
+            assert_eq!(c.dtype().descr(), "<U2");
+            // The same bytes read as Fortran order: the transpose's elements.
+            let f = file(descr, true, &[3, 2], &utf32(&chars, order));
+            assert_eq!(f.strings().unwrap(), ["a", "b", "éx", "", "🐭", "zq"]);
+            assert_eq!(f.utf32_view().unwrap().shape(), &[3, 2, 2]);
+        }
+    }
+
+    #[test]
+    fn empty_and_zero_width_arrays_have_no_strings() {
+        assert!(file("<U1", false, &[0], &[]).strings().unwrap().is_empty());
+        assert!(file("<U3", false, &[2, 0], &[])
+            .strings()
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            file("|S0", false, &[2], &[])
+                .bytes_elements()
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(
+            file("|V0", false, &[2], &[]).raw_view().unwrap().shape(),
+            &[2, 0]
+        );
+    }
+
+    #[test]
+    fn invalid_code_points_are_a_typed_fault() {
+        let mut data = utf32(&['a', 'b'], ByteOrder::Little);
+        data.extend_from_slice(&0xd800u32.to_le_bytes());
+        data.extend_from_slice(&0x110000u32.to_le_bytes());
+        let a = file("<U2", false, &[2], &data);
+        match a.strings().unwrap_err().fault() {
+            Some(Fault::InvalidCodePoint { index, code_point }) => {
+                assert_eq!((*index, *code_point), (1, 0xd800))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn datetimes_decode_big_endian_once() {
+        let data: Vec<u8> = [5i64, i64::MIN, -1]
+            .iter()
+            .flat_map(|v| v.to_be_bytes())
+            .collect();
+        let a = file(">M8[D]", false, &[3], &data);
+        assert_eq!(a.dtype().descr(), "<M8[D]");
+        let v: Vec<i64> = a.datetimes().unwrap().iter().copied().collect();
+        assert_eq!(v, [5, crate::npy::NAT, -1]);
+        assert!(a.strings().is_err() && a.view::<i64>().is_err());
     }
 }

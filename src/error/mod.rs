@@ -289,10 +289,9 @@ pub enum Fault {
         /// How many data bytes the file holds.
         actual: u64,
     },
-    /// The dtype is recognised but cannot be viewed as numbers.
-    #[error(
-        "unsupported dtype {descr}: only bool, integer, float and complex arrays can be loaded"
-    )]
+    /// The dtype is recognised but its elements cannot be viewed: object
+    /// arrays, whose data is a pickle of Python objects.
+    #[error("unsupported dtype {descr}: object arrays hold Python objects, not array elements")]
     UnsupportedDtype {
         /// The dtype as spelled in the header.
         descr: String,

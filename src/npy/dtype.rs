@@ -246,12 +246,11 @@ impl Dtype {
         }
     }
 
-    /// Whether the data is laid out in this machine's byte order.
+    /// Whether the data is laid out in this machine's byte order (true for
+    /// dtypes without one: bytes, void, records and objects).
     pub fn is_native(&self) -> bool {
-        match self {
-            Dtype::Numeric { kind, order } => kind.itemsize() == 1 || *order == ByteOrder::NATIVE,
-            _ => true,
-        }
+        self.byte_order()
+            .is_none_or(|order| order == ByteOrder::NATIVE)
     }
 
     /// numpy's `dtype.str` spelling: `<f4`, `>i8`, `|b1`, `|O`, `<U10`, ...

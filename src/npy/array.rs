@@ -286,16 +286,19 @@ impl NpyArray {
         &self.storage.as_bytes()[self.data.clone()]
     }
 
-    /// The numeric kind, or an "unsupported dtype" error.
+    /// The numeric kind: an "unsupported dtype" error for object arrays, a
+    /// [`ErrorKind::TypeMismatch`](crate::ErrorKind::TypeMismatch) for the
+    /// other non-numeric dtypes (strings, datetimes, records, ...).
     pub fn kind(&self) -> Result<ElementKind> {
-        self.dtype.kind().ok_or_else(|| {
-            Error::invalid(
-                &*self.path,
-                Fault::UnsupportedDtype {
-                    descr: self.dtype.descr(),
-                },
-            )
-        })
+        match self.dtype.kind() {
+            Some(kind) => Ok(kind),
+            None if self.dtype == Dtype::Object => Err(self.unsupported()),
+            None => Err(Error::new(ErrorKind::TypeMismatch {
+                path: self.path.to_path_buf(),
+                requested: "a numeric dtype",
+                found: self.dtype.descr(),
+            })),
+        }
     }
 
     fn check_type<T: Element>(&self) -> Result<()> {

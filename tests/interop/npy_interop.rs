@@ -969,6 +969,13 @@ fn flexible_dtypes_load_value_for_value_as_numpy() {
             ErrorKind::TypeMismatch { found, .. } => assert_eq!(found, &e.native_descr),
             other => panic!("{what}: expected TypeMismatch, got {other:?}"),
         }
+        assert!(
+            matches!(
+                arr.kind().unwrap_err().kind(),
+                ErrorKind::TypeMismatch { .. }
+            ),
+            "{what}"
+        );
         let other = arr.dtype().other_kind().unwrap();
         match e.kind.as_str() {
             "U" => {

@@ -197,8 +197,9 @@ pub(crate) const LONG: (ElementKind, ElementKind) = if cfg!(windows) {
 
 /// The element type of a `.npy` file, as its header declares it.
 ///
-/// Numeric dtypes are what onedata loads; the others are recognised so that
-/// `onedata info` can report them, and refused for numeric views.
+/// Every dtype but objects loads: numbers through typed views, the others
+/// ([`Dtype::other_kind`]) through their own accessors on
+/// [`NpyArray`](super::NpyArray).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Dtype {
     /// A numeric element type in a given byte order.
@@ -210,8 +211,8 @@ pub enum Dtype {
     },
     /// Python objects (`|O`): the data is a pickle. Loading recipes are these.
     Object,
-    /// A dtype numpy knows but onedata does not load: strings, datetimes,
-    /// long doubles, void and structured records.
+    /// Strings, bytes, datetimes, long doubles, void and structured records
+    /// (see [`OtherKind`]).
     Other {
         /// numpy's `dtype.str` spelling (the raw header text for structured dtypes).
         descr: String,
@@ -237,7 +238,8 @@ impl Dtype {
         }
     }
 
-    /// Bytes per element, where known (`None` for objects and structured records).
+    /// Bytes per element (`None` for objects, and records or subarrays
+    /// that hold objects).
     pub fn itemsize(&self) -> Option<usize> {
         match self {
             Dtype::Numeric { kind, .. } => Some(kind.itemsize()),
@@ -706,7 +708,64 @@ mod tests {
     }
 
     #[test]
-    fn recognises_unsupported_dtypes() {
+    fn other_kinds_and_units_read_from_the_descr() {
+        let kind = |d: &str| Dtype::parse(d).unwrap().other_kind();
+        assert_eq!(kind("<U6"), Some(OtherKind::Unicode { chars: 6 }));
+        assert_eq!(kind("|S2"), Some(OtherKind::Bytes { len: 2 }));
+        assert_eq!(kind("|V5"), Some(OtherKind::Void { size: 5 }));
+        assert_eq!(kind(">f16"), Some(OtherKind::LongDouble));
+        assert_eq!(kind("<c32"), Some(OtherKind::ComplexLongDouble));
+        let unit = |base, count| DatetimeUnit { base, count };
+        assert_eq!(
+            kind(">M8[D]"),
+            Some(OtherKind::Datetime(unit(TimeBase::Days, 1)))
+        );
+        assert_eq!(
+            kind("<m8[10us]"),
+            Some(OtherKind::Timedelta(unit(TimeBase::Microseconds, 10)))
+        );
+        assert_eq!(
+            kind("<m8"),
+            Some(OtherKind::Timedelta(unit(TimeBase::Generic, 1)))
+        );
+        assert_eq!(kind("<f8"), None);
+        assert_eq!(Dtype::Object.other_kind(), None);
+        let be = Dtype::parse(">M8[s]").unwrap();
+        assert_eq!(be.byte_order(), Some(ByteOrder::Big));
+        assert_eq!(be.to_native().descr(), "<M8[s]");
+        assert_eq!(Dtype::parse("|S3").unwrap().byte_order(), None);
+        assert!(Dtype::parse("|S3").unwrap().is_native());
+    }
+
+    #[test]
+    fn record_fields_with_titles_padding_nesting_and_subarrays() {
+        let dtype = Dtype::Other {
+            descr: "[('', '|V2'), (('T', 'id'), '<u2'), ('pos', [('a', '|u1'), ('', '|V3'), \
+                    ('b', '<i4')]), ('s', 'S', 3), ('m', '>f8', (2, 3))]"
+                .into(),
+            itemsize: Some(64),
+        };
+        let f = dtype.fields().unwrap();
+        let names: Vec<&str> = f.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["id", "pos", "s", "m"]);
+        assert_eq!(f[0].title.as_deref(), Some("T"));
+        assert_eq!(
+            f.iter().map(|f| f.offset).collect::<Vec<_>>(),
+            [2, 4, 12, 15]
+        );
+        assert_eq!(
+            f[1].dtype.descr(),
+            "[('a', '|u1'), ('', '|V3'), ('b', '<i4')]"
+        );
+        assert_eq!(f[1].dtype.fields().unwrap()[1].offset, 4);
+        assert_eq!((f[2].dtype.descr(), f[2].size), ("|S3".into(), 3));
+        assert_eq!((f[3].shape.as_slice(), f[3].size), (&[2, 3][..], 48));
+        assert_eq!(f[3].dtype.descr(), ">f8");
+        assert_eq!(Dtype::parse("<f8").unwrap().fields(), None);
+    }
+
+    #[test]
+    fn recognises_other_dtypes() {
         assert_eq!(Dtype::parse("|O"), Some(Dtype::Object));
         // C long: numpy's `np.dtype('l').itemsize` is 4 on Windows, else 8.
         let long = if cfg!(windows) { 4 } else { 8 };

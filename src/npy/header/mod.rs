@@ -138,7 +138,8 @@ impl Header {
     }
 
     /// The number of data bytes the header promises, where the dtype tells it
-    /// (`None` for object arrays, whose data is a pickle, and structured records).
+    /// (`None` for object arrays, whose data is a pickle, and for records
+    /// that hold objects).
     pub fn data_len(&self) -> Option<usize> {
         // Cannot overflow: checked when the header was parsed.
         self.dtype

@@ -7,6 +7,20 @@
 //! by numpy (`np.ascontiguousarray(a, a.dtype.newbyteorder('<')).tobytes()`, booleans first
 //! as `(a != 0).astype('u1')`)
 //! can be compared directly.
+//!
+//! The other dtypes follow numpy's element bytes, in C order:
+//!
+//! - `U` strings: the UTF-32 code units little-endian, NUL padding
+//!   included; `S` bytes, void (`V`) and structured records: the element
+//!   bytes as stored (record fields are not reordered or byte-swapped);
+//! - datetimes and timedeltas (`M8`, `m8`): the `i64` counts little-endian
+//!   (the unit is not hashed);
+//! - long doubles (`f16`, `c32`): the platform's bytes, little-endian.
+//!
+//! numpy's expression is the numeric one for `U`, `S`, datetimes and long
+//! doubles, `np.ascontiguousarray(a, a.dtype.newbyteorder('<')).tobytes()`,
+//! and `np.ascontiguousarray(a).tobytes()` for void and records. Object
+//! arrays have no digest.
 
 use bytemuck::AnyBitPattern;
 use ndarray::{ArrayBase, Data, Dimension};
@@ -33,8 +47,44 @@ const CHUNK: usize = 1 << 16;
 /// assert_ne!(d, onedata::digest::digest_array(&a.t()));
 /// ```
 pub fn digest(array: &NpyArray) -> Result<[u8; 32]> {
-    let kind = array.kind()?;
+    let Some(kind) = array.dtype().kind() else {
+        return digest_other(array);
+    };
     with_element_type!(kind, T => Ok(digest_array(&array.view::<T>()?)))
+}
+
+/// The digest of an array of strings, bytes, datetimes, long doubles, void
+/// or records: each element's bytes in C order, the multi-byte units of
+/// `U`, datetimes and long doubles little-endian (see the module docs).
+fn digest_other(array: &NpyArray) -> Result<[u8; 32]> {
+    let size = array.itemsize()?;
+    let swap = if cfg!(target_endian = "big") {
+        array.dtype().other_swap_unit()
+    } else {
+        None
+    };
+    let mut hasher = Sha256::new();
+    let c_order = !array.is_fortran() || array.shape().iter().filter(|&&d| d > 1).count() <= 1;
+    if c_order && swap.is_none() {
+        hasher.update(array.data_bytes());
+        return Ok(hasher.finalize().into());
+    }
+    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + size);
+    for element in array.element_bytes()? {
+        let start = buf.len();
+        buf.extend_from_slice(element);
+        if let Some(unit) = swap {
+            for c in buf[start..].chunks_exact_mut(unit) {
+                c.reverse();
+            }
+        }
+        if buf.len() >= CHUNK {
+            hasher.update(&buf);
+            buf.clear();
+        }
+    }
+    hasher.update(&buf);
+    Ok(hasher.finalize().into())
 }
 
 /// The digest of any array of numpy elements.

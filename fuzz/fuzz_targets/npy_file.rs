@@ -20,7 +20,7 @@ use bytemuck::AnyBitPattern;
 use libfuzzer_sys::fuzz_target;
 use ndarray::Dimension;
 use onedata::digest::{digest, digest_array};
-use onedata::npy::{Dtype, Element, ElementKind, Header, NpBool, NpyArray};
+use onedata::npy::{Dtype, Element, ElementKind, Header, NpBool, NpyArray, OtherKind};
 use onedata::{Error, ErrorKind, Fault};
 
 /// A view of the wrong type must be a typed error, never a panic.
@@ -118,10 +118,11 @@ fn check_other_views(arr: &NpyArray, kind: Option<ElementKind>) {
         }
         match kind {
             Some(_) => onedata::with_element_type!(other, T => wrong_view::<T>(arr)),
-            // Not numeric: every view is an "unsupported dtype" error.
+            // Not numeric: every view is a type mismatch, or an
+            // "unsupported dtype" error for objects.
             None => {
                 onedata::with_element_type!(other, T => match arr.view::<T>().map_err(Error::into_kind) {
-                    Err(ErrorKind::Invalid { .. }) => {}
+                    Err(ErrorKind::Invalid { .. } | ErrorKind::TypeMismatch { .. }) => {}
                     Err(e) => panic!("viewing {:?}: {e}", arr.dtype()),
                     Ok(_) => panic!("{:?} viewed as {other:?}", arr.dtype()),
                 })
@@ -172,8 +173,16 @@ fuzz_target!(|data: &[u8]| {
     };
     assert_eq!(arr.data_bytes().len(), raw.len());
     match header.dtype() {
-        Dtype::Numeric { kind, .. } if !header.dtype().is_native() => {
-            let unit = kind.swap_unit();
+        dtype if !dtype.is_native() => {
+            let unit = match dtype.kind() {
+                Some(kind) => kind.swap_unit(),
+                // `U` by code unit, datetimes by i64, long doubles by 16 bytes.
+                None => match dtype.other_kind() {
+                    Some(OtherKind::Unicode { .. }) => 4,
+                    Some(OtherKind::Datetime(_) | OtherKind::Timedelta(_)) => 8,
+                    _ => 16,
+                },
+            };
             for (a, b) in arr
                 .data_bytes()
                 .chunks_exact(unit)
@@ -196,8 +205,21 @@ fuzz_target!(|data: &[u8]| {
             onedata::with_element_type!(kind, T => check_view::<T>(&t));
         }
         None => {
-            assert_eq!(arr.dtype(), header.dtype());
-            assert!(digest(&arr).is_err());
+            // In native byte order, and with a digest and every element's
+            // bytes unless it holds objects.
+            assert!(arr.dtype().is_native());
+            assert_eq!(arr.dtype().other_kind().is_some(), header.dtype().other_kind().is_some());
+            let objects = arr.dtype().itemsize().is_none();
+            assert_eq!(digest(&arr).is_err(), objects);
+            if !objects {
+                let elements = arr.element_bytes().expect("element bytes");
+                assert_eq!(elements.len(), arr.len());
+                assert_eq!(arr.raw_view().expect("raw view").len(), arr.data_bytes().len());
+                let _ = arr.strings();
+                let _ = arr.bytes_elements();
+                let _ = arr.datetimes();
+                let _ = arr.dtype().fields();
+            }
         }
     }
 

@@ -289,13 +289,23 @@ pub enum Fault {
         /// How many data bytes the file holds.
         actual: u64,
     },
-    /// The dtype is recognised but cannot be viewed as numbers.
-    #[error(
-        "unsupported dtype {descr}: only bool, integer, float and complex arrays can be loaded"
-    )]
+    /// The dtype is recognised but its elements cannot be viewed: object
+    /// arrays, whose data is a pickle of Python objects.
+    #[error("unsupported dtype {descr}: object arrays hold Python objects, not array elements")]
     UnsupportedDtype {
         /// The dtype as spelled in the header.
         descr: String,
+    },
+    /// An element of a `U` (unicode) array holds a code unit that is no
+    /// Unicode scalar value (a surrogate, or past U+10FFFF).
+    #[error(
+        "element {index} of the unicode array holds {code_point:#x}, which is no Unicode character"
+    )]
+    InvalidCodePoint {
+        /// The element's place in C order.
+        index: usize,
+        /// The code unit.
+        code_point: u32,
     },
     /// The pickle of an object array is malformed, hostile or holds more
     /// than onedata decodes (see [`crate::recipe`]).

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use bytemuck::AnyBitPattern;
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension, IxDyn, ShapeBuilder};
 
-use super::dtype::{Dtype, Element, ElementKind, NpBool};
+use super::dtype::{ByteOrder, Dtype, Element, ElementKind, NpBool, OtherKind};
 use super::header::Header;
 use super::read::OpenedFile;
 use super::storage::{AlignedBuf, Storage};
@@ -119,27 +119,41 @@ impl NpyArray {
             storage,
             path: Arc::from(path),
         };
-        if let Some(kind) = array.dtype.kind() {
-            let aligned = (array.data_bytes().as_ptr() as usize) % kind.align() == 0;
-            if !array.dtype.is_native() || !aligned {
-                array.decode_to_native(kind);
+        let (swap, align) = match array.dtype.kind() {
+            Some(kind) => (kind.swap_unit(), kind.align()),
+            // `U` is viewed as `u32`, datetimes as `i64`; the others as bytes.
+            None => {
+                let swap = array.dtype.other_swap_unit();
+                let align = match swap {
+                    Some(16) | None => 1,
+                    Some(unit) => unit,
+                };
+                (swap.unwrap_or(1), align)
             }
+        };
+        let aligned = (array.data_bytes().as_ptr() as usize) % align == 0;
+        let native = match array.dtype.byte_order() {
+            Some(order) => order == ByteOrder::NATIVE,
+            None => true,
+        };
+        if !native || !aligned {
+            array.decode_to_native(swap, native);
         }
         Ok(array)
     }
 
-    /// Copies the data into an aligned buffer in native byte order.
-    fn decode_to_native(&mut self, kind: ElementKind) {
+    /// Copies the data into an aligned buffer in native byte order,
+    /// reversing each `unit` bytes when the file's order is not native.
+    fn decode_to_native(&mut self, unit: usize, native: bool) {
         let mut buf = AlignedBuf::copy_from(self.data_bytes());
-        if !self.dtype.is_native() {
-            let unit = kind.swap_unit();
+        if !native {
             for chunk in buf.as_bytes_mut().chunks_exact_mut(unit) {
                 chunk.reverse();
             }
         }
         self.data = 0..buf.len();
         self.storage = Arc::new(Storage::Owned(buf));
-        self.dtype = Dtype::native(kind);
+        self.dtype = self.dtype.to_native();
     }
 
     /// An owned array holding a copy of `array`'s elements in C order.
@@ -219,7 +233,8 @@ impl NpyArray {
     }
 
     /// The dtype of the data as held in memory: always native byte order for
-    /// numeric arrays.
+    /// numbers, `U` strings, datetimes and long doubles (big-endian files
+    /// are decoded once when opened).
     pub fn dtype(&self) -> &Dtype {
         &self.dtype
     }
@@ -271,20 +286,27 @@ impl NpyArray {
         &self.storage.as_bytes()[self.data.clone()]
     }
 
-    /// The numeric kind, or an "unsupported dtype" error.
+    /// The numeric kind: an "unsupported dtype" error for object arrays, a
+    /// [`ErrorKind::TypeMismatch`](crate::ErrorKind::TypeMismatch) for the
+    /// other non-numeric dtypes (strings, datetimes, records, ...).
     pub fn kind(&self) -> Result<ElementKind> {
-        self.dtype.kind().ok_or_else(|| {
-            Error::invalid(
-                &*self.path,
-                Fault::UnsupportedDtype {
-                    descr: self.dtype.descr(),
-                },
-            )
-        })
+        match self.dtype.kind() {
+            Some(kind) => Ok(kind),
+            None if self.dtype == Dtype::Object => Err(self.unsupported()),
+            None => Err(Error::new(ErrorKind::TypeMismatch {
+                path: self.path.to_path_buf(),
+                requested: "a numeric dtype",
+                found: self.dtype.descr(),
+            })),
+        }
     }
 
     fn check_type<T: Element>(&self) -> Result<()> {
-        if self.kind()? == T::KIND {
+        let kind = match self.dtype {
+            Dtype::Object => Some(self.kind()?),
+            _ => self.dtype.kind(),
+        };
+        if kind == Some(T::KIND) {
             Ok(())
         } else {
             Err(Error::new(ErrorKind::TypeMismatch {
@@ -299,7 +321,9 @@ impl NpyArray {
     /// (Fortran files give a view with Fortran strides).
     ///
     /// Fails with [`ErrorKind::TypeMismatch`](crate::ErrorKind::TypeMismatch) if `T` is not the array's element
-    /// type, and with an "unsupported dtype" error for non-numeric arrays.
+    /// type (strings, datetimes and records have their own accessors:
+    /// [`NpyArray::strings`], [`NpyArray::datetimes`], [`NpyArray::raw_view`]),
+    /// and with an "unsupported dtype" error for object arrays.
     /// Boolean arrays are viewed as [`NpBool`].
     pub fn view<T: Element + AnyBitPattern>(&self) -> Result<ArrayViewD<'_, T>> {
         self.check_type::<T>()?;
@@ -339,5 +363,281 @@ impl NpyArray {
     /// A boolean array as Rust `bool`s (a copy: any non-zero byte is `true`).
     pub fn to_bool(&self) -> Result<ArrayD<bool>> {
         Ok(self.view::<NpBool>()?.map(|b| b.get()))
+    }
+
+    /// The bytes per element, or an "unsupported dtype" error for object
+    /// arrays (whose data is a pickle).
+    pub fn itemsize(&self) -> Result<usize> {
+        self.dtype.itemsize().ok_or_else(|| self.unsupported())
+    }
+
+    fn unsupported(&self) -> Error {
+        Error::invalid(
+            &*self.path,
+            Fault::UnsupportedDtype {
+                descr: self.dtype.descr(),
+            },
+        )
+    }
+
+    fn other_kind(
+        &self,
+        requested: &'static str,
+        fits: fn(&OtherKind) -> bool,
+    ) -> Result<OtherKind> {
+        match self.dtype.other_kind() {
+            Some(k) if fits(&k) => Ok(k),
+            _ if self.dtype == Dtype::Object => Err(self.unsupported()),
+            _ => Err(Error::new(ErrorKind::TypeMismatch {
+                path: self.path.to_path_buf(),
+                requested,
+                found: self.dtype.descr(),
+            })),
+        }
+    }
+
+    /// A zero-copy view of the data as `T` with one more axis, of
+    /// `per_element` items, holding each element's items (the file's memory
+    /// order for the outer axes, the element's items contiguous).
+    fn element_view<T: AnyBitPattern>(&self, per_element: usize) -> Result<ArrayViewD<'_, T>> {
+        let bad = || Error::invalid(&*self.path, HeaderError::DimensionTooLarge);
+        let items: &[T] = bytemuck::try_cast_slice(self.data_bytes()).map_err(|_| bad())?;
+        let outer = self.shape();
+        let mut shape: Vec<usize> = outer.to_vec();
+        shape.push(per_element);
+        if shape.contains(&0) {
+            // No element: any layout will do (ndarray refuses some strides here).
+            return ArrayView::from_shape(IxDyn(&shape), &items[..0]).map_err(|_| bad());
+        }
+        let mut strides = vec![0usize; shape.len()];
+        strides[outer.len()] = 1;
+        let mut step = per_element;
+        let axes: Vec<usize> = if self.is_fortran() {
+            (0..outer.len()).collect()
+        } else {
+            (0..outer.len()).rev().collect()
+        };
+        for axis in axes {
+            strides[axis] = step;
+            step = step.saturating_mul(outer[axis]);
+        }
+        ArrayView::from_shape(IxDyn(&shape).strides(IxDyn(&strides)), items).map_err(|_| bad())
+    }
+
+    /// A zero-copy view of every element's bytes, for any dtype but objects:
+    /// the array's shape with one more axis of [`NpyArray::itemsize`] bytes.
+    /// This is how void (`V`) and structured records are read (see
+    /// [`Dtype::fields`] for where each field lies), and long doubles
+    /// (`f16`, `c32`: the platform's bytes, in native byte order).
+    ///
+    /// ```
+    /// # fn main() -> onedata::Result<()> {
+    /// use ndarray::array;
+    /// let a = onedata::npy::NpyArray::from_array("a", &array![[1u16, 2], [3, 4]]);
+    /// let raw = a.raw_view()?;
+    /// assert_eq!(raw.shape(), &[2, 2, 2]);
+    /// assert_eq!(raw[[1, 0, 0]], 3u16.to_ne_bytes()[0]);
+    /// # Ok(()) }
+    /// ```
+    pub fn raw_view(&self) -> Result<ArrayViewD<'_, u8>> {
+        let size = self.itemsize()?;
+        self.element_view(size)
+    }
+
+    /// Each element's bytes in C (row-major) order, whatever the memory
+    /// order: borrowed from the data, one slice of [`NpyArray::itemsize`]
+    /// bytes per element.
+    pub fn element_bytes(&self) -> Result<Vec<&[u8]>> {
+        let size = self.itemsize()?;
+        let data = self.data_bytes();
+        if size == 0 {
+            return Ok(vec![&data[..0]; self.len()]);
+        }
+        let raw = self.element_view::<u8>(size)?;
+        let last = ndarray::Axis(raw.ndim() - 1);
+        Ok(raw
+            .lanes(last)
+            .into_iter()
+            .map(|lane| {
+                // Each lane is contiguous: its first byte's place in the data.
+                let start = lane.as_ptr() as usize - data.as_ptr() as usize;
+                &data[start..start + size]
+            })
+            .collect())
+    }
+
+    /// A zero-copy view of a `U` array's UTF-32 code units in native byte
+    /// order: the array's shape with one more axis of the dtype's length
+    /// (NUL-padded, as numpy stores them).
+    pub fn utf32_view(&self) -> Result<ArrayViewD<'_, u32>> {
+        match self.other_kind("unicode (<U)", |k| matches!(k, OtherKind::Unicode { .. }))? {
+            OtherKind::Unicode { chars } => self.element_view(chars),
+            _ => unreachable!(),
+        }
+    }
+
+    /// The strings of a `U` array in C order, as numpy gives them (trailing
+    /// NULs stripped; NULs inside a string kept). A code unit that is no
+    /// Unicode scalar value (a surrogate, or past U+10FFFF) is a
+    /// [`Fault::InvalidCodePoint`].
+    ///
+    /// ```
+    /// # fn main() -> onedata::Result<()> {
+    /// let mut file = onedata::npy::Header::new(
+    ///     onedata::npy::Dtype::parse("<U2").unwrap(), false, &[2]).to_bytes();
+    /// for c in ['é', 't', 'x', '\0'] {
+    ///     file.extend_from_slice(&(c as u32).to_le_bytes());
+    /// }
+    /// let a = onedata::npy::NpyArray::from_bytes("a.npy", &file)?;
+    /// assert_eq!(a.strings()?, ["ét", "x"]);
+    /// # Ok(()) }
+    /// ```
+    pub fn strings(&self) -> Result<Vec<String>> {
+        let units = self.utf32_view()?;
+        let last = ndarray::Axis(units.ndim() - 1);
+        let mut out = Vec::with_capacity(self.len());
+        for (index, lane) in units.lanes(last).into_iter().enumerate() {
+            let len = lane.iter().rposition(|&u| u != 0).map_or(0, |i| i + 1);
+            let mut s = String::with_capacity(len);
+            for &u in lane.iter().take(len) {
+                match char::from_u32(u) {
+                    Some(c) => s.push(c),
+                    None => {
+                        return Err(Error::invalid(
+                            &*self.path,
+                            Fault::InvalidCodePoint {
+                                index,
+                                code_point: u,
+                            },
+                        ))
+                    }
+                }
+            }
+            out.push(s);
+        }
+        Ok(out)
+    }
+
+    /// The elements of an `S` array in C order, as numpy gives them:
+    /// borrowed from the data, trailing NULs stripped (NULs inside kept).
+    ///
+    /// ```
+    /// # fn main() -> onedata::Result<()> {
+    /// let mut file = onedata::npy::Header::new(
+    ///     onedata::npy::Dtype::parse("|S3").unwrap(), false, &[2]).to_bytes();
+    /// file.extend_from_slice(b"a\0bc\0\0");
+    /// let a = onedata::npy::NpyArray::from_bytes("a.npy", &file)?;
+    /// assert_eq!(a.bytes_elements()?, [&b"a\0b"[..], b"c"]);
+    /// # Ok(()) }
+    /// ```
+    pub fn bytes_elements(&self) -> Result<Vec<&[u8]>> {
+        self.other_kind("bytes (|S)", |k| matches!(k, OtherKind::Bytes { .. }))?;
+        Ok(self
+            .element_bytes()?
+            .into_iter()
+            .map(|b| &b[..b.iter().rposition(|&c| c != 0).map_or(0, |i| i + 1)])
+            .collect())
+    }
+
+    /// A zero-copy view of a datetime (`M8`) or timedelta (`m8`) array as
+    /// `i64` counts of its unit ([`Dtype::datetime_unit`]), in the file's
+    /// memory order; [`NAT`](super::NAT) (`i64::MIN`) is "not a time".
+    pub fn datetimes(&self) -> Result<ArrayViewD<'_, i64>> {
+        self.other_kind("datetime64/timedelta64 (<M8, <m8)", |k| {
+            matches!(k, OtherKind::Datetime(_) | OtherKind::Timedelta(_))
+        })?;
+        let bad = || Error::invalid(&*self.path, HeaderError::DimensionTooLarge);
+        let elems: &[i64] = bytemuck::try_cast_slice(self.data_bytes()).map_err(|_| bad())?;
+        let shape = IxDyn(self.shape()).set_f(self.is_fortran());
+        ArrayView::from_shape(shape, elems).map_err(|_| bad())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(descr: &str, fortran: bool, shape: &[usize], data: &[u8]) -> NpyArray {
+        let mut bytes = Header::new(Dtype::parse(descr).unwrap(), fortran, shape).to_bytes();
+        bytes.extend_from_slice(data);
+        NpyArray::from_bytes("t.npy", &bytes).unwrap()
+    }
+
+    fn utf32(s: &[char], order: ByteOrder) -> Vec<u8> {
+        s.iter()
+            .flat_map(|&c| match order {
+                ByteOrder::Little => (c as u32).to_le_bytes(),
+                ByteOrder::Big => (c as u32).to_be_bytes(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn unicode_strings_in_either_byte_order_and_memory_order() {
+        let chars = [
+            'a', '\0', 'é', 'x', '🐭', '\0', 'b', '\0', '\0', '\0', 'z', 'q',
+        ];
+        // 2 x 3 elements of 2 chars each.
+        for order in [ByteOrder::Little, ByteOrder::Big] {
+            let descr = if order == ByteOrder::Little {
+                "<U2"
+            } else {
+                ">U2"
+            };
+            let c = file(descr, false, &[2, 3], &utf32(&chars, order));
+            assert_eq!(c.strings().unwrap(), ["a", "éx", "🐭", "b", "", "zq"]);
+            assert_eq!(c.dtype().descr(), "<U2");
+            // The same bytes read as Fortran order: the transpose's elements.
+            let f = file(descr, true, &[3, 2], &utf32(&chars, order));
+            assert_eq!(f.strings().unwrap(), ["a", "b", "éx", "", "🐭", "zq"]);
+            assert_eq!(f.utf32_view().unwrap().shape(), &[3, 2, 2]);
+        }
+    }
+
+    #[test]
+    fn empty_and_zero_width_arrays_have_no_strings() {
+        assert!(file("<U1", false, &[0], &[]).strings().unwrap().is_empty());
+        assert!(file("<U3", false, &[2, 0], &[])
+            .strings()
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            file("|S0", false, &[2], &[])
+                .bytes_elements()
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(
+            file("|V0", false, &[2], &[]).raw_view().unwrap().shape(),
+            &[2, 0]
+        );
+    }
+
+    #[test]
+    fn invalid_code_points_are_a_typed_fault() {
+        let mut data = utf32(&['a', 'b'], ByteOrder::Little);
+        data.extend_from_slice(&0xd800u32.to_le_bytes());
+        data.extend_from_slice(&0x110000u32.to_le_bytes());
+        let a = file("<U2", false, &[2], &data);
+        match a.strings().unwrap_err().fault() {
+            Some(Fault::InvalidCodePoint { index, code_point }) => {
+                assert_eq!((*index, *code_point), (1, 0xd800))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn datetimes_decode_big_endian_once() {
+        let data: Vec<u8> = [5i64, i64::MIN, -1]
+            .iter()
+            .flat_map(|v| v.to_be_bytes())
+            .collect();
+        let a = file(">M8[D]", false, &[3], &data);
+        assert_eq!(a.dtype().descr(), "<M8[D]");
+        let v: Vec<i64> = a.datetimes().unwrap().iter().copied().collect();
+        assert_eq!(v, [5, crate::npy::NAT, -1]);
+        assert!(a.strings().is_err() && a.view::<i64>().is_err());
     }
 }

@@ -12,10 +12,12 @@ mod storage;
 mod write;
 
 pub use array::NpyArray;
-pub use dtype::{ByteOrder, Dtype, Element, ElementKind, NpBool};
+pub use dtype::{
+    ByteOrder, DatetimeUnit, Dtype, Element, ElementKind, Field, NpBool, OtherKind, TimeBase, NAT,
+};
 pub use header::{Header, Shape, ARRAY_ALIGN, MAGIC, MAX_DIMS, MAX_HEADER_CHARS};
 pub use read::read_header;
-pub use write::{header_for, write_npy, write_npy_to};
+pub use write::{header_for, write_npy, write_npy_array, write_npy_array_to, write_npy_to};
 
 pub(crate) use read::OpenedFile;
 #[doc(hidden)]

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use ndarray::{ArrayBase, Data, Dimension};
 
+use super::array::NpyArray;
 use super::dtype::{Dtype, Element};
 use super::header::Header;
 use crate::error::{Error, Result};
@@ -107,6 +108,50 @@ where
         }
     }
     write_atomic(path, |w| write_npy_to(w, array))
+}
+
+/// The header `numpy.save` writes for a loaded array: its dtype as held in
+/// memory (native byte order for numbers, `U`, datetimes and long doubles),
+/// and Fortran order only when the array is not also C-contiguous.
+fn header_for_npy(array: &NpyArray) -> Result<Header> {
+    array.itemsize()?;
+    let dims_over_one = array.shape().iter().filter(|&&d| d > 1).count();
+    let fortran = array.is_fortran() && dims_over_one > 1 && !array.is_empty();
+    Ok(Header::new(array.dtype().clone(), fortran, array.shape()))
+}
+
+/// Writes a loaded array in `.npy` format to `w`, whatever its dtype but
+/// objects: the bytes `numpy.save` writes for the same array (the header
+/// with the same descr, then the element bytes in the array's memory order).
+///
+/// ```
+/// # fn main() -> onedata::Result<()> {
+/// use onedata::npy::{write_npy_array_to, Dtype, Header, NpyArray};
+/// let mut file = Header::new(Dtype::parse("|S2").unwrap(), false, &[2]).to_bytes();
+/// file.extend_from_slice(b"ab\0c");
+/// let a = NpyArray::from_bytes("a.npy", &file)?;
+/// let mut out = Vec::new();
+/// write_npy_array_to(&mut out, &a)?;
+/// assert_eq!(out, file);
+/// # Ok(()) }
+/// ```
+pub fn write_npy_array_to<W: Write>(mut w: W, array: &NpyArray) -> Result<()> {
+    let header = header_for_npy(array)?;
+    let io = |e| Error::io(array.path(), e);
+    w.write_all(&header.to_bytes()).map_err(io)?;
+    w.write_all(array.data_bytes()).map_err(io)
+}
+
+/// Writes a loaded array to `path` atomically, as [`write_npy`] writes an
+/// ndarray: byte for byte what `numpy.save` writes for the same array, for
+/// every dtype but objects (strings, bytes, datetimes, long doubles, void
+/// and structured records included).
+pub fn write_npy_array(path: impl AsRef<Path>, array: &NpyArray) -> Result<()> {
+    let header = header_for_npy(array)?.to_bytes();
+    write_atomic(path.as_ref(), |w| {
+        w.write_all(&header)?;
+        w.write_all(array.data_bytes())
+    })
 }
 
 /// The bytes of `array` in the order `write_npy_to` writes them, when they

@@ -44,6 +44,22 @@ where
     }
 }
 
+/// A loaded array of any dtype but objects (strings, datetimes, records, ...),
+/// written as `numpy.save` writes it.
+impl SaveOne for NpyArray {
+    fn extension(&self) -> Extension {
+        Extension::Npy
+    }
+
+    fn write_to(&self, path: &Path) -> Result<()> {
+        crate::npy::write_npy_array(path, self)
+    }
+
+    fn cache_entry(&self, path: &Path) -> Result<Option<OneData>> {
+        Ok(Some(OneData::Dense(NpyArray::open(path)?)))
+    }
+}
+
 impl SaveOne for LoadingRecipe {
     fn extension(&self) -> Extension {
         Extension::Npy

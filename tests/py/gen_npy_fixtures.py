@@ -21,6 +21,13 @@ numpy. OUTDIR/manifest.json describes them:
       numpy_save_native  the file is exactly what numpy.save writes for a
                          native-byte-order array: a rewrite must reproduce it
   "unsupported": [{file, descr}] dtypes numpy loads but onedata does not view
+  "flexible":    strings, bytes, datetimes, long doubles, void and records
+                 (see flexible_fixtures): file, descr (as numpy loads it),
+                 native_descr (as onedata holds it), shape, fortran_order,
+                 kind, strings / bytes_hex / ints + unit / fields (by kind),
+                 raw_hex (the element bytes in C order, native byte order),
+                 digest (hex SHA-256 of the documented numpy expression),
+                 resaved (np.save of the array as onedata holds it)
   "truncated":   [{file, source, cut, part, numpy_error}] fixtures cut short
                  after `cut` bytes, in the "header" or the "data"; numpy
                  refuses each of them with numpy_error
@@ -196,6 +203,143 @@ class Gen:
         self.record(name, a)
 
 
+FLEX_SWAPPED = "UMmfc"  # kinds decoded into native byte order when loaded
+
+
+def header_descr(dtype):
+    """The descr as the header spells it: dtype.str, or a record list's repr."""
+    return dtype.str if dtype.names is None else repr(np.lib.format.dtype_to_descr(dtype))
+
+
+def flexible_fixtures(g):
+    """Strings, bytes, datetimes, long doubles, void and structured arrays,
+    in both byte orders where they have one and in C and Fortran order,
+    each with what numpy makes of it."""
+    out = []
+
+    def add(name, a, kind, fortran=False):
+        if fortran:
+            a = np.asfortranarray(a)
+        g.save(name, a)
+        path = os.path.join(g.outdir, name)
+        loaded = np.load(path)
+        assert loaded.dtype == a.dtype and loaded.shape == a.shape, name
+        assert loaded.tobytes() == a.tobytes(), name
+        _, shape, fort, _, _ = header_info(path)
+        swapped = loaded.dtype.kind in FLEX_SWAPPED
+        native = loaded.astype(loaded.dtype.newbyteorder("="), order="K") if swapped else loaded
+        if swapped:
+            little = np.ascontiguousarray(loaded, loaded.dtype.newbyteorder("<"))
+        else:
+            little = np.ascontiguousarray(loaded)
+        entry = {
+            "file": name,
+            "descr": header_descr(loaded.dtype),
+            "native_descr": header_descr(native.dtype),
+            "shape": list(shape),
+            "fortran_order": bool(fort),
+            "kind": kind,
+            "itemsize": loaded.dtype.itemsize,
+            "raw_hex": np.ascontiguousarray(native).tobytes().hex(),
+            "digest": hashlib.sha256(little.tobytes()).hexdigest(),
+        }
+        flat = loaded.ravel(order="C")
+        if kind == "U":
+            entry["strings"] = [str(x) for x in flat.tolist()]
+        elif kind == "S":
+            entry["bytes_hex"] = [bytes(x).hex() for x in flat.tolist()]
+        elif kind in ("M", "m"):
+            entry["ints"] = [int(x) for x in
+                             flat.astype(flat.dtype.newbyteorder("<")).view("<i8").tolist()]
+            unit, count = np.datetime_data(loaded.dtype)
+            entry["unit"] = [unit, int(count)]
+        elif kind == "struct":
+            fields = []
+            for fname in loaded.dtype.names:
+                fdt, offset = loaded.dtype.fields[fname][:2]
+                base = fdt.base
+                fields.append({
+                    "name": fname,
+                    "offset": offset,
+                    "descr": repr(base.descr) if base.names is not None else base.str,
+                    "shape": list(fdt.shape),
+                    "size": fdt.itemsize,
+                })
+            entry["fields"] = fields
+        resaved = name + ".resaved.npy"
+        with open(g.path(resaved), "wb") as f:
+            np.save(f, native)
+        entry["resaved"] = resaved
+        out.append(entry)
+
+    u = np.array([["abcde", "x", "\u00e9t\u00e9"], ["", "\U0001f42d!", "a\x00b"]], dtype="<U5")
+    for bo in "<>":
+        for mem in "CF":
+            add(f"U5_{'le' if bo == '<' else 'be'}_{mem}_2x3.npy",
+                u.astype(u.dtype.newbyteorder(bo)), "U", fortran=mem == "F")
+    add("U6_le_C_4.npy", np.array(["mouse", "r\u00f6i", "", "\u4e2d\u6587"], dtype="<U6"), "U")
+    add("U1_le_C_0.npy", np.array([], dtype="<U1"), "U")
+    add("U3_le_C_scalar.npy", np.array("ab", dtype="<U3"), "U")
+
+    b = np.array([[b"ab", b"a\x00b"], [b"", b"\x00\x00z"], [b"\xff", b"xyz"]], dtype="S3")
+    for mem in "CF":
+        add(f"S3_{mem}_3x2.npy", b, "S", fortran=mem == "F")
+    add("S2_C_4.npy", np.array([b"ab", b"\x00", b"a", b"\x00b"], dtype="S2"), "S")
+
+    dates = ["2024-01-01", "NaT", "1970-01-01", "1969-12-31", "2262-04-11", "1800-06-30"]
+    for unit in ["D", "s", "ms", "ns", "M", "25ms"]:
+        for bo in "<>":
+            a = np.array(dates, dtype=f"M8[{unit}]").astype(f"{bo}M8[{unit}]")
+            add(f"M8_{unit}_{'le' if bo == '<' else 'be'}_C_6.npy", a, "M")
+    add("M8_D_le_F_2x3.npy", np.array(dates, dtype="<M8[D]").reshape(2, 3), "M", fortran=True)
+    td = np.array([0, 1, -1, np.iinfo(np.int64).max, -(2**40)], dtype="i8").astype("m8[s]")
+    td[3] = np.timedelta64("NaT")
+    for bo in "<>":
+        for unit in ["s", "us", "h"]:
+            add(f"m8_{unit}_{'le' if bo == '<' else 'be'}_C_5.npy",
+                td.astype(f"m8[{unit}]", casting="unsafe").astype(f"{bo}m8[{unit}]"), "m")
+    add("m8_generic_C_3.npy", np.array([1, 2, 3], dtype="m8"), "m")
+
+    ld = np.array([[1.5, -2.0, 1e300], [0.1, np.inf, np.nan]], dtype=np.longdouble)
+    for bo in "<>":
+        for mem in "CF":
+            add(f"f16_{'le' if bo == '<' else 'be'}_{mem}_2x3.npy",
+                ld.astype(ld.dtype.newbyteorder(bo)), "longdouble", fortran=mem == "F")
+    with np.errstate(invalid="ignore"):
+        cld = (ld + 1j * ld[::-1]).astype(np.clongdouble)
+    for bo in "<>":
+        add(f"c32_{'le' if bo == '<' else 'be'}_C_2x3.npy",
+            cld.astype(cld.dtype.newbyteorder(bo)), "longdouble")
+
+    v = np.frombuffer(bytes(range(24)), dtype="V4").reshape(2, 3)
+    add("V4_C_2x3.npy", v, "V")
+    add("V4_F_2x3.npy", v, "V", fortran=True)
+
+    rec = np.dtype([("x", "<i2"), ("name", "S3"), ("t", ">f8", (2,)), ("u", "<U2")])
+    r = np.zeros((2, 2), dtype=rec)
+    r["x"] = [[1, -2], [3, 4]]
+    r["name"] = [[b"ab", b""], [b"c\x00d", b"xyz"]]
+    r["t"] = np.arange(8.0).reshape(2, 2, 2)
+    r["u"] = [["\u00e9", "z"], ["", "ok"]]
+    add("struct_C_2x2.npy", r, "struct")
+    add("struct_F_2x2.npy", r, "struct", fortran=True)
+    inner = np.dtype({"names": ["a", "b"], "formats": ["u1", "<i4"],
+                      "offsets": [0, 4], "itemsize": 12})
+    nested = np.dtype({"names": ["id", "pos", "when"],
+                       "formats": ["<u2", inner, "<M8[us]"],
+                       "offsets": [2, 8, 24], "itemsize": 40})
+    n = np.zeros(3, dtype=nested)
+    n["id"] = [7, 8, 9]
+    n["pos"]["a"] = [1, 2, 3]
+    n["pos"]["b"] = [-1, 0, 2**30]
+    n["when"] = np.array(["2024-05-01T12:00", "NaT", "1970-01-01"], dtype="M8[us]")
+    add("struct_nested_padded_C_3.npy", n, "struct")
+    aligned = np.dtype([("a", "u1"), ("b", "<f8"), ("c", "<i2")], align=True)
+    add("struct_aligned_C_4.npy", np.array([(1, 0.5, -3), (2, 1.5, 4), (3, 2.5, 5), (4, 3.5, 6)],
+                                           dtype=aligned), "struct")
+    return out
+
+
 def main():
     outdir = sys.argv[1]
     os.makedirs(outdir, exist_ok=True)
@@ -307,11 +451,8 @@ def main():
     obj = np.empty(3, dtype=object)
     obj[0], obj[1], obj[2] = {"speed": 1.5}, [1, 2, 3], "lick"
     add_unsupported("object_3.npy", obj, allow_pickle=True)
-    add_unsupported("str_U5_2x2.npy", np.array([["abcde", "x"], ["", "\u00e9t\u00e9"]], dtype="<U5"))
-    add_unsupported("str_U5_be_3.npy", np.array(["a", "bb", "ccc"], dtype=">U5"))
-    add_unsupported("bytes_S3_4.npy", np.array([b"abc", b"", b"x", b"yz"], dtype="S3"))
-    add_unsupported("datetime_ns_3.npy",
-                    np.array(["2024-01-01T00:00", "NaT", "1970-01-01"], dtype="<M8[ns]"))
+
+    flexible = flexible_fixtures(g)
 
     # Valid fixtures cut short, each refused by numpy.
     truncated = []
@@ -350,11 +491,13 @@ def main():
         "numpy_version": np.__version__,
         "arrays": g.arrays,
         "unsupported": unsupported,
+        "flexible": flexible,
         "truncated": truncated,
     }
     with open(os.path.join(outdir, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
     print(json.dumps({"arrays": len(g.arrays), "unsupported": len(unsupported),
+                      "flexible": len(flexible),
                       "truncated": len(truncated)}))
 
 

@@ -5,9 +5,9 @@ use std::borrow::Cow;
 
 use smallvec::SmallVec;
 
-use super::literal::{Int, Value};
+use super::literal::{Int, Parser, Value};
 use super::MAX_DIMS;
-use crate::npy::dtype::{ByteOrder, Dtype, ElementKind, LONG};
+use crate::npy::dtype::{ByteOrder, Dtype, ElementKind, Field, LONG};
 
 /// numpy's `int`: the limit of dtype sizes, subarray dimensions and record offsets.
 const C_INT_MAX: u64 = i32::MAX as u64;
@@ -136,6 +136,121 @@ fn structured<'v, 'a: 'v>(fields: impl Iterator<Item = &'v Value<'a>>) -> Option
         object,
         sub_ndim: 0,
     })
+}
+
+/// The fields of a record list given as header text (what
+/// [`Dtype::fields`] reads): a list of `(name, format)` or
+/// `(name, format, shape)` tuples, as `numpy.save` writes `dtype.descr`.
+pub(crate) fn record_fields(text: &str) -> Option<Vec<Field>> {
+    let wrapped = format!("{{'descr': {text}}}");
+    let entries = Parser::new(&wrapped, false).header().ok()?;
+    fields_of(&entries.first()?.value)
+}
+
+fn fields_of(value: &Value) -> Option<Vec<Field>> {
+    let Value::List(items) = value else {
+        return None;
+    };
+    let mut out = Vec::with_capacity(items.len());
+    let mut offset = 0u64;
+    for field in items {
+        let (Value::Tuple(parts) | Value::List(parts)) = field else {
+            return None;
+        };
+        let base = descr_info(parts.get(1)?)?;
+        let info = match parts.len() {
+            2 => base.clone(),
+            3 => with_shape(base.clone(), &parts[2])?,
+            _ => return None,
+        };
+        let padding = matches!(&parts[0], Value::Str(s) if s.is_empty()) && info.is_void();
+        if !padding {
+            let (title, name) = match &parts[0] {
+                Value::Tuple(pair) if pair.len() == 2 => (Some(&pair[0]), &pair[1]),
+                name => (None, name),
+            };
+            let Value::Str(name) = name else { return None };
+            let title = match title {
+                Some(Value::Str(t)) => Some(t.to_string()),
+                _ => None,
+            };
+            // A size for an unsized base (`('s', 'S', 3)`) is no subarray.
+            let sized = parts.len() == 3 && base.is_unsized();
+            let (dtype_info, shape) = if parts.len() == 3 && !sized {
+                let shape = match &parts[2] {
+                    Value::Int(Int { mag: Some(m), .. }) => vec![*m as usize],
+                    Value::Tuple(d) | Value::List(d) => d
+                        .iter()
+                        .map(|v| match v {
+                            Value::Int(Int { mag: Some(m), .. }) => Some(*m as usize),
+                            _ => None,
+                        })
+                        .collect::<Option<Vec<_>>>()?,
+                    _ => return None,
+                };
+                (base, shape)
+            } else {
+                (info.clone(), Vec::new())
+            };
+            let dtype = match dtype_info.kind {
+                DescrKind::Plain(d) => d,
+                DescrKind::Subarray => Dtype::Other {
+                    descr: format!("|V{}", dtype_info.itemsize),
+                    itemsize: (!dtype_info.object).then_some(dtype_info.itemsize as usize),
+                },
+                DescrKind::Structured => Dtype::Other {
+                    descr: python_repr(&parts[1]),
+                    itemsize: (!dtype_info.object).then_some(dtype_info.itemsize as usize),
+                },
+            };
+            out.push(Field {
+                name: name.to_string(),
+                title,
+                offset: offset as usize,
+                dtype,
+                shape,
+                size: info.itemsize as usize,
+            });
+        }
+        offset = offset.checked_add(info.itemsize)?;
+    }
+    Some(out)
+}
+
+/// Python's `repr` of the literals a record list holds, as numpy writes
+/// `dtype.descr` (so a nested record's descr reads as `numpy.save` wrote it).
+fn python_repr(value: &Value) -> String {
+    let join = |items: &[Value]| items.iter().map(python_repr).collect::<Vec<_>>().join(", ");
+    match value {
+        Value::Str(s) => {
+            let quote = if s.contains('\'') && !s.contains('"') {
+                '"'
+            } else {
+                '\''
+            };
+            let mut out = String::with_capacity(s.len() + 2);
+            out.push(quote);
+            for c in s.chars() {
+                match c {
+                    '\\' => out.push_str("\\\\"),
+                    c if c == quote => {
+                        out.push('\\');
+                        out.push(c);
+                    }
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    c => out.push(c),
+                }
+            }
+            out.push(quote);
+            out
+        }
+        Value::Tuple(items) if items.len() == 1 => format!("({},)", python_repr(&items[0])),
+        Value::Tuple(items) => format!("({})", join(items)),
+        Value::List(items) => format!("[{}]", join(items)),
+        other => other.describe(),
+    }
 }
 
 /// `numpy.dtype((base, val))`: a size for an unsized base, otherwise a

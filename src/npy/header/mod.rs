@@ -49,6 +49,7 @@ use smallvec::SmallVec;
 
 use super::dtype::Dtype;
 use crate::error::HeaderError;
+pub(crate) use descr::record_fields;
 use descr::{descr_from_str, descr_info, DescrKind};
 use literal::{Int, Parser, Value};
 
@@ -137,7 +138,8 @@ impl Header {
     }
 
     /// The number of data bytes the header promises, where the dtype tells it
-    /// (`None` for object arrays, whose data is a pickle, and structured records).
+    /// (`None` for object arrays, whose data is a pickle, and for records
+    /// that hold objects).
     pub fn data_len(&self) -> Option<usize> {
         // Cannot overflow: checked when the header was parsed.
         self.dtype
@@ -448,7 +450,7 @@ fn general_fields(text: &str, python2: bool) -> Result<Fields, HeaderError> {
         },
         DescrKind::Structured => Dtype::Other {
             descr: text[descr.span.clone()].to_string(),
-            itemsize: None,
+            itemsize: (!info.object).then_some(info.itemsize as usize),
         },
     };
     Ok(Fields {

@@ -352,7 +352,10 @@ fn disagreement(numpy: &Verdict, ours: &Result<Header, HeaderError>) -> Option<&
             // empty bytes numpy iterates): no dtype string's order character.
             let record = |d: &str| !d.starts_with(['<', '>', '|']);
             let descr_ok = if *structured {
-                matches!(h.dtype(), Dtype::Other { descr, itemsize: None } if record(descr))
+                // numpy's descr is `|V<itemsize>`: the size onedata reads
+                // (none for records that hold objects).
+                matches!(h.dtype(), Dtype::Other { descr: ours, itemsize }
+                    if record(ours) && itemsize.is_none_or(|n| format!("|V{n}") == *descr))
             } else {
                 h.dtype().descr() == *descr
             };

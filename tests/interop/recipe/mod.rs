@@ -123,6 +123,8 @@ fn typed(v: &PyValue) -> Value {
                 .map(|(k, v)| json!([typed(k), typed(v)]))
                 .collect::<Vec<_>>()
         ]),
+        // Recipes never hold the values only object arrays do.
+        other => panic!("no typed form for {other}"),
     }
 }
 

@@ -413,6 +413,8 @@ impl<'a> Vm<'a> {
                 let fortran = match self.arena[fortran] {
                     Obj::Bool(b) => b,
                     Obj::Int(i) => i != 0,
+                    // Recipes never looked at it.
+                    _ if !self.objects => false,
                     _ => return self.bad("array state's Fortran flag is not a bool"),
                 };
                 let raw = if self.objects && !is_object {

@@ -41,6 +41,21 @@
 //! written back as such); complex and datetime scalars, arrays, sets and
 //! other objects inside a recipe are refused.
 //!
+//! **Object arrays that are not recipes** (`np.save(path, a_dict)`, lists
+//! and arrays of arrays, suite2p's `stat.npy` and `ops.npy`) are read by the
+//! same machine in a wider mode, [`decode_object_npy`]: there numpy arrays of
+//! any non-structured dtype (as [`PyArray`]: dtype, shape, Fortran flag and
+//! the raw bytes, whose length must be exactly the shape's product times the
+//! itemsize), nested object arrays, sets, complex numbers, ints of any size,
+//! numpy complex and datetime64/timedelta64 scalars and naive
+//! `datetime.datetime`s are values, and the allowed globals grow by
+//! `builtins.set`, `builtins.frozenset`, `builtins.complex` and
+//! `datetime.datetime` (each only in the call Python pickles it with; none
+//! runs code). As `np.load` does, non-native array data is byte-swapped to
+//! native order. `loadone` returns such a file as
+//! [`OneData::Object`](crate::OneData::Object); the recipe readers keep
+//! the restrictions above.
+//!
 //! Writing ([`write_recipe`], [`encode_recipe_npy`]) produces the file
 //! numpy 1.x's `np.save` writes for the recipe: the same header as numpy, and a
 //! protocol 3 pickle naming `numpy.core.multiarray._reconstruct`. Protocol 3

@@ -9,8 +9,9 @@ use crate::error::Result;
 
 /// A plain Python value, as a recipe holds it.
 ///
-/// Dicts keep their insertion order, as Python's do. Integers are `i128`
-/// (Python's are unbounded; larger ones are refused when decoding).
+/// Dicts keep their insertion order, as Python's do. Integers are `i128`;
+/// beyond that a recipe refuses them, while object-array values hold them
+/// as [`PyValue::BigInt`].
 /// Equality is structural (`NaN != NaN`, `Int(1) != Float(1.0)`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum PyValue {

@@ -289,3 +289,36 @@ fn recipe_object_arrays_keep_refusing_hostile_globals() {
     assert!(LoadingRecipe::is_recipe(&v));
     assert_eq!(v.get("x"), Some(&PyValue::Set(vec![])));
 }
+
+#[test]
+fn recipe_object_array_memo_bomb_of_shared_arrays_is_refused() {
+    // [a] * 80 where a is one 1 MiB array, shared through the memo: 80 MiB
+    // of copies from a 1 MiB pickle, beyond the byte budget.
+    let mut p = b"\x80\x03cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85C\x01b\x87R(K\x01)cnumpy\ndtype\nX\x02\x00\x00\x00O8\x89\x88\x87R(K\x03X\x01\x00\x00\x00|NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK?tb\x89]](".to_vec();
+    p.extend_from_slice(b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85C\x01b\x87R(K\x01J\x00\x00\x02\x00\x85cnumpy\ndtype\nX\x02\x00\x00\x00f8\x89\x88\x87R(K\x03X\x01\x00\x00\x00<NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89B");
+    p.extend_from_slice(&(1u32 << 20).to_le_bytes());
+    p.extend_from_slice(&vec![0u8; 1 << 20]);
+    p.extend_from_slice(b"tbq\x00");
+    for _ in 0..79 {
+        p.extend_from_slice(b"h\x00");
+    }
+    p.extend_from_slice(b"eatb.");
+    let e = decode_object_npy(&p).unwrap_err();
+    assert!(
+        matches!(e, PickleError::TooLarge { what: "bytes", .. }),
+        "{e:?}"
+    );
+    // Ten copies are fine.
+    let at = p.len() - 5 - 2 * 79;
+    let mut ten = p[..at].to_vec();
+    for _ in 0..9 {
+        ten.extend_from_slice(b"h\x00");
+    }
+    ten.extend_from_slice(b"eatb.");
+    let v = decode_object_npy(&ten).unwrap();
+    assert!(
+        matches!(&v, PyValue::List(l) if l.len() == 10),
+        "{}",
+        v.summary()
+    );
+}

@@ -51,7 +51,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     r.loader_type,
                     r.source_arg.as_deref().unwrap_or("")
                 ),
-                Ok(Description::Object(_)) => "object array".into(),
+                Ok(Description::Object(_, value)) => format!("object {}", value.summary()),
                 Err(e) => format!("unreadable: {e}"),
             };
             println!("  {name:<45} {what}");

@@ -4,7 +4,7 @@
 //! [`describe_file`] opens the file once, tells a scipy `.npz` archive from
 //! a `.npy` file by its first bytes, and reads no more than it needs: the
 //! `.npy` header of a dense array, the small members of a sparse archive,
-//! the pickle of a loading recipe.
+//! the pickle of an object array (a loading recipe or another value).
 //!
 //! ```
 //! # fn main() -> onedata::Result<()> {
@@ -30,9 +30,9 @@
 
 use std::path::Path;
 
-use crate::error::{Fault, Result};
+use crate::error::Result;
 use crate::npy::{Dtype, Header, OpenedFile};
-use crate::recipe::LoadingRecipe;
+use crate::recipe::{LoadingRecipe, ObjectFile, PyValue};
 use crate::sparse::SparseInfo;
 
 /// What a onedata file holds.
@@ -44,8 +44,9 @@ pub enum Description {
     Sparse(SparseInfo),
     /// A vrAnalysis loading recipe.
     Recipe(LoadingRecipe),
-    /// An object array that is not a loading recipe: its header.
-    Object(Header),
+    /// An object array that is not a loading recipe: its header and the
+    /// value it holds (see [`OneData::Object`](crate::OneData::Object)).
+    Object(Header, PyValue),
 }
 
 impl Description {
@@ -55,14 +56,15 @@ impl Description {
             Description::Dense(_) => "dense",
             Description::Sparse(_) => "sparse",
             Description::Recipe(_) => "recipe",
-            Description::Object(_) => "object",
+            Description::Object(..) => "object",
         }
     }
 }
 
 /// Describes the file at `path`, opening it once: a zip archive (an `.npz`
 /// file, whatever its name) as a sparse matrix, a `.npy` file by its
-/// header, and a 0-d object array as the loading recipe it holds.
+/// header, a 0-d object array holding a recipe as that loading recipe, and
+/// any other object array as the value it holds.
 ///
 /// A malformed file is an error naming the file and the fault, as a load
 /// of it would be.
@@ -73,13 +75,20 @@ pub fn describe_file(path: impl AsRef<Path>) -> Result<Description> {
     if named_npz || file.is_zip() {
         return crate::sparse::read_opened_npz_info(&file).map(Description::Sparse);
     }
-    let (header, _) = file.npy_header()?;
+    let (header, mapped) = file.npy_header()?;
     if *header.dtype() != Dtype::Object {
         return Ok(Description::Dense(header));
     }
-    match crate::recipe::read_opened_recipe(&file) {
-        Ok(recipe) => Ok(Description::Recipe(recipe)),
-        Err(e) if matches!(e.fault(), Some(Fault::Recipe(_))) => Ok(Description::Object(header)),
-        Err(e) => Err(e),
+    let storage = match mapped {
+        Some(storage) => storage,
+        None => file.map()?,
+    };
+    let data = storage
+        .as_bytes()
+        .get(header.data_offset()..)
+        .unwrap_or(&[]);
+    match crate::recipe::object_file_from_parts(path, &header, data)? {
+        ObjectFile::Recipe(recipe) => Ok(Description::Recipe(recipe)),
+        ObjectFile::Value(value) => Ok(Description::Object(header, value)),
     }
 }

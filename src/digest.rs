@@ -124,6 +124,25 @@ where
     hasher.finalize().into()
 }
 
+/// The digest of an object value (an object-array file that is not a
+/// loading recipe, [`OneData::Object`](crate::OneData::Object)): SHA-256 of
+/// the value's canonical serialization,
+/// [`PyValue::write_canonical`](crate::PyValue::write_canonical). numpy
+/// arrays inside it are hashed as pickled (dtype, shape, memory order and
+/// raw bytes in the dtype's byte order), sets independently of their order.
+///
+/// ```
+/// use onedata::PyValue;
+/// let a = PyValue::Set(vec![PyValue::Int(1), PyValue::Int(2)]);
+/// let b = PyValue::Set(vec![PyValue::Int(2), PyValue::Int(1)]);
+/// assert_eq!(onedata::digest::digest_value(&a), onedata::digest::digest_value(&b));
+/// ```
+pub fn digest_value(value: &crate::PyValue) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    value.write_canonical(&mut |b| hasher.update(b));
+    hasher.finalize().into()
+}
+
 /// Lower-case hexadecimal.
 pub fn to_hex(bytes: &[u8]) -> String {
     use std::fmt::Write;

@@ -183,7 +183,7 @@ pub mod sparse;
 pub use {half, num_complex};
 
 pub use cache::{CacheLimits, CacheStats};
-pub use data::OneData;
+pub use data::{ObjectData, OneData};
 pub use error::{
     Error, ErrorKind, Fault, HeaderError, PickleError, RecipeError, Result, SparseError,
 };

@@ -41,7 +41,7 @@ fn kind_text(path: &Path) -> Result<String> {
         Description::Dense(header) => format!("dense {}", header.dtype().descr()),
         Description::Sparse(info) => format!("sparse {} {}", info.format, info.dtype.descr()),
         Description::Recipe(r) => format!("recipe {}", recipe_text(&r)),
-        Description::Object(_) => "object |O".to_string(),
+        Description::Object(_, value) => format!("object {}", value.summary()),
     })
 }
 

@@ -56,10 +56,13 @@ pub fn info(path: &Path, as_json: bool) -> Result<()> {
                 "digest_with": digest_command(path),
             })
         }
-        Description::Object(_) => json!({
+        Description::Object(header, v) => json!({
             "kind": "object",
             "descr": "|O",
+            "shape": header.shape(),
+            "summary": v.summary(),
             "file_bytes": file_bytes,
+            "value": v.to_json_tree(onedata::recipe::ArrayBytes::Count),
         }),
     };
     if as_json {
@@ -69,6 +72,10 @@ pub fn info(path: &Path, as_json: bool) -> Result<()> {
     println!("file           {}", path.display());
     if let serde_json::Value::Object(map) = &value {
         for (k, v) in map {
+            if k == "value" {
+                // The value tree is for --json; the summary says what it is.
+                continue;
+            }
             let text = match v {
                 serde_json::Value::String(s) => s.clone(),
                 serde_json::Value::Array(a) if k == "shape" => {
@@ -107,9 +114,8 @@ pub fn digest(path: &Path) -> Result<()> {
                 digest_command(path)
             )))
         }
-        Description::Dense(_) | Description::Object(_) => {
-            onedata::digest::digest(&NpyArray::open(path)?)?
-        }
+        Description::Object(_, value) => onedata::digest::digest_value(&value),
+        Description::Dense(_) => onedata::digest::digest(&NpyArray::open(path)?)?,
     };
     println!("{}", onedata::digest::to_hex(&d));
     Ok(())

@@ -65,11 +65,15 @@ fn describe(path: &Path) -> Row {
             shape: recipe_text(&r),
             size,
         },
-        Ok(Description::Object(_)) => Row {
+        Ok(Description::Object(header, value)) => Row {
             name,
             kind: "object".into(),
             dtype: "|O".into(),
-            shape: "(not a recipe)".into(),
+            shape: match &value {
+                // A 0-d array: what its one object is.
+                _ if header.shape().is_empty() => value.summary(),
+                _ => format!("object array {}", shape_text(header.shape())),
+            },
             size,
         },
         Err(e) => invalid(e),

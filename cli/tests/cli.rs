@@ -743,3 +743,86 @@ fn digest_session_and_ls_agree_with_the_library_on_every_demo_file() {
     assert_eq!(recipes, 4, "{listing}");
     assert!(listing.contains("(257, 26)"), "{listing}");
 }
+
+/// A `.npy` object array of `shape` (`()` or `(n,)`) whose pickle's element
+/// list is `elements` (pickle fragments, each pushing one value): the
+/// protocol 3 layout numpy 1.x writes, memo opcodes dropped.
+fn object_npy(shape: &[usize], elements: &[&[u8]]) -> Vec<u8> {
+    let mut out = onedata::npy::Header::new(onedata::npy::Dtype::Object, false, shape).to_bytes();
+    out.extend_from_slice(b"\x80\x03cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85C\x01b\x87R(K\x01");
+    match shape {
+        [] => out.push(b')'),
+        [n] => out.extend_from_slice(&[b'K', *n as u8, 0x85]),
+        _ => unreachable!(),
+    }
+    out.extend_from_slice(b"cnumpy\ndtype\nX\x02\x00\x00\x00O8\x89\x88\x87R(K\x03X\x01\x00\x00\x00|NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK?tb\x89](");
+    for e in elements {
+        out.extend_from_slice(e);
+    }
+    out.extend_from_slice(b"etb.");
+    out
+}
+
+/// `{'v': np.array([1.5, 2.0]), 'big': 2**70, 'xs': [1, 2, 3]}` as a pickle fragment.
+fn dict_fragment() -> Vec<u8> {
+    let mut d = b"}(X\x01\x00\x00\x00vcnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85C\x01b\x87R(K\x01K\x02\x85cnumpy\ndtype\nX\x02\x00\x00\x00f8\x89\x88\x87R(K\x03X\x01\x00\x00\x00<NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89C\x10".to_vec();
+    d.extend_from_slice(&1.5f64.to_le_bytes());
+    d.extend_from_slice(&2.0f64.to_le_bytes());
+    d.extend_from_slice(b"tbX\x03\x00\x00\x00big\x8a\x09");
+    d.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0x40]);
+    d.extend_from_slice(b"X\x02\x00\x00\x00xs](K\x01K\x02K\x03eu");
+    d
+}
+
+#[test]
+fn object_arrays_that_are_not_recipes_are_described_listed_and_digested() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = dir.path().join("oneData");
+    std::fs::create_dir_all(&one).unwrap();
+    let dict = dict_fragment();
+    let zero_d = one.join("x.dict.npy");
+    std::fs::write(&zero_d, object_npy(&[], &[&dict])).unwrap();
+    let stat = one.join("x.stat.npy");
+    std::fs::write(&stat, object_npy(&[2], &[&dict, b"}"])).unwrap();
+
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout(&onedata(&["info", "--json", s(&zero_d)]))).unwrap();
+    assert_eq!(v["kind"], "object");
+    assert_eq!(v["summary"], "dict[3]");
+    assert_eq!(
+        v["value"]["big"],
+        serde_json::json!({"$int": "1180591620717411303424"})
+    );
+    assert_eq!(v["value"]["xs"], serde_json::json!([1, 2, 3]));
+    assert_eq!(
+        v["value"]["v"],
+        serde_json::json!({"$ndarray": {"dtype": "<f8", "shape": [2], "fortran": false, "nbytes": 16}})
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout(&onedata(&["info", "--json", s(&stat)]))).unwrap();
+    assert_eq!(v["summary"], "object array (2,)");
+    assert_eq!(v["shape"], serde_json::json!([2]));
+    let text = stdout(&onedata(&["info", s(&zero_d)]));
+    assert!(text.contains("dict[3]"), "{text}");
+
+    let listing = stdout(&onedata(&["ls", s(&one)]));
+    let row =
+        |name: &str| cells(listing.lines().find(|l| l.starts_with(name)).unwrap())[..4].to_vec();
+    assert_eq!(row("x.dict.npy"), ["x.dict.npy", "object", "|O", "dict[3]"]);
+    assert_eq!(
+        row("x.stat.npy"),
+        ["x.stat.npy", "object", "|O", "object array (2,)"]
+    );
+
+    // digest: SHA-256 of the canonical serialization, as the library's.
+    for path in [&zero_d, &stat] {
+        let printed = stdout(&onedata(&["digest", s(path)]));
+        let onedata::describe::Description::Object(_, value) =
+            onedata::describe::describe_file(path).unwrap()
+        else {
+            panic!("not an object value")
+        };
+        let want = onedata::digest::to_hex(&onedata::digest::digest_value(&value));
+        assert_eq!(printed.trim(), want);
+    }
+}

@@ -14,14 +14,19 @@
 //!   `encode_recipe_npy` reads back equal (floats bit for bit) through
 //!   `recipe_from_npy_bytes`, `decode_object_array` of its data and the
 //!   recipe dict; the header written is numpy's for a 0-d object array.
+//! - `decode_object_npy` (object arrays that are not recipes) never panics
+//!   either; what it returns prints, has a JSON tree, a canonical
+//!   serialization that hashes the same twice, and a summary; every numpy
+//!   array in it holds exactly shape product x itemsize bytes; and wherever
+//!   the recipe decoder accepts a 0-d object array, it gives the same value.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use onedata::npy::{Dtype, Header};
 use onedata::recipe::{
-    decode_object_array, decode_pickle, encode_recipe_npy, recipe_from_npy_bytes, LoadingRecipe,
-    PyValue,
+    decode_object_array, decode_object_npy, decode_pickle, encode_recipe_npy,
+    recipe_from_npy_bytes, ArrayBytes, ArrayData, LoadingRecipe, PyValue,
 };
 
 /// Structural equality with floats compared bit for bit (so NaN equals NaN).
@@ -98,13 +103,59 @@ fn check_recipe(recipe: &LoadingRecipe) {
     }
 }
 
-/// `decode_pickle` and `decode_object_array` on `bytes`.
+/// What every value the object-array decoder returns must allow.
+fn check_object_value(v: &PyValue, depth: usize) {
+    assert!(depth <= 2 * onedata::recipe::MAX_DEPTH, "nested too deep");
+    std::hint::black_box(v.to_string());
+    std::hint::black_box(v.summary());
+    std::hint::black_box(v.to_json_tree(ArrayBytes::Count).to_string());
+    assert_eq!(
+        onedata::digest::digest_value(v),
+        onedata::digest::digest_value(&v.clone())
+    );
+    let items: &[PyValue] = match v {
+        PyValue::List(x) | PyValue::Tuple(x) | PyValue::Set(x) | PyValue::FrozenSet(x) => x,
+        PyValue::Dict(kv) => {
+            for (k, x) in kv {
+                check_object_value(k, depth + 1);
+                check_object_value(x, depth + 1);
+            }
+            &[]
+        }
+        PyValue::Array(a) => match &a.data {
+            ArrayData::Objects(x) => {
+                assert_eq!(Some(x.len() as u64), a.len());
+                x
+            }
+            ArrayData::Raw(raw) => {
+                let itemsize = onedata::npy::Dtype::parse(&a.descr)
+                    .and_then(|d| d.itemsize())
+                    .expect("an array's dtype has an itemsize");
+                assert_eq!(a.len().map(|n| n * itemsize as u64), Some(raw.len() as u64));
+                &[]
+            }
+        },
+        _ => &[],
+    };
+    for x in items {
+        check_object_value(x, depth + 1);
+    }
+}
+
+/// `decode_pickle`, `decode_object_array` and `decode_object_npy` on `bytes`.
 fn check_pickle(bytes: &[u8]) {
     if let Ok(v) = decode_pickle(bytes) {
         check_value(&v);
     }
-    if let Ok(v) = decode_object_array(bytes) {
-        check_value(&v);
+    let recipe_value = decode_object_array(bytes);
+    if let Ok(v) = &recipe_value {
+        check_value(v);
+    }
+    if let Ok(v) = decode_object_npy(bytes) {
+        check_object_value(&v, 0);
+        if let Ok(r) = &recipe_value {
+            assert!(same(r, &v), "the two decoders disagree: {r} and {v}");
+        }
     }
 }
 

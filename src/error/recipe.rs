@@ -145,6 +145,21 @@ pub enum PickleError {
         /// The dtype as pickled, with the byte order of its state (e.g. `<f8`).
         dtype: String,
     },
+    /// A pickled numpy array whose data is not shape product x itemsize
+    /// bytes (or whose element count overflows).
+    #[error("pickled array of dtype {descr} and shape {} needs {} bytes of data, but holds {found} (at offset {offset})", py_shape(.shape), .needed.map_or_else(|| "more than 2^64".to_string(), |n| n.to_string()))]
+    ArraySize {
+        /// The array's dtype.
+        descr: String,
+        /// Its shape.
+        shape: Vec<u64>,
+        /// The bytes it needs (`None` if the count overflows 64 bits).
+        needed: Option<u64>,
+        /// The bytes the pickle holds.
+        found: u64,
+        /// Where the `BUILD` is.
+        offset: usize,
+    },
     /// The pickled object array is not 0-d.
     #[error("pickled object array has shape {}; only 0-d object arrays (one Python object) are supported", py_shape(.shape))]
     NotZeroDim {

@@ -41,6 +41,21 @@
 //! written back as such); complex and datetime scalars, arrays, sets and
 //! other objects inside a recipe are refused.
 //!
+//! **Object arrays that are not recipes** (`np.save(path, a_dict)`, lists
+//! and arrays of arrays, suite2p's `stat.npy` and `ops.npy`) are read by the
+//! same machine in a wider mode, [`decode_object_npy`]: there numpy arrays of
+//! any non-structured dtype (as [`PyArray`]: dtype, shape, Fortran flag and
+//! the raw bytes, whose length must be exactly the shape's product times the
+//! itemsize), nested object arrays, sets, complex numbers, ints of any size,
+//! numpy complex and datetime64/timedelta64 scalars and naive
+//! `datetime.datetime`s are values, and the allowed globals grow by
+//! `builtins.set`, `builtins.frozenset`, `builtins.complex` and
+//! `datetime.datetime` (each only in the call Python pickles it with; none
+//! runs code). As `np.load` does, non-native array data is byte-swapped to
+//! native order. `loadone` returns such a file as
+//! [`OneData::Object`](crate::OneData::Object); the recipe readers keep
+//! the restrictions above.
+//!
 //! Writing ([`write_recipe`], [`encode_recipe_npy`]) produces the file
 //! numpy 1.x's `np.save` writes for the recipe: the same header as numpy, and a
 //! protocol 3 pickle naming `numpy.core.multiarray._reconstruct`. Protocol 3
@@ -77,10 +92,14 @@ use crate::error::{Error, ErrorKind, RecipeError, Result};
 use crate::npy::{write_atomic, Dtype, Header, OpenedFile};
 
 mod pickle;
+mod tree;
 mod value;
 
-pub use pickle::{decode_object_array, decode_pickle};
-pub use value::{py_float_repr, JsonError, PyValue};
+pub use pickle::{decode_object_array, decode_object_npy, decode_pickle};
+pub use tree::ArrayBytes;
+pub use value::{
+    big_int_decimal, py_float_repr, ArrayData, JsonError, PyArray, PyDateTime, PyValue, TimeValue,
+};
 
 use pickle::{encode_object_array, float_key, HashKey};
 
@@ -304,6 +323,17 @@ fn check_writable(v: &PyValue, depth: usize, count: &mut usize) -> Result<(), Re
         return Err(unwritable(format!("more than {MAX_VALUES} values")));
     }
     match v {
+        PyValue::Set(_)
+        | PyValue::FrozenSet(_)
+        | PyValue::Complex(..)
+        | PyValue::BigInt(_)
+        | PyValue::Array(_)
+        | PyValue::Datetime64(_)
+        | PyValue::Timedelta64(_)
+        | PyValue::DateTime(_) => Err(unwritable(format!(
+            "{} is not a recipe value",
+            v.describe()
+        ))),
         PyValue::Str(s) if s.len() > u32::MAX as usize => {
             Err(unwritable("a str of 4 GiB or more".into()))
         }
@@ -440,6 +470,52 @@ pub(crate) fn recipe_from_parts(
         return Err(Error::invalid(path, RecipeError::NotARecipe { holds }));
     }
     LoadingRecipe::from_dict(&value).map_err(|e| Error::invalid(path, e))
+}
+
+/// What an object-array (`|O`) `.npy` file holds.
+#[derive(Debug, Clone)]
+pub(crate) enum ObjectFile {
+    /// A loading recipe (a 0-d object array holding a recipe dict).
+    Recipe(LoadingRecipe),
+    /// Any other value (see [`decode_object_npy`]).
+    Value(PyValue),
+}
+
+/// The recipe or value in an object-array `.npy` file already split into its
+/// parsed header and its data bytes; `path` names the source in errors. A
+/// 0-d array holding a dict with the recipe marker is read as a recipe
+/// exactly as [`read_recipe`] reads it (so a malformed one is an error).
+pub(crate) fn object_file_from_parts(
+    path: &Path,
+    header: &Header,
+    data: &[u8],
+) -> Result<ObjectFile> {
+    if *header.dtype() != Dtype::Object {
+        return Err(Error::invalid(
+            path,
+            RecipeError::NotObjectArray {
+                descr: header.dtype().descr(),
+            },
+        ));
+    }
+    let (shape, value) =
+        pickle::decode_object_npy_shaped(data).map_err(|e| Error::invalid(path, e))?;
+    let header_shape: Vec<u64> = header.shape().iter().map(|&d| d as u64).collect();
+    if shape != header_shape {
+        return Err(Error::invalid(
+            path,
+            crate::PickleError::BadValue {
+                what: format!(
+                    "pickled object array has shape {shape:?}, the header says {header_shape:?}"
+                ),
+                offset: 0,
+            },
+        ));
+    }
+    if shape.is_empty() && LoadingRecipe::is_recipe(&value) {
+        return recipe_from_parts(path, header, data).map(ObjectFile::Recipe);
+    }
+    Ok(ObjectFile::Value(value))
 }
 
 /// Writes `recipe` to `path` atomically (temporary file, then rename), as

@@ -9,8 +9,9 @@ use crate::error::Result;
 
 /// A plain Python value, as a recipe holds it.
 ///
-/// Dicts keep their insertion order, as Python's do. Integers are `i128`
-/// (Python's are unbounded; larger ones are refused when decoding).
+/// Dicts keep their insertion order, as Python's do. Integers are `i128`;
+/// beyond that a recipe refuses them, while object-array values hold them
+/// as [`PyValue::BigInt`].
 /// Equality is structural (`NaN != NaN`, `Int(1) != Float(1.0)`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum PyValue {
@@ -32,6 +33,171 @@ pub enum PyValue {
     Tuple(Vec<PyValue>),
     /// A `dict`, in insertion order.
     Dict(Vec<(PyValue, PyValue)>),
+    /// A `set`, its elements in the order pickled (unique by Python's
+    /// equality). Only decoded from object arrays (see
+    /// [`decode_object_npy`](crate::recipe::decode_object_npy)), as are the
+    /// variants below.
+    Set(Vec<PyValue>),
+    /// A `frozenset`, its elements in the order pickled.
+    FrozenSet(Vec<PyValue>),
+    /// A `complex` (or a numpy `complex64`/`complex128` scalar): real and
+    /// imaginary part.
+    Complex(f64, f64),
+    /// An `int` beyond 128 bits: its little-endian two's-complement bytes,
+    /// as pickle's `LONG1`/`LONG4` hold them, without redundant sign bytes
+    /// (see [`big_int_decimal`] for its digits).
+    BigInt(Vec<u8>),
+    /// A numpy array (`numpy.ndarray`), typed: dtype, shape, memory order
+    /// and raw bytes, or for object arrays the elements.
+    Array(Box<PyArray>),
+    /// A `numpy.datetime64` scalar.
+    Datetime64(TimeValue),
+    /// A `numpy.timedelta64` scalar.
+    Timedelta64(TimeValue),
+    /// A naive `datetime.datetime`.
+    DateTime(PyDateTime),
+}
+
+/// A numpy array decoded from a pickle (numpy's `_reconstruct` and
+/// `__setstate__` state `(version, shape, dtype, is_fortran, data)`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PyArray {
+    /// numpy's `dtype.str`, with the byte order of the pickled dtype and
+    /// the datetime unit where there is one: `<f8`, `>i4`, `|b1`, `<U6`,
+    /// `<M8[D]`, `|O`.
+    pub descr: String,
+    /// The shape.
+    pub shape: Vec<u64>,
+    /// Whether the data is in Fortran (column-major) order, as pickled
+    /// (numpy pickles the bytes of an F-contiguous, non-C-contiguous array in
+    /// Fortran order).
+    pub fortran: bool,
+    /// The elements.
+    pub data: ArrayData,
+}
+
+/// The elements of a [`PyArray`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum ArrayData {
+    /// The raw element bytes, in the dtype's byte order and the array's
+    /// memory order: exactly shape product x itemsize bytes.
+    Raw(Vec<u8>),
+    /// The elements of an object array, in C (row-major) order whatever
+    /// the Fortran flag, as numpy pickles them.
+    Objects(Vec<PyValue>),
+}
+
+/// A numpy datetime64 or timedelta64 value: the count of units since the
+/// epoch (datetime64) or the count (timedelta64); `i64::MIN` is NaT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeValue {
+    /// The count.
+    pub value: i64,
+    /// numpy's unit text: `D`, `s`, `25m`, ..., or `generic`.
+    pub unit: String,
+}
+
+/// A naive `datetime.datetime` (without tzinfo).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PyDateTime {
+    /// 1 to 9999.
+    pub year: u16,
+    /// 1 to 12.
+    pub month: u8,
+    /// 1 to 31.
+    pub day: u8,
+    /// 0 to 23.
+    pub hour: u8,
+    /// 0 to 59.
+    pub minute: u8,
+    /// 0 to 59.
+    pub second: u8,
+    /// 0 to 999999.
+    pub microsecond: u32,
+}
+
+impl PyArray {
+    /// The number of elements (`None` if the product overflows).
+    pub fn len(&self) -> Option<u64> {
+        self.shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d))
+    }
+
+    /// Whether the array has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == Some(0)
+    }
+
+    /// Whether this is an object array.
+    pub fn is_object(&self) -> bool {
+        matches!(self.data, ArrayData::Objects(_))
+    }
+}
+
+impl fmt::Display for PyDateTime {
+    /// ISO 8601, as `datetime.isoformat()`: `2024-01-01T12:00:00.000005`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            self.year, self.month, self.day, self.hour, self.minute, self.second
+        )?;
+        if self.microsecond != 0 {
+            write!(f, ".{:06}", self.microsecond)?;
+        }
+        Ok(())
+    }
+}
+
+/// The decimal digits of a little-endian two's-complement integer (as
+/// [`PyValue::BigInt`] holds it), with a leading `-` if negative.
+pub fn big_int_decimal(le: &[u8]) -> String {
+    let negative = le.last().is_some_and(|&b| b & 0x80 != 0);
+    // The magnitude, little-endian: two's complement negated if negative.
+    let mut mag: Vec<u8> = le.to_vec();
+    if negative {
+        let mut carry = true;
+        for b in mag.iter_mut() {
+            *b = !*b;
+            if carry {
+                let (v, c) = b.overflowing_add(1);
+                *b = v;
+                carry = c;
+            }
+        }
+    }
+    // Base 10^9 limbs by repeated division of 32-bit words.
+    let mut words: Vec<u32> = mag
+        .chunks(4)
+        .map(|c| {
+            let mut w = [0u8; 4];
+            w[..c.len()].copy_from_slice(c);
+            u32::from_le_bytes(w)
+        })
+        .collect();
+    let mut limbs = Vec::new();
+    while words.iter().any(|&w| w != 0) {
+        let mut rem = 0u64;
+        for w in words.iter_mut().rev() {
+            let cur = (rem << 32) | u64::from(*w);
+            *w = (cur / 1_000_000_000) as u32;
+            rem = cur % 1_000_000_000;
+        }
+        limbs.push(rem as u32);
+        while words.last() == Some(&0) {
+            words.pop();
+        }
+    }
+    let mut s = String::from(if negative { "-" } else { "" });
+    match limbs.split_last() {
+        None => s.push('0'),
+        Some((top, rest)) => {
+            s.push_str(&top.to_string());
+            for l in rest.iter().rev() {
+                s.push_str(&format!("{l:09}"));
+            }
+        }
+    }
+    s
 }
 
 /// Why a [`PyValue`] has no JSON form (see [`PyValue::to_json`]).
@@ -50,6 +216,11 @@ pub enum JsonError {
     /// A dict key `json.dumps` refuses (a tuple or bytes).
     #[error("dict key of type {0} has no JSON form")]
     Key(&'static str),
+    /// A value `json.dumps` refuses (a set, complex, numpy array or
+    /// scalar, datetime); see [`PyValue::to_json_tree`] for a JSON form of
+    /// every value.
+    #[error("{0} has no JSON form")]
+    Unsupported(&'static str),
 }
 
 impl PyValue {
@@ -66,6 +237,14 @@ impl PyValue {
             PyValue::List(_) => "list",
             PyValue::Tuple(_) => "tuple",
             PyValue::Dict(_) => "dict",
+            PyValue::Set(_) => "set",
+            PyValue::FrozenSet(_) => "frozenset",
+            PyValue::Complex(..) => "complex",
+            PyValue::BigInt(_) => "int",
+            PyValue::Array(_) => "numpy.ndarray",
+            PyValue::Datetime64(_) => "numpy.datetime64",
+            PyValue::Timedelta64(_) => "numpy.timedelta64",
+            PyValue::DateTime(_) => "datetime.datetime",
         }
     }
 
@@ -139,6 +318,7 @@ impl PyValue {
                 }
                 Value::Object(map)
             }
+            other => return Err(JsonError::Unsupported(other.type_name())),
         })
     }
 
@@ -181,6 +361,14 @@ impl PyValue {
             PyValue::List(_) => "a list",
             PyValue::Tuple(_) => "a tuple",
             PyValue::Dict(_) => "a dict",
+            PyValue::Set(_) => "a set",
+            PyValue::FrozenSet(_) => "a frozenset",
+            PyValue::Complex(..) => "a complex",
+            PyValue::BigInt(_) => "an int",
+            PyValue::Array(_) => "a numpy array",
+            PyValue::Datetime64(_) => "a numpy datetime64",
+            PyValue::Timedelta64(_) => "a numpy timedelta64",
+            PyValue::DateTime(_) => "a datetime",
         }
     }
 }
@@ -325,6 +513,41 @@ impl fmt::Display for PyValue {
                 }
                 f.write_str("}")
             }
+            PyValue::Set(items) if items.is_empty() => f.write_str("set()"),
+            PyValue::Set(items) => {
+                f.write_str("{")?;
+                seq(f, items)?;
+                f.write_str("}")
+            }
+            PyValue::FrozenSet(items) if items.is_empty() => f.write_str("frozenset()"),
+            PyValue::FrozenSet(items) => {
+                f.write_str("frozenset({")?;
+                seq(f, items)?;
+                f.write_str("})")
+            }
+            PyValue::Complex(re, im) => {
+                let part = |x: f64| {
+                    let t = py_float_repr(x);
+                    t.strip_suffix(".0").map(str::to_string).unwrap_or(t)
+                };
+                let im_text = part(*im);
+                let sign = if im_text.starts_with('-') { "" } else { "+" };
+                write!(f, "({}{sign}{im_text}j)", part(*re))
+            }
+            PyValue::BigInt(b) => f.write_str(&big_int_decimal(b)),
+            PyValue::Array(a) => {
+                let dims: Vec<String> = a.shape.iter().map(u64::to_string).collect();
+                let comma = if dims.len() == 1 { "," } else { "" };
+                write!(
+                    f,
+                    "array(dtype='{}', shape=({}{comma}))",
+                    a.descr,
+                    dims.join(", ")
+                )
+            }
+            PyValue::Datetime64(t) => write!(f, "numpy.datetime64({}, '{}')", t.value, t.unit),
+            PyValue::Timedelta64(t) => write!(f, "numpy.timedelta64({}, '{}')", t.value, t.unit),
+            PyValue::DateTime(d) => write!(f, "datetime.datetime.fromisoformat('{d}')"),
         }
     }
 }

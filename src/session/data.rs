@@ -268,10 +268,19 @@ pub trait SessionData: Send + Sync {
         // Open first and ask questions after: one system call fewer on the hot path.
         match NpyArray::open(&path) {
             Ok(array) if *array.dtype() == Dtype::Object => {
-                // A loading recipe: resolve it through this session type.
-                let recipe =
-                    crate::recipe::recipe_from_parts(&path, array.header(), array.data_bytes())?;
-                self.resolve_recipe(&recipe)
+                use crate::recipe::ObjectFile;
+                // A loading recipe is resolved through this session type;
+                // any other object array is its value.
+                match crate::recipe::object_file_from_parts(
+                    &path,
+                    array.header(),
+                    array.data_bytes(),
+                )? {
+                    ObjectFile::Recipe(recipe) => self.resolve_recipe(&recipe),
+                    ObjectFile::Value(value) => {
+                        Ok(OneData::Object(crate::data::ObjectData::new(&path, value)))
+                    }
+                }
             }
             Ok(array) => Ok(OneData::Dense(array)),
             Err(e) if e.is_file_not_found() => Err(not_found()),

@@ -5,7 +5,10 @@
 use std::borrow::Cow;
 
 use super::decode::Vm;
-use super::object::{find_class, float_key, numpy_scalar, ArrayState, Callable, HashKey, Obj};
+use super::object::{
+    datetime_from_state, find_class, float_key, minimal_long, numpy_scalar, ArrayState, Callable,
+    HashKey, Obj,
+};
 use super::PResult;
 use crate::error::PickleError;
 use crate::recipe::MAX_DEPTH;
@@ -65,11 +68,14 @@ impl<'a> Vm<'a> {
     pub(super) fn long(&mut self, n: u64) -> PResult<()> {
         let at = self.at;
         let raw = self.take(n)?;
-        let value = decode_long(raw).ok_or(PickleError::IntTooLarge {
-            bytes: n,
-            offset: at,
-        })?;
-        self.push_new(Obj::Int(value))
+        match decode_long(raw) {
+            Some(value) => self.push_new(Obj::Int(value)),
+            None if self.objects => self.push_new(Obj::BigInt(Cow::Borrowed(raw))),
+            None => Err(PickleError::IntTooLarge {
+                bytes: n,
+                offset: at,
+            }),
+        }
     }
 
     fn hash_key(&mut self, id: usize, depth: usize) -> PResult<HashKey<'a>> {
@@ -87,6 +93,18 @@ impl<'a> Vm<'a> {
                 let (key, n) = (HashKey::Bytes(b.clone()), b.len());
                 self.charge_bytes(n)?;
                 key
+            }
+            Obj::BigInt(b) => {
+                let b = minimal_long(b);
+                self.charge_bytes(b.len())?;
+                HashKey::BigInt(b)
+            }
+            Obj::Complex(re, im) => {
+                if *im == 0.0 {
+                    float_key(*re, id)
+                } else {
+                    HashKey::Complex(re.to_bits(), im.to_bits())
+                }
             }
             Obj::Tuple(items) => {
                 if depth >= MAX_DEPTH {
@@ -140,6 +158,27 @@ impl<'a> Vm<'a> {
         Ok(())
     }
 
+    /// Adds `items` to the set or frozenset `set`, each once by Python's
+    /// equality.
+    pub(super) fn add_to_set(&mut self, set: usize, items: &[usize], opcode: &str) -> PResult<()> {
+        if !matches!(self.arena[set], Obj::Set(_) | Obj::FrozenSet(_)) {
+            let what = format!("{opcode} to {}, not a set", self.arena[set].describe());
+            return self.bad(what);
+        }
+        for &item in items {
+            let hk = self.hash_key(item, 0)?;
+            let index = self.dict_index.entry(set).or_default();
+            if index.contains_key(&hk) {
+                continue;
+            }
+            if let Obj::Set(members) | Obj::FrozenSet(members) = &mut self.arena[set] {
+                index.insert(hk, members.len());
+                members.push(item);
+            }
+        }
+        Ok(())
+    }
+
     pub(super) fn extend_list(
         &mut self,
         list: usize,
@@ -160,8 +199,8 @@ impl<'a> Vm<'a> {
 
     pub(super) fn global(&mut self, module: &[u8], name: &[u8]) -> PResult<()> {
         match find_class(module, name) {
-            Some(c) => self.push_new(Obj::Global(c)),
-            None => Err(PickleError::ForbiddenGlobal {
+            Some(c) if self.objects || !c.objects_only() => self.push_new(Obj::Global(c)),
+            _ => Err(PickleError::ForbiddenGlobal {
                 module: quote(module),
                 name: quote(name),
                 offset: self.at,
@@ -226,7 +265,9 @@ impl<'a> Vm<'a> {
             (Callable::Bytes, &[]) => Obj::Bytes(Cow::Borrowed(&[])),
             (Callable::Scalar, &[dtype, data]) => {
                 let obj = match (&self.arena[dtype], &self.arena[data]) {
-                    (Obj::Dtype(descr), Obj::Bytes(bytes)) => numpy_scalar(descr, bytes, self.at)?,
+                    (Obj::Dtype(descr), Obj::Bytes(bytes)) => {
+                        numpy_scalar(descr, bytes, self.at, self.objects)?
+                    }
                     _ => return self.bad("a numpy scalar is not pickled as (dtype, bytes)"),
                 };
                 if let Obj::Str(s) = &obj {
@@ -235,6 +276,41 @@ impl<'a> Vm<'a> {
                 }
                 obj
             }
+            (Callable::Set | Callable::FrozenSet, &[] | &[_]) => {
+                let items = match args.first().map(|&a| &self.arena[a]) {
+                    None => Vec::new(),
+                    Some(Obj::List(items) | Obj::Tuple(items)) => items.clone(),
+                    Some(_) => return self.bad("set() is only allowed of a list or tuple"),
+                };
+                let empty = if func == Callable::Set {
+                    Obj::Set(Vec::new())
+                } else {
+                    Obj::FrozenSet(Vec::new())
+                };
+                let id = self.alloc(empty)?;
+                self.add_to_set(id, &items, "set()")?;
+                self.stack[slot] = id;
+                return Ok(());
+            }
+            (Callable::Complex, &[re, im]) => {
+                let part = |o: &Obj<'_>| match *o {
+                    Obj::Float(f) => Some(f),
+                    Obj::Int(i) => Some(i as f64),
+                    Obj::Bool(b) => Some(f64::from(u8::from(b))),
+                    _ => None,
+                };
+                match (part(&self.arena[re]), part(&self.arena[im])) {
+                    (Some(re), Some(im)) => Obj::Complex(re, im),
+                    _ => return self.bad("complex() is only allowed of two numbers"),
+                }
+            }
+            (Callable::DateTime, &[state]) => match &self.arena[state] {
+                Obj::Bytes(b) => match datetime_from_state(b) {
+                    Some(d) => Obj::DateTime(d),
+                    None => return self.bad("datetime state is not a valid naive datetime"),
+                },
+                _ => return self.bad("datetime() is only allowed of its 10-byte state"),
+            },
             (c, _) => {
                 let what = format!("call of {c:?} with these arguments is not allowed");
                 return self.bad(what);
@@ -269,21 +345,31 @@ impl<'a> Vm<'a> {
                     }
                     _ => None,
                 };
+                let unit = if self.objects {
+                    self.dtype_unit(&fields)?
+                } else {
+                    None
+                };
                 if let (Some(order), Obj::Dtype(descr)) = (order, &mut self.arena[inst]) {
                     let bare = descr.trim_start_matches(['<', '>', '|', '=']);
                     *descr = format!("{order}{bare}");
                 }
+                if let (Some(unit), Obj::Dtype(descr)) = (unit, &mut self.arena[inst]) {
+                    if (descr.ends_with("M8") || descr.ends_with("m8")) && unit != "generic" {
+                        descr.push_str(&format!("[{unit}]"));
+                    }
+                }
                 Ok(())
             }
             Obj::Array(None) => {
-                let (shape, dtype, data) = match *fields.as_slice() {
-                    [version, shape, dtype, _fortran, data] => {
+                let (shape, dtype, fortran, data) = match *fields.as_slice() {
+                    [version, shape, dtype, fortran, data] => {
                         if !matches!(self.arena[version], Obj::Int(_)) {
                             return self.bad("array state version is not an int");
                         }
-                        (shape, dtype, data)
+                        (shape, dtype, fortran, data)
                     }
-                    [shape, dtype, _fortran, data] => (shape, dtype, data),
+                    [shape, dtype, fortran, data] => (shape, dtype, fortran, data),
                     _ => return self.bad("array state is not numpy's 4- or 5-tuple"),
                 };
                 let shape = match &self.arena[shape] {
@@ -312,8 +398,8 @@ impl<'a> Vm<'a> {
                     descr.trim_start_matches(['|', '<', '>', '=']),
                     "O" | "O4" | "O8"
                 );
+                let size = shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d));
                 let items = if is_object {
-                    let size = shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d));
                     match &self.arena[data] {
                         Obj::List(items) if Some(items.len() as u64) == size => Some(items.clone()),
                         _ => {
@@ -324,10 +410,47 @@ impl<'a> Vm<'a> {
                 } else {
                     None
                 };
+                let fortran = match self.arena[fortran] {
+                    Obj::Bool(b) => b,
+                    Obj::Int(i) => i != 0,
+                    // Recipes never looked at it.
+                    _ if !self.objects => false,
+                    _ => return self.bad("array state's Fortran flag is not a bool"),
+                };
+                let raw = if self.objects && !is_object {
+                    let itemsize = crate::npy::Dtype::parse(&descr)
+                        .and_then(|d| d.itemsize())
+                        .ok_or_else(|| PickleError::BadValue {
+                            what: format!("array of unknown dtype {descr:?}"),
+                            offset: self.at,
+                        })?;
+                    let raw = match &self.arena[data] {
+                        Obj::Bytes(b) => b.clone(),
+                        other => {
+                            let what = format!("array data is {}, not bytes", other.describe());
+                            return self.bad(what);
+                        }
+                    };
+                    let needed = size.and_then(|n| n.checked_mul(itemsize as u64));
+                    if needed != Some(raw.len() as u64) {
+                        return Err(PickleError::ArraySize {
+                            descr,
+                            shape,
+                            needed,
+                            found: raw.len() as u64,
+                            offset: self.at,
+                        });
+                    }
+                    Some(raw)
+                } else {
+                    None
+                };
                 self.arena[inst] = Obj::Array(Some(ArrayState {
                     shape,
                     descr,
                     items,
+                    fortran,
+                    raw,
                 }));
                 Ok(())
             }
@@ -335,6 +458,48 @@ impl<'a> Vm<'a> {
                 let what = format!("BUILD on {}", other.describe());
                 self.bad(what)
             }
+        }
+    }
+}
+
+impl Vm<'_> {
+    /// The datetime unit of a dtype state (`state[8]` is `(metadata,
+    /// (unit, count, 1, 1))` for datetimes), as numpy spells it in a descr:
+    /// `D`, `25m`, `generic`. Refuses structured and subarray dtypes.
+    fn dtype_unit(&self, fields: &[usize]) -> PResult<Option<String>> {
+        let is_none = |i: usize| {
+            fields
+                .get(i)
+                .is_none_or(|&f| matches!(self.arena[f], Obj::None))
+        };
+        if !is_none(2) || !is_none(3) {
+            return self.bad("structured and subarray dtypes are not supported");
+        }
+        let Some(&extra) = fields.get(8) else {
+            return Ok(None);
+        };
+        let Obj::Tuple(pair) = &self.arena[extra] else {
+            return Ok(None);
+        };
+        let Some(&unit) = pair.get(1) else {
+            return Ok(None);
+        };
+        let Obj::Tuple(unit) = &self.arena[unit] else {
+            return Ok(None);
+        };
+        match unit.as_slice() {
+            [name, count, ..] => match (&self.arena[*name], &self.arena[*count]) {
+                (Obj::Bytes(n), Obj::Int(c)) if n.is_ascii() && n.len() <= 16 => {
+                    let n = String::from_utf8_lossy(n).into_owned();
+                    Ok(Some(if *c == 1 || n == "generic" {
+                        n
+                    } else {
+                        format!("{c}{n}")
+                    }))
+                }
+                _ => self.bad("datetime dtype unit is not (bytes, int, ...)"),
+            },
+            _ => self.bad("datetime dtype unit is not (bytes, int, ...)"),
         }
     }
 }

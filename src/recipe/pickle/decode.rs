@@ -77,6 +77,71 @@ pub fn decode_object_array(bytes: &[u8]) -> Result<PyValue, PickleError> {
     }
 }
 
+/// Decodes the pickle of a numpy object array of any shape (the data of a
+/// `|O` `.npy` file) into a value, as `np.load(allow_pickle=True)` would
+/// give it: for a 0-d array its one element (what `.item()` returns), for
+/// other shapes a [`PyValue::Array`] of the elements.
+///
+/// Beyond what [`decode_pickle`] accepts, the elements may hold numpy
+/// arrays of any non-structured dtype (typed: dtype, shape, Fortran flag and
+/// raw bytes, whose length must be the shape's product times the itemsize,
+/// [`PickleError::ArraySize`]), nested object arrays, numpy complex and
+/// datetime64/timedelta64 scalars, sets and frozensets, complex numbers,
+/// ints of any size ([`PyValue::BigInt`]) and naive `datetime.datetime`s.
+/// The globals a pickle may name grow by `builtins.set`,
+/// `builtins.frozenset`, `builtins.complex` and `datetime.datetime`, each
+/// only in the call pattern Python pickles it with; everything else is
+/// refused as for recipes, and the same depth, value and byte bounds hold.
+///
+/// ```
+/// use onedata::recipe::{decode_object_npy, ArrayData, PyValue};
+/// // np.save(f, {'v': np.array([1.5, 2.0])}) with numpy 1.x (protocol 3),
+/// // memo opcodes dropped.
+/// let mut p = b"\x80\x03cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85C\x01b\x87R(K\x01)cnumpy\ndtype\nX\x02\x00\x00\x00O8\x89\x88\x87R(K\x03X\x01\x00\x00\x00|NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK?tb\x89]}X\x01\x00\x00\x00v".to_vec();
+/// p.extend_from_slice(b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85C\x01b\x87R(K\x01K\x02\x85cnumpy\ndtype\nX\x02\x00\x00\x00f8\x89\x88\x87R(K\x03X\x01\x00\x00\x00<NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89C\x10");
+/// p.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0xf8, 0x3f, 0, 0, 0, 0, 0, 0, 0, 0x40]);
+/// p.extend_from_slice(b"tbsatb.");
+/// let v = decode_object_npy(&p).unwrap();
+/// let PyValue::Array(a) = v.get("v").unwrap() else { panic!() };
+/// assert_eq!((a.descr.as_str(), a.shape.as_slice(), a.fortran), ("<f8", &[2u64][..], false));
+/// assert!(matches!(&a.data, ArrayData::Raw(b) if b.len() == 16));
+/// ```
+pub fn decode_object_npy(bytes: &[u8]) -> Result<PyValue, PickleError> {
+    decode_object_npy_shaped(bytes).map(|(_, v)| v)
+}
+
+/// [`decode_object_npy`], with the shape of the pickled array.
+pub(crate) fn decode_object_npy_shaped(bytes: &[u8]) -> Result<(Vec<u64>, PyValue), PickleError> {
+    let mut vm = Vm::new(bytes);
+    vm.objects = true;
+    let root = vm.run()?;
+    match &vm.arena[root] {
+        Obj::Array(Some(state)) => match &state.items {
+            Some(items) => {
+                let shape = state.shape.clone();
+                let value = match items.as_slice() {
+                    [element] if shape.is_empty() => {
+                        let element = *element;
+                        vm.expand(element)?
+                    }
+                    _ => vm.expand(root)?,
+                };
+                Ok((shape, value))
+            }
+            None => Err(PickleError::NotObjectArray {
+                dtype: state.descr.clone(),
+            }),
+        },
+        Obj::Array(None) => Err(PickleError::BadValue {
+            what: "the array's state is never set (no BUILD)".into(),
+            offset: bytes.len(),
+        }),
+        other => Err(PickleError::NotAnArray {
+            found: other.describe(),
+        }),
+    }
+}
+
 pub(super) struct Vm<'a> {
     input: &'a [u8],
     pos: usize,
@@ -93,6 +158,9 @@ pub(super) struct Vm<'a> {
     /// Bytes created or hashed so far.
     bytes: usize,
     pub(super) byte_limit: usize,
+    /// The object-array decoder ([`decode_object_npy`]): numpy arrays,
+    /// sets, complex and big ints, datetimes are values.
+    pub(super) objects: bool,
 }
 
 impl<'a> Vm<'a> {
@@ -109,6 +177,7 @@ impl<'a> Vm<'a> {
             values: 0,
             bytes: 0,
             byte_limit: MAX_EXPANDED_BYTES.max(input.len()),
+            objects: false,
         }
     }
 
@@ -481,6 +550,18 @@ impl<'a> Vm<'a> {
                 op::LONG_BINGET => {
                     let i = self.u32()?;
                     self.memo_get(i)?;
+                }
+                op::EMPTY_SET if self.objects => self.push_new(Obj::Set(Vec::new()))?,
+                op::ADDITEMS if self.objects => {
+                    let items = self.pop_mark("ADDITEMS")?;
+                    let set = self.stack[self.top("ADDITEMS")?];
+                    self.add_to_set(set, &items, "ADDITEMS")?;
+                }
+                op::FROZENSET if self.objects => {
+                    let items = self.pop_mark("FROZENSET")?;
+                    let id = self.alloc(Obj::FrozenSet(Vec::new()))?;
+                    self.add_to_set(id, &items, "FROZENSET")?;
+                    self.stack.push(id);
                 }
                 op::REDUCE => self.reduce()?,
                 op::BUILD => self.build()?,

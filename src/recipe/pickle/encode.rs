@@ -122,6 +122,8 @@ impl Encoder<'_> {
                     }
                 }
             }
+            // Refused by `LoadingRecipe::validate` before anything is written.
+            _ => self.op(op::NONE),
         }
     }
 

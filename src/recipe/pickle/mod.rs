@@ -11,7 +11,8 @@ mod decode;
 mod encode;
 mod object;
 
-pub use decode::{decode_object_array, decode_pickle};
+pub(crate) use decode::decode_object_npy_shaped;
+pub use decode::{decode_object_array, decode_object_npy, decode_pickle};
 pub(super) use encode::encode_object_array;
 pub(super) use object::{float_key, HashKey};
 

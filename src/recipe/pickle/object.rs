@@ -8,6 +8,7 @@ use super::decode::Vm;
 use super::PResult;
 use crate::error::PickleError;
 use crate::npy::Dtype;
+use crate::recipe::value::{ArrayData, PyArray, PyDateTime, TimeValue};
 use crate::recipe::{PyValue, MAX_DEPTH, MAX_VALUES};
 
 /// The callables a pickle may name.
@@ -26,6 +27,25 @@ pub(super) enum Callable {
     /// `builtins.bytes` (`__builtin__.bytes` in protocol 2), how protocol 2
     /// spells the empty bytes: `bytes()`.
     Bytes,
+    /// `builtins.set` (object arrays only).
+    Set,
+    /// `builtins.frozenset` (object arrays only).
+    FrozenSet,
+    /// `builtins.complex` (object arrays only).
+    Complex,
+    /// `datetime.datetime` (object arrays only): only called with its
+    /// 10-byte state, which builds a naive datetime and runs nothing.
+    DateTime,
+}
+
+impl Callable {
+    /// Whether only the object-array decoder accepts it (recipes refuse it).
+    pub(super) fn objects_only(self) -> bool {
+        matches!(
+            self,
+            Callable::Set | Callable::FrozenSet | Callable::Complex | Callable::DateTime
+        )
+    }
 }
 
 pub(super) fn find_class(module: &[u8], name: &[u8]) -> Option<Callable> {
@@ -38,6 +58,10 @@ pub(super) fn find_class(module: &[u8], name: &[u8]) -> Option<Callable> {
         (b"numpy", b"dtype") => Some(Callable::Dtype),
         (b"_codecs", b"encode") => Some(Callable::Encode),
         (b"__builtin__" | b"builtins", b"bytes") => Some(Callable::Bytes),
+        (b"__builtin__" | b"builtins", b"set") => Some(Callable::Set),
+        (b"__builtin__" | b"builtins", b"frozenset") => Some(Callable::FrozenSet),
+        (b"__builtin__" | b"builtins", b"complex") => Some(Callable::Complex),
+        (b"datetime", b"datetime") => Some(Callable::DateTime),
         _ => None,
     }
 }
@@ -45,10 +69,45 @@ pub(super) fn find_class(module: &[u8], name: &[u8]) -> Option<Callable> {
 /// The value of a pickled numpy scalar (`np.int64(3)`, `np.float32(0.5)`,
 /// `np.bool_(True)`, `np.str_("a")`, ...): the Python value it equals, from
 /// its dtype (descr with the byte order of the dtype's state) and its bytes.
-pub(super) fn numpy_scalar<'a>(descr: &str, data: &[u8], at: usize) -> PResult<Obj<'a>> {
+///
+/// With `objects` (the object-array decoder), complex scalars and
+/// datetime64/timedelta64 scalars are values too.
+pub(super) fn numpy_scalar<'a>(
+    descr: &str,
+    data: &[u8],
+    at: usize,
+    objects: bool,
+) -> PResult<Obj<'a>> {
     use crate::npy::{ByteOrder, ElementKind};
 
     let bad = |what: String| PickleError::BadValue { what, offset: at };
+    let code = descr.trim_start_matches(['<', '>', '|', '=']);
+    if objects && (code.starts_with("M8") || code.starts_with("m8")) {
+        let unit = match code[2..]
+            .strip_prefix('[')
+            .and_then(|u| u.strip_suffix(']'))
+        {
+            Some(u) => u.to_string(),
+            None if code.len() == 2 => "generic".to_string(),
+            None => return Err(bad(format!("numpy scalar of unknown dtype {descr:?}"))),
+        };
+        let raw: [u8; 8] = data.try_into().map_err(|_| {
+            bad(format!(
+                "numpy scalar of dtype {descr} holds {} bytes, not 8",
+                data.len()
+            ))
+        })?;
+        let value = if descr.starts_with('>') {
+            i64::from_be_bytes(raw)
+        } else {
+            i64::from_le_bytes(raw)
+        };
+        return Ok(Obj::Time {
+            delta: code.starts_with('m'),
+            value,
+            unit,
+        });
+    }
     let dtype = Dtype::parse(descr)
         .ok_or_else(|| bad(format!("numpy scalar of unknown dtype {descr:?}")))?;
     let unsupported = || PickleError::UnsupportedScalar {
@@ -96,6 +155,30 @@ pub(super) fn numpy_scalar<'a>(descr: &str, data: &[u8], at: usize) -> PResult<O
                     Obj::Float(f64::from(f32::from_le_bytes([le[0], le[1], le[2], le[3]])))
                 }
                 ElementKind::F64 => Obj::Float(f64::from_le_bytes(bytes(8))),
+                ElementKind::C64 if objects => {
+                    let part =
+                        |i: usize| f32::from_le_bytes([le[i], le[i + 1], le[i + 2], le[i + 3]]);
+                    // Each part in the dtype's byte order: undo the whole reversal.
+                    let (re, im) = if *order == ByteOrder::Big {
+                        (part(4), part(0))
+                    } else {
+                        (part(0), part(4))
+                    };
+                    Obj::Complex(re.into(), im.into())
+                }
+                ElementKind::C128 if objects => {
+                    let part = |i: usize| {
+                        let mut b = [0u8; 8];
+                        b.copy_from_slice(&le[i..i + 8]);
+                        f64::from_le_bytes(b)
+                    };
+                    let (re, im) = if *order == ByteOrder::Big {
+                        (part(8), part(0))
+                    } else {
+                        (part(0), part(8))
+                    };
+                    Obj::Complex(re, im)
+                }
                 ElementKind::C64 | ElementKind::C128 => return Err(unsupported()),
             })
         }
@@ -139,13 +222,18 @@ pub(super) fn numpy_scalar<'a>(descr: &str, data: &[u8], at: usize) -> PResult<O
 
 /// An array's state after `BUILD`.
 #[derive(Debug)]
-pub(super) struct ArrayState {
+pub(super) struct ArrayState<'a> {
     pub(super) shape: Vec<u64>,
     /// The dtype as pickled, e.g. `O8`.
     pub(super) descr: String,
     /// The elements, for object arrays (a snapshot of the list at `BUILD`,
     /// as numpy copies it).
     pub(super) items: Option<Vec<usize>>,
+    /// Whether the data is in Fortran order.
+    pub(super) fortran: bool,
+    /// The raw data of other arrays, checked against shape and itemsize
+    /// (object-array decoder only).
+    pub(super) raw: Option<Cow<'a, [u8]>>,
 }
 
 /// A value of the machine. Containers hold indices into the arena, so that
@@ -165,7 +253,19 @@ pub(super) enum Obj<'a> {
     /// A dtype, by its descr.
     Dtype(String),
     /// An ndarray, before and after `BUILD`.
-    Array(Option<ArrayState>),
+    Array(Option<ArrayState<'a>>),
+    /// An int beyond 128 bits: little-endian two's complement.
+    BigInt(Cow<'a, [u8]>),
+    Complex(f64, f64),
+    Set(Vec<usize>),
+    FrozenSet(Vec<usize>),
+    /// A numpy datetime64 (`delta` false) or timedelta64 scalar.
+    Time {
+        delta: bool,
+        value: i64,
+        unit: String,
+    },
+    DateTime(PyDateTime),
 }
 
 impl Obj<'_> {
@@ -183,6 +283,13 @@ impl Obj<'_> {
             Obj::Global(_) => "a global (class or function)",
             Obj::Dtype(_) => "a numpy dtype",
             Obj::Array(_) => "a numpy array",
+            Obj::BigInt(_) => "an int",
+            Obj::Complex(..) => "a complex",
+            Obj::Set(_) => "a set",
+            Obj::FrozenSet(_) => "a frozenset",
+            Obj::Time { delta: false, .. } => "a numpy datetime64",
+            Obj::Time { delta: true, .. } => "a numpy timedelta64",
+            Obj::DateTime(_) => "a datetime",
         }
     }
 }
@@ -198,6 +305,10 @@ pub(in crate::recipe) enum HashKey<'a> {
     Str(Cow<'a, str>),
     Bytes(Cow<'a, [u8]>),
     Tuple(Vec<HashKey<'a>>),
+    /// An int beyond 128 bits, by its minimal bytes.
+    BigInt(Vec<u8>),
+    /// A complex with a nonzero imaginary part, by its bits.
+    Complex(u64, u64),
 }
 
 pub(in crate::recipe) fn float_key<'a>(f: f64, nan_id: usize) -> HashKey<'a> {
@@ -296,6 +407,71 @@ impl Expander<'_, '_> {
                 self.leave(id);
                 PyValue::Dict(out)
             }
+            Obj::Set(items) | Obj::FrozenSet(items) => {
+                self.enter(id, depth)?;
+                let mut out = Vec::with_capacity(items.len().min(1024));
+                for &item in items {
+                    out.push(self.value(item, depth + 1)?);
+                }
+                self.leave(id);
+                if matches!(vm.arena[id], Obj::Set(_)) {
+                    PyValue::Set(out)
+                } else {
+                    PyValue::FrozenSet(out)
+                }
+            }
+            Obj::BigInt(b) => {
+                self.count_bytes(b.len())?;
+                PyValue::BigInt(minimal_long(b))
+            }
+            Obj::Complex(re, im) => PyValue::Complex(*re, *im),
+            Obj::Time { delta, value, unit } => {
+                let t = TimeValue {
+                    value: *value,
+                    unit: unit.clone(),
+                };
+                if *delta {
+                    PyValue::Timedelta64(t)
+                } else {
+                    PyValue::Datetime64(t)
+                }
+            }
+            Obj::DateTime(d) => PyValue::DateTime(*d),
+            Obj::Array(Some(state)) if vm.objects => {
+                let data = match (&state.items, &state.raw) {
+                    (Some(items), _) => {
+                        self.enter(id, depth)?;
+                        let mut out = Vec::with_capacity(items.len().min(1024));
+                        for &item in items {
+                            out.push(self.value(item, depth + 1)?);
+                        }
+                        self.leave(id);
+                        ArrayData::Objects(out)
+                    }
+                    (None, Some(raw)) => {
+                        self.count_bytes(raw.len())?;
+                        ArrayData::Raw(raw.to_vec())
+                    }
+                    (None, None) => {
+                        return Err(PickleError::NotPlainData {
+                            found: "a numpy array without data",
+                        })
+                    }
+                };
+                let (descr, data) = match data {
+                    ArrayData::Raw(raw) => {
+                        let (descr, raw) = to_native(&state.descr, raw);
+                        (descr, ArrayData::Raw(raw))
+                    }
+                    objects => ("|O".to_string(), objects),
+                };
+                PyValue::Array(Box::new(PyArray {
+                    descr,
+                    shape: state.shape.clone(),
+                    fortran: state.fortran,
+                    data,
+                }))
+            }
             other @ (Obj::Global(_) | Obj::Dtype(_) | Obj::Array(_)) => {
                 return Err(PickleError::NotPlainData {
                     found: other.describe(),
@@ -303,6 +479,80 @@ impl Expander<'_, '_> {
             }
         })
     }
+}
+
+/// The descr and bytes of array data in this machine's byte order, as
+/// numpy's `ndarray.__setstate__` makes them: numbers, complex parts, UTF-32
+/// code points and datetimes swapped when the dtype's order is not native.
+/// Long doubles keep their order.
+fn to_native(descr: &str, mut raw: Vec<u8>) -> (String, Vec<u8>) {
+    let (native, foreign) = if cfg!(target_endian = "big") {
+        ('>', '<')
+    } else {
+        ('<', '>')
+    };
+    let Some(code) = descr.strip_prefix(foreign) else {
+        return (descr.to_string(), raw);
+    };
+    let unit = match Dtype::parse(descr) {
+        Some(Dtype::Numeric { kind, .. }) => kind.swap_unit(),
+        _ if code.starts_with('U') => 4,
+        _ if code.starts_with("M8") || code.starts_with("m8") => 8,
+        _ => return (descr.to_string(), raw),
+    };
+    if unit > 1 {
+        for c in raw.chunks_exact_mut(unit) {
+            c.reverse();
+        }
+    }
+    (format!("{native}{code}"), raw)
+}
+
+/// `b` without the sign-extension bytes a minimal encoding would not have.
+pub(super) fn minimal_long(b: &[u8]) -> Vec<u8> {
+    let mut out = b.to_vec();
+    while let [.., a, last] = out.as_slice() {
+        let redundant = (*last == 0 && a & 0x80 == 0) || (*last == 0xff && a & 0x80 != 0);
+        if !redundant {
+            break;
+        }
+        out.pop();
+    }
+    if out == [0] {
+        out.clear();
+    }
+    out
+}
+
+/// A naive `datetime.datetime` from its pickled state: year (2 bytes,
+/// big-endian), month (its high bit is `fold`), day, hour, minute, second,
+/// microsecond (3 bytes, big-endian); `None` if a field is out of range.
+pub(super) fn datetime_from_state(b: &[u8]) -> Option<PyDateTime> {
+    let b: &[u8; 10] = b.try_into().ok()?;
+    let d = PyDateTime {
+        year: u16::from_be_bytes([b[0], b[1]]),
+        month: b[2] & 0x7f,
+        day: b[3],
+        hour: b[4],
+        minute: b[5],
+        second: b[6],
+        microsecond: u32::from_be_bytes([0, b[7], b[8], b[9]]),
+    };
+    let leap = d.year % 4 == 0 && (d.year % 100 != 0 || d.year % 400 == 0);
+    let days = match d.month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    let ok = (1..=9999).contains(&d.year)
+        && (1..=days).contains(&d.day)
+        && d.hour < 24
+        && d.minute < 60
+        && d.second < 60
+        && d.microsecond < 1_000_000;
+    ok.then_some(d)
 }
 
 #[cfg(test)]

@@ -55,7 +55,9 @@
 //! operations; index members must have an integer dtype; 1-d `csr_array`
 //! and n-d `coo_array` files are refused; a COO file whose row count is
 //! out of all proportion to its entries is refused rather than given an
-//! index pointer of gigabytes), and it also reads `float16` data, which
+//! index pointer of gigabytes; so is a BSR or DIA file whose row or column
+//! count is; a BSR blocksize must divide both dimensions, where `load_npz`
+//! checks only the rows), and it also reads `float16` data, which
 //! scipy loads but cannot densify. DIA offsets are taken as the integers
 //! stored (scipy casts them to its index dtype first, so an `int64` offset
 //! past `int32` may wrap there). `lil` and `dok` files (which `save_npz`

@@ -498,7 +498,7 @@ pub(crate) fn read_info(archive: &Archive<'_>) -> Result<super::SparseInfo, Spar
             let dtype = indices.header().dtype().clone();
             let ptr: Vec<i64> = read_index_vec(indptr, pkind)?;
             let used = check_indptr(&ptr, geo.nblocks)?;
-            (dtype, used * geo.blocksize[0] * geo.blocksize[1])
+            (dtype, block_elements(used, &geo)?)
         }
         SparseFormat::Dia => {
             let offsets = member::open(archive, "offsets")?;
@@ -627,6 +627,19 @@ fn bsr_geometry(
     })
 }
 
+/// Elements in `blocks` blocks: scipy's `.nnz` of a BSR matrix whose
+/// index pointer ends at `blocks` (at most the data member's length, so
+/// this cannot overflow; checked all the same).
+fn block_elements(blocks: usize, geo: &BsrGeometry) -> Result<usize, SparseError> {
+    blocks
+        .checked_mul(geo.blocksize[0])
+        .and_then(|n| n.checked_mul(geo.blocksize[1]))
+        .ok_or_else(|| SparseError::TooLarge {
+            what: "the entries of the bsr blocks".into(),
+            bytes: u128::MAX,
+        })
+}
+
 /// Reads a BSR matrix into canonical CSR.
 pub(crate) fn read_bsr(
     archive: &Archive<'_>,
@@ -686,7 +699,7 @@ fn bsr_as<T: SparseElement, I: SparseIndex>(
         fortran,
     };
     let (m, canonical) = bsr_to_csr((shape[0], shape[1]), &blocks)?;
-    let nnz = used * geo.blocksize[0] * geo.blocksize[1];
+    let nnz = block_elements(used, geo)?;
     Ok((T::wrap(I::wrap_cs(m)), canonical, nnz))
 }
 

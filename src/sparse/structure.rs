@@ -336,9 +336,17 @@ pub(crate) fn bsr_to_csr<T: SparseElement, I: SparseIndex>(
             });
         }
     }
-    let block_len = r_size * c_size;
-    // Bounded by the data member's length, which the file justifies.
-    let nnz = used * block_len;
+    // Bounded by the data member's length (nblocks * R * C), which the
+    // file justifies; checked all the same.
+    let nnz = used
+        .checked_mul(r_size)
+        .and_then(|n| n.checked_mul(c_size))
+        .filter(|&n| n <= b.data.len())
+        .ok_or_else(|| {
+            SparseError::BadIndptr(format!(
+                "its {used} blocks of {r_size} x {c_size} are more than the data holds"
+            ))
+        })?;
     let rows_plus_one = nrows.checked_add(1).ok_or_else(|| SparseError::TooLarge {
         what: "the index pointer of the CSR matrix".into(),
         bytes: u128::MAX,

@@ -11,7 +11,7 @@ may differ in bytes between numpy versions, which is harmless.
 - npy_file:        np.save of every numeric dtype in both byte orders, C and
                    Fortran order, 0-d and empty arrays, versions 1.0/2.0/3.0,
                    non-numeric dtypes, a misaligned and a truncated file.
-- npz:             scipy.sparse.save_npz of csc/csr/coo arrays and matrices,
+- npz:             scipy.sparse.save_npz of csc/csr/coo/bsr/dia arrays and matrices,
                    compressed and stored, several data and index dtypes,
                    unsorted and duplicate entries, empty matrices, and
                    members of 256 KiB and more that deflate to a few KB.
@@ -137,7 +137,19 @@ def gen_npz():
     write(d, "csc-empty", save_npz_bytes(sp.csc_array((0, 0), dtype="<f8"), False))
     write(d, "coo-no-entries", save_npz_bytes(sp.coo_array((5, 7), dtype="<f4"), True))
     write(d, "regression-tiny-header", tiny_header_npz())
+    bsr_dia_npz(d)
     parallel_npz(d)
+
+
+def bsr_dia_npz(d):
+    """A bsr array with two blocks sharing a block column, a dia matrix with
+    explicit zeros and a diagonal partly outside it."""
+    blocks = np.arange(1.0, 19.0).reshape(3, 2, 3)
+    bsr = sp.bsr_array((blocks, np.array([1, 1, 0]), np.array([0, 2, 3])), shape=(4, 6))
+    write(d, "bsr-dup-deflate", save_npz_bytes(bsr, True))
+    data = np.array([[4, 0, 0, 0], [1, 0, 3, 9], [5, 6, 0, 8]], dtype="<f4")
+    dia = sp.dia_matrix((data, [-2, 0, 1]), shape=(3, 4))
+    write(d, "dia-zeros-stored", save_npz_bytes(dia, False))
 
 
 def parallel_npz(d):

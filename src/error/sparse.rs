@@ -100,7 +100,7 @@ pub enum SparseError {
     #[error("unknown sparse format {0:?}")]
     UnknownFormat(String),
     /// The `format` member names a scipy format onedata does not load.
-    #[error("sparse format {0:?} is not supported (csc, csr and coo are)")]
+    #[error("sparse format {0:?} is not supported (csc, csr, coo, bsr and dia are)")]
     UnsupportedFormat(String),
     /// The `shape` member is not a valid 2-d shape.
     #[error("bad sparse shape {shape:?}: {reason}")]
@@ -109,6 +109,26 @@ pub enum SparseError {
         shape: Vec<i128>,
         /// Why it is refused.
         reason: &'static str,
+    },
+    /// The blocks of a `bsr` matrix (its `data` member's last two
+    /// dimensions) are empty or do not tile its shape.
+    #[error("archive member {member:?}: blocks of {blocksize:?} do not tile the shape {shape:?}")]
+    BadBlocksize {
+        /// The member giving the blocksize (`data.npy`).
+        member: String,
+        /// `[R, C]`, as the member's shape gives them.
+        blocksize: [usize; 2],
+        /// The matrix's `[rows, cols]`.
+        shape: [usize; 2],
+    },
+    /// A `dia` matrix stores a diagonal twice, which scipy's `dia_array`
+    /// constructor (and so `load_npz`) refuses.
+    #[error("archive member {member:?}: offset {offset} appears more than once (scipy refuses duplicate diagonals)")]
+    DuplicateOffset {
+        /// The member holding the offsets (`offsets.npy`).
+        member: String,
+        /// The repeated offset.
+        offset: i128,
     },
     /// The index pointer (`indptr`) is malformed.
     #[error("bad indptr: {0}")]

@@ -1,11 +1,12 @@
 //! scipy sparse matrices in `.npz` files, as `scipy.sparse.save_npz` writes
 //! them and `scipy.sparse.load_npz` reads them.
 //!
-//! [`read_npz`] loads CSC, CSR and COO matrices (`*_array` and legacy
-//! `*_matrix` classes, stored or deflated, any integer index dtype, every
-//! numeric data dtype) into a [`SparseMatrix`]: a canonical
-//! [`sprs`] matrix (CSC or CSR as stored; COO becomes CSR) of the file's
-//! element type. [`SparseMatrix::to_dense`] gives exactly what scipy's
+//! [`read_npz`] loads CSC, CSR, COO, BSR and DIA matrices (`*_array` and
+//! legacy `*_matrix` classes, stored or deflated, any integer index dtype,
+//! every numeric data dtype) into a [`SparseMatrix`]: a canonical
+//! [`sprs`] matrix (CSC or CSR as stored; COO and BSR become CSR, DIA
+//! becomes CSC, as scipy's `tocsr()` and `tocsc()` give them) of the file's
+//! element type; [`SparseMatrix::format`] still reports the file's format. [`SparseMatrix::to_dense`] gives exactly what scipy's
 //! `toarray()` gives. [`write_npz`] writes a sprs matrix as scipy writes a
 //! `csc_array`/`csr_array`.
 //!
@@ -37,22 +38,30 @@
 //! what its header promises and what its compressed bytes can expand to (so
 //! no zip bomb gets decompressed), every member's CRC-32 must match, the
 //! index pointer must start at 0, never decrease and end within the stored
-//! entries, and every index must be within the shape. Faults are
+//! entries, and every index must be within the shape. BSR blocks must tile
+//! the shape; DIA offsets must be unique (scipy refuses duplicates too). Faults are
 //! [`crate::SparseError`]s inside [`crate::ErrorKind::Invalid`], naming the file.
 //!
 //! scipy allows unsorted indices and duplicate entries within a row or
 //! column; onedata sorts them and sums duplicates in stored order, as
-//! scipy's `sum_duplicates` and `toarray` do. [`SparseMatrix::nnz`] still
-//! reports the entries as stored, as scipy's `.nnz` does.
+//! scipy's `sum_duplicates` and `toarray` do (BSR blocks sharing a block
+//! column included). [`SparseMatrix::nnz`] still reports the entries as
+//! stored, as scipy's `.nnz` does. DIA entries are placed as scipy's
+//! `tocsc` places them: `data[i, j]` at row `j - offsets[i]`, column `j`,
+//! where that is inside the matrix; zeros are dropped, NaN kept.
 //!
 //! Where onedata differs from `load_npz`: it is stricter (index bounds and
 //! index pointer order are checked, which scipy leaves to later
 //! operations; index members must have an integer dtype; 1-d `csr_array`
 //! and n-d `coo_array` files are refused; a COO file whose row count is
 //! out of all proportion to its entries is refused rather than given an
-//! index pointer of gigabytes), and it also reads `float16` data, which
-//! scipy loads but cannot densify. `bsr` and `dia` files are refused as
-//! unsupported.
+//! index pointer of gigabytes; so is a BSR or DIA file whose row or column
+//! count is; a BSR blocksize must divide both dimensions, where `load_npz`
+//! checks only the rows), and it also reads `float16` data, which
+//! scipy loads but cannot densify. DIA offsets are taken as the integers
+//! stored (scipy casts them to its index dtype first, so an `int64` offset
+//! past `int32` may wrap there). `lil` and `dok` files (which `save_npz`
+//! cannot write) are refused as unsupported.
 //!
 //! ## Speed
 //!
@@ -92,15 +101,34 @@ pub enum SparseFormat {
     Csr,
     /// Coordinates (`coo_array`, `coo_matrix`): `row`, `col`, `data`.
     Coo,
+    /// Block sparse rows (`bsr_array`, `bsr_matrix`): `data` of shape
+    /// `(blocks, R, C)`, `indices` (block columns), `indptr` (per block row).
+    /// Held as CSR.
+    Bsr,
+    /// Diagonals (`dia_array`, `dia_matrix`): `data` of shape
+    /// `(diagonals, L)` and `offsets`. Held as CSC.
+    Dia,
 }
 
 impl SparseFormat {
-    /// scipy's name: `"csc"`, `"csr"` or `"coo"`.
+    /// scipy's name: `"csc"`, `"csr"`, `"coo"`, `"bsr"` or `"dia"`.
     pub const fn as_str(self) -> &'static str {
         match self {
             SparseFormat::Csc => "csc",
             SparseFormat::Csr => "csr",
             SparseFormat::Coo => "coo",
+            SparseFormat::Bsr => "bsr",
+            SparseFormat::Dia => "dia",
+        }
+    }
+
+    /// The sparse storage onedata holds a matrix of this format in: CSC for
+    /// `csc` and `dia` (what scipy's `dia.tocsc()` gives directly), CSR for
+    /// `csr`, `coo` and `bsr` (scipy's `tocsr()`).
+    pub const fn held_as(self) -> SparseFormat {
+        match self {
+            SparseFormat::Csc | SparseFormat::Dia => SparseFormat::Csc,
+            SparseFormat::Csr | SparseFormat::Coo | SparseFormat::Bsr => SparseFormat::Csr,
         }
     }
 }
@@ -115,7 +143,7 @@ impl std::fmt::Display for SparseFormat {
 ///
 /// It holds a canonical sprs matrix (indices sorted and unique in each lane)
 /// of the file's element type with `i32` or `i64` indices: CSC for `csc`
-/// files, CSR for `csr` and `coo` files. Typed access goes through
+/// and `dia` files, CSR for `csr`, `coo` and `bsr` files. Typed access goes through
 /// [`SparseMatrix::cs`] or [`SparseMatrix::csmat`].
 #[derive(Clone)]
 pub struct SparseMatrix {
@@ -155,9 +183,11 @@ pub struct SparseInfo {
     pub dtype: Dtype,
     /// The data's element kind.
     pub kind: ElementKind,
-    /// The dtype of `indices` (`row` for COO) as the file spells it.
+    /// The dtype of `indices` (`row` for COO, `offsets` for DIA) as the file
+    /// spells it.
     pub index_dtype: Dtype,
-    /// Stored entries, duplicates included: scipy's `.nnz`.
+    /// Stored entries, duplicates included: scipy's `.nnz` (see
+    /// [`SparseMatrix::nnz`] for `bsr` and `dia`).
     pub nnz: usize,
     /// Whether the file holds a sparse array (`_is_array`), not a matrix.
     pub is_array: bool,
@@ -193,6 +223,8 @@ fn read_matrix(archive: &zip::Archive<'_>, path: &Path) -> Result<SparseMatrix, 
     match meta.format {
         SparseFormat::Csc | SparseFormat::Csr => read::read_compressed(archive, &meta, path),
         SparseFormat::Coo => read::read_coo(archive, &meta, path),
+        SparseFormat::Bsr => read::read_bsr(archive, &meta, path),
+        SparseFormat::Dia => read::read_dia(archive, &meta, path),
     }
 }
 
@@ -326,7 +358,9 @@ impl SparseMatrix {
         &self.path
     }
 
-    /// The format as stored in the file (`coo` files are held as CSR).
+    /// The format as stored in the file, not the storage held: `coo` and
+    /// `bsr` files are held as CSR, `dia` files as CSC (see
+    /// [`SparseFormat::held_as`]).
     pub fn format(&self) -> SparseFormat {
         self.format
     }
@@ -337,13 +371,19 @@ impl SparseMatrix {
     }
 
     /// Stored entries as scipy's `.nnz` counts them after loading:
-    /// duplicates and explicit zeros included.
+    /// duplicates and explicit zeros included. For `bsr` files, every
+    /// element of the blocks in use (`indptr[-1] * R * C`); for `dia` files,
+    /// scipy's count from the offsets alone (`min(M, N - k)` per offset `k >
+    /// 0`, `min(M + k, N)` otherwise, zeros included; 0 if that sum is
+    /// negative), which may differ from the entries held.
     pub fn nnz(&self) -> usize {
         self.nnz
     }
 
     /// Whether the file was canonical already: indices sorted within each
-    /// lane, no duplicates (for COO: ordered by row, then column).
+    /// lane, no duplicates (for COO: ordered by row, then column; for BSR:
+    /// block columns strictly increasing in each block row; DIA files,
+    /// which cannot repeat a position, always are).
     pub fn is_canonical(&self) -> bool {
         self.canonical
     }
@@ -440,8 +480,8 @@ impl SparseMatrix {
     }
 
     /// The dense array scipy's `toarray()` gives, in the memory order it
-    /// gives it: Fortran order for `csc` files, C order for `csr` and `coo`
-    /// files. This is what `loadone` returns for a sparse file loaded dense.
+    /// gives it: Fortran order for `csc` files, C order for `csr`, `coo`,
+    /// `bsr` and `dia` files. This is what `loadone` returns for a sparse file loaded dense.
     ///
     /// ```
     /// # fn main() -> onedata::Result<()> {
@@ -490,8 +530,9 @@ impl SparseMatrix {
         NpyArray::from_parts(&self.path, header, buf)
     }
 
-    /// Writes the matrix to `path` as scipy's `save_npz` would: CSC files
-    /// as `csc`, CSR and COO files as `csr`, `_is_array` as read.
+    /// Writes the matrix to `path` as scipy's `save_npz` would write the
+    /// storage held: CSC and DIA files as `csc`, CSR, COO and BSR files as
+    /// `csr`, `_is_array` as read.
     pub fn write_npz(&self, path: impl AsRef<Path>, compressed: bool) -> Result<()> {
         let path = path.as_ref();
         with_values!(&self.values, m, T => match m {

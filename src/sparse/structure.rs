@@ -270,6 +270,231 @@ pub(crate) fn coo_to_csr<T: SparseElement, I: SparseIndex>(
     }
 }
 
+/// Refuses an index pointer of `lanes_plus_one` entries (built for a
+/// dimension read from the shape alone) when it is out of all proportion
+/// to the `stored` values the file holds, as for COO files.
+fn check_lanes_in_proportion(
+    lanes_plus_one: usize,
+    stored: usize,
+    what: &str,
+) -> Result<(), SparseError> {
+    if lanes_plus_one > COO_ROWS_FREE && lanes_plus_one / 64 > stored {
+        return Err(SparseError::TooLarge {
+            what: format!("the index pointer of {what}"),
+            bytes: lanes_plus_one as u128 * std::mem::size_of::<usize>() as u128,
+        });
+    }
+    Ok(())
+}
+
+fn try_vec<X>(n: usize, what: &str) -> Result<Vec<X>, SparseError> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| SparseError::TooLarge {
+        what: what.to_string(),
+        bytes: n as u128 * std::mem::size_of::<X>() as u128,
+    })?;
+    Ok(v)
+}
+
+/// The blocks of a BSR matrix, as decoded from its members.
+pub(crate) struct Blocks<'a, T, I> {
+    /// `[R, C]`: the blocksize, `data`'s last two dimensions.
+    pub(crate) blocksize: [usize; 2],
+    /// The block-row index pointer, already checked (`check_indptr`).
+    pub(crate) indptr: &'a [I],
+    /// The block column of each stored block.
+    pub(crate) indices: &'a [I],
+    /// The `data` member's elements, `nblocks * R * C` of them.
+    pub(crate) data: &'a [T],
+    /// Whether `data` is stored in Fortran order.
+    pub(crate) fortran: bool,
+}
+
+/// Builds the canonical CSR matrix of a BSR matrix, as scipy's `tocsr`
+/// and `toarray` see it: block columns checked against the shape, blocks
+/// past `indptr[-1]` dropped, entries of blocks that share a block column
+/// summed in stored order (explicit zeros kept). Returns the matrix and
+/// whether the blocks were canonical (block columns strictly increasing in
+/// each block row).
+pub(crate) fn bsr_to_csr<T: SparseElement, I: SparseIndex>(
+    shape: (usize, usize),
+    b: &Blocks<'_, T, I>,
+) -> Result<(CsMatI<T, I>, bool), SparseError> {
+    let (nrows, ncols) = shape;
+    let [r_size, c_size] = b.blocksize;
+    let block_cols = ncols / c_size;
+    let nblocks = b.indices.len();
+    let used = b.indptr.last().map_or(0, |v| v.as_index());
+    for (k, i) in b.indices[..used].iter().enumerate() {
+        let v = i.as_i128();
+        if v < 0 || v >= block_cols as i128 {
+            return Err(SparseError::IndexOutOfBounds {
+                member: "indices.npy".into(),
+                position: k,
+                value: v,
+                bound: block_cols as u64,
+            });
+        }
+    }
+    // Bounded by the data member's length (nblocks * R * C), which the
+    // file justifies; checked all the same.
+    let nnz = used
+        .checked_mul(r_size)
+        .and_then(|n| n.checked_mul(c_size))
+        .filter(|&n| n <= b.data.len())
+        .ok_or_else(|| {
+            SparseError::BadIndptr(format!(
+                "its {used} blocks of {r_size} x {c_size} are more than the data holds"
+            ))
+        })?;
+    let rows_plus_one = nrows.checked_add(1).ok_or_else(|| SparseError::TooLarge {
+        what: "the index pointer of the CSR matrix".into(),
+        bytes: u128::MAX,
+    })?;
+    check_lanes_in_proportion(rows_plus_one, nnz, &format!("a CSR matrix of {nrows} rows"))?;
+    let as_index = |v: usize| {
+        I::from_i128(v as i128).ok_or_else(|| SparseError::TooLarge {
+            what: "the index pointer of the CSR matrix".into(),
+            bytes: (nnz as u128) * std::mem::size_of::<I>() as u128,
+        })
+    };
+    let mut indptr: Vec<I> = try_vec(rows_plus_one, "the index pointer of the CSR matrix")?;
+    let mut indices: Vec<I> = try_vec(nnz, "the indices of the CSR matrix")?;
+    let mut data: Vec<T> = try_vec(nnz, "the values of the CSR matrix")?;
+    indptr.push(as_index(0)?);
+    let at = |k: usize, r: usize, c: usize| {
+        if b.fortran {
+            k + nblocks * (r + r_size * c)
+        } else {
+            (k * r_size + r) * c_size + c
+        }
+    };
+    let mut canonical = true;
+    for br in 0..b.indptr.len().saturating_sub(1) {
+        let (s, e) = (b.indptr[br].as_index(), b.indptr[br + 1].as_index());
+        let sorted = b.indices[s..e].windows(2).all(|p| p[0] < p[1]);
+        canonical &= sorted;
+        for r in 0..r_size {
+            for k in s..e {
+                let first = b.indices[k].as_index() * c_size;
+                for c in 0..c_size {
+                    indices.push(as_index(first + c)?);
+                    data.push(b.data[at(k, r, c)]);
+                }
+            }
+            indptr.push(as_index(indices.len())?);
+        }
+    }
+    let (indices, data) = if canonical {
+        (indices, data)
+    } else {
+        canonicalize(&mut indptr, indices, data)
+    };
+    match CsMatI::try_new(shape, indptr, indices, data) {
+        Ok(m) => Ok((m, canonical)),
+        Err((_, _, _, e)) => Err(SparseError::BadIndptr(format!(
+            "structure refused after conversion from bsr: {e}"
+        ))),
+    }
+}
+
+/// Whether `v` is a zero scipy's `data != 0` drops: `0`, `False`, `±0.0`,
+/// complex zeros whatever their signs (NaN is not zero).
+fn is_zero<T: SparseElement>(v: T) -> bool {
+    let mut z = T::zeroed();
+    z.accumulate(v);
+    bytemuck::bytes_of(&z) == bytemuck::bytes_of(&T::zeroed())
+}
+
+/// The diagonals of a DIA matrix, as decoded from its members.
+pub(crate) struct Diagonals<'a, T> {
+    /// The offset of each stored diagonal (unique).
+    pub(crate) offsets: &'a [i128],
+    /// `[n_diags, L]`: the data member's shape.
+    pub(crate) dims: [usize; 2],
+    /// The data member's elements.
+    pub(crate) data: &'a [T],
+    /// Whether `data` is stored in Fortran order.
+    pub(crate) fortran: bool,
+}
+
+/// scipy's `.nnz` of a DIA matrix: per offset `k`, `min(M, N - k)` for
+/// `k > 0`, else `min(M + k, N)`, summed (diagonals outside the matrix
+/// count negatively, as in scipy; a negative total is reported as 0).
+pub(crate) fn dia_nnz(shape: [usize; 2], offsets: &[i128]) -> usize {
+    let (m, n) = (shape[0] as i128, shape[1] as i128);
+    let total: i128 = offsets
+        .iter()
+        .map(|&k| if k > 0 { m.min(n - k) } else { (m + k).min(n) })
+        .sum();
+    usize::try_from(total.max(0)).unwrap_or(usize::MAX)
+}
+
+/// Builds the canonical CSC matrix of a DIA matrix, as scipy's `tocsc`
+/// does: `data[i, j]` lands at row `j - offsets[i]`, column `j`, where
+/// that row is in the matrix and `j < ncols`; zeros are dropped (NaN is
+/// kept). Offsets are unique, so no position is written twice.
+pub(crate) fn dia_to_csc<T: SparseElement, I: SparseIndex>(
+    shape: (usize, usize),
+    d: &Diagonals<'_, T>,
+) -> Result<CsMatI<T, I>, SparseError> {
+    let (nrows, ncols) = shape;
+    let [ndiag, len] = d.dims;
+    let cols_plus_one = ncols.checked_add(1).ok_or_else(|| SparseError::TooLarge {
+        what: "the index pointer of the CSC matrix".into(),
+        bytes: u128::MAX,
+    })?;
+    check_lanes_in_proportion(
+        cols_plus_one,
+        d.data.len(),
+        &format!("a CSC matrix of {ncols} columns"),
+    )?;
+    // Diagonals by decreasing offset: within a column, rows increase.
+    let mut order: Vec<usize> = (0..ndiag).collect();
+    order.sort_by(|&a, &b| d.offsets[b].cmp(&d.offsets[a]));
+    let at = |i: usize, j: usize| {
+        if d.fortran {
+            i + ndiag * j
+        } else {
+            i * len + j
+        }
+    };
+    let as_index = |v: usize| {
+        I::from_i128(v as i128).ok_or_else(|| SparseError::TooLarge {
+            what: "the index pointer of the CSC matrix".into(),
+            bytes: (v as u128) * std::mem::size_of::<I>() as u128,
+        })
+    };
+    let mut indptr: Vec<I> = try_vec(cols_plus_one, "the index pointer of the CSC matrix")?;
+    let mut indices: Vec<I> = Vec::new();
+    let mut data: Vec<T> = Vec::new();
+    indptr.push(as_index(0)?);
+    let stored_cols = len.min(ncols);
+    for j in 0..stored_cols {
+        for &i in &order {
+            let row = j as i128 - d.offsets[i];
+            if row < 0 || row >= nrows as i128 {
+                continue;
+            }
+            let v = d.data[at(i, j)];
+            if is_zero(v) {
+                continue;
+            }
+            indices.push(as_index(row as usize)?);
+            data.push(v);
+        }
+        indptr.push(as_index(indices.len())?);
+    }
+    let last = *indptr.last().unwrap_or(&I::zero());
+    indptr.resize(cols_plus_one, last);
+    match CsMatI::try_new_csc(shape, indptr, indices, data) {
+        Ok(m) => Ok(m),
+        Err((_, _, _, e)) => Err(SparseError::BadIndptr(format!(
+            "structure refused after conversion from dia: {e}"
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,5 +544,71 @@ mod tests {
         assert_eq!(m.data(), &[1, -56]);
         let e = coo_to_csr::<i8, i32>((2, 2), vec![2], vec![0], vec![1]);
         assert!(matches!(e, Err(SparseError::IndexOutOfBounds { .. })));
+    }
+
+    #[test]
+    fn bsr_blocks_sharing_a_column_are_summed() {
+        // 2 x 4, blocks 2 x 2: two blocks at block column 1, then one at 0.
+        let data: Vec<f64> = (1..=12).map(f64::from).collect();
+        let b = Blocks {
+            blocksize: [2, 2],
+            indptr: &[0i32, 3],
+            indices: &[1, 1, 0],
+            data: &data,
+            fortran: false,
+        };
+        let (m, canonical) = bsr_to_csr::<f64, i32>((2, 4), &b).unwrap();
+        assert!(!canonical);
+        assert_eq!(m.indptr().raw_storage(), &[0, 4, 8]);
+        assert_eq!(m.indices(), &[0, 1, 2, 3, 0, 1, 2, 3]);
+        assert_eq!(m.data(), &[9.0, 10.0, 6.0, 8.0, 11.0, 12.0, 10.0, 12.0]);
+        let b = Blocks {
+            indices: &[2, 0, 0],
+            ..b
+        };
+        assert!(matches!(
+            bsr_to_csr::<f64, i32>((2, 4), &b),
+            Err(SparseError::IndexOutOfBounds {
+                value: 2,
+                bound: 2,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn dia_drops_zeros_and_outside_entries() {
+        // 3 x 4, offsets [-2, 0, 1, 2]: A[2, 0] = 4 only from the first.
+        let data: Vec<f32> = vec![
+            4.0,
+            0.0,
+            0.0,
+            0.0, // -2
+            1.0,
+            -0.0,
+            f32::NAN,
+            9.0, // 0: (0,0)=1, (1,1) zero dropped, (2,2)=NaN, j=3 outside
+            5.0,
+            6.0,
+            0.0,
+            8.0, // 1: j=0 outside, (0,1)=6, (2,3)=8
+            7.0,
+            7.0,
+            3.0,
+            0.0, // 2: (0,2)=3
+        ];
+        let d = Diagonals {
+            offsets: &[-2, 0, 1, 2],
+            dims: [4, 4],
+            data: &data,
+            fortran: false,
+        };
+        let m = dia_to_csc::<f32, i32>((3, 4), &d).unwrap();
+        assert_eq!(m.indptr().raw_storage(), &[0, 2, 3, 5, 6]);
+        assert_eq!(m.indices(), &[0, 2, 0, 0, 2, 2]);
+        assert_eq!(m.data()[..2], [1.0, 4.0]);
+        assert!(m.data()[4].is_nan());
+        assert_eq!(dia_nnz([3, 4], &[-2, 0, 1, 2]), 1 + 3 + 3 + 2);
+        assert_eq!(dia_nnz([3, 4], &[5]), 0);
     }
 }

@@ -11,6 +11,8 @@
 //! - Files replaced (atomically) while mapped: old views keep the old values,
 //!   fresh loads see the new ones.
 //! - Zip bombs in `.npz` files are refused without inflating them.
+//! - Malformed `bsr` and `dia` archives are typed faults naming the member;
+//!   their shape bombs are refused before anything of their size is made.
 //! - Deeply nested pickles are refused without overflowing the stack.
 //! - Names that try to leave `oneData` are refused, and nothing is created
 //!   outside the session folder.
@@ -23,6 +25,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod bsr_dia;
 mod mapped;
 mod names;
 mod pickles;

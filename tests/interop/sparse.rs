@@ -51,6 +51,11 @@ struct MatrixEntry {
     canon_data_sha: Option<String>,
     index_kind: String,
     toarray_fortran: Option<bool>,
+    /// dia files: the structure of scipy's `tocsr()`, sorted.
+    #[serde(default)]
+    csr_indptr: Option<Vec<i64>>,
+    #[serde(default)]
+    csr_indices: Option<Vec<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,6 +116,31 @@ fn structure<T: SparseElement>(m: &CsMatrix<T>) -> Structure {
         CsMatrix::I32(m) => parts(m),
         CsMatrix::I64(m) => parts(m),
     }
+}
+
+/// The index pointer and indices of a matrix held as CSC, converted to CSR
+/// (rows in order, columns ascending within each).
+fn csr_structure<T: SparseElement>(m: &CsMatrix<T>) -> (Vec<i64>, Vec<i64>) {
+    let (indptr, indices, _) = structure(m);
+    let rows = match m {
+        CsMatrix::I32(m) => m.rows(),
+        CsMatrix::I64(m) => m.rows(),
+    };
+    let mut entries: Vec<(i64, i64)> = Vec::with_capacity(indices.len());
+    for col in 0..indptr.len().saturating_sub(1) {
+        for &row in &indices[indptr[col] as usize..indptr[col + 1] as usize] {
+            entries.push((row, col as i64));
+        }
+    }
+    entries.sort_unstable();
+    let mut ptr = vec![0i64; rows + 1];
+    for &(r, _) in &entries {
+        ptr[r as usize + 1] += 1;
+    }
+    for k in 0..rows {
+        ptr[k + 1] += ptr[k];
+    }
+    (ptr, entries.into_iter().map(|(_, c)| c).collect())
 }
 
 /// The digest of a matrix's data, as the manifest's `canon_data_sha`.
@@ -207,6 +237,16 @@ fn check_matrix(dir: &Path, e: &MatrixEntry, rewrite_dir: &Path) -> Vec<String> 
     if let Some(want) = &e.canon_data_sha {
         let got = onedata::with_element_type!(m.kind(), T => data_digest(m.cs::<T>().expect("cs")));
         expect!("canonical data", got, want.clone());
+    }
+    // dia files, held as CSC: as CSR, the structure of scipy's tocsr().
+    if let (Some(want_ptr), Some(want_idx)) = (&e.csr_indptr, &e.csr_indices) {
+        let (ptr, idx) =
+            onedata::with_element_type!(m.kind(), T => csr_structure(m.cs::<T>().expect("cs")));
+        if (&ptr, &idx) != (want_ptr, want_idx) {
+            errs.push(format!(
+                "tocsr structure: got {ptr:?} {idx:?}, expected {want_ptr:?} {want_idx:?}"
+            ));
+        }
     }
     // Densified: scipy's toarray(), in both memory orders. The C-order array
     // has the digest of scipy's; the others hold the same elements bit for
@@ -376,6 +416,24 @@ fn scipy_files_load_bit_exact() {
         "_u8_",
         "hand_csc_f2",
         "hand_csr_bigendian",
+        "bsr_array_z_i4",
+        "bsr_matrix_s_i8",
+        "bsr_array_s_i4_b1_messy",
+        "bsr_array_z_i8_c16_canon_3x4",
+        "bsr_array_z_i4_f4_empty",
+        "_1x1.npz",
+        "_6x12.npz",
+        "hand_bsr_pruned",
+        "hand_bsr_fortran",
+        "dia_array_z_i8",
+        "dia_matrix_s_i4",
+        "dia_array_s_i4_f8_zeros",
+        "dia_matrix_z_i8_c16_random",
+        "dia_array_z_i4_i4_empty",
+        "_L4.npz",
+        "_L9.npz",
+        "hand_dia_fortran",
+        "hand_dia_1d",
     ] {
         if !manifest.matrices.iter().any(|m| m.file.contains(needle)) {
             failures.push(format!("no fixture named like {needle}"));
@@ -496,7 +554,17 @@ fn malformed_files_are_refused() {
         "bad_shape_negative",
         "bad_shape_3d",
         "bad_format_dia",
+        "bad_format_lil",
         "bad_format_xyz",
+        "bad_bsr_blocksize_zero",
+        "bad_bsr_blocksize_cols",
+        "bad_bsr_indptr_decreasing",
+        "bad_bsr_index_oob",
+        "bad_bsr_length_mismatch",
+        "bad_bsr_huge_rows",
+        "bad_dia_duplicate_offsets",
+        "bad_dia_length_mismatch",
+        "bad_dia_huge_cols",
         "bad_member_short",
         "bad_bomb_claim",
         "bad_bomb_huge_member",

@@ -11,10 +11,11 @@ dtypes, str format); malformed ones are crafted here. OUTDIR/manifest.json:
   "scipy_version", "numpy_version"
   "matrices": one entry per loadable fixture
       file           fixture file name (in OUTDIR)
-      format         "csc", "csr" or "coo" as stored
+      format         "csc", "csr", "coo", "bsr" or "dia" as stored
       is_array       whether the file has _is_array
       shape          [rows, cols]
-      nnz            scipy's .nnz after load_npz (duplicates included)
+      nnz            scipy's .nnz after load_npz (duplicates included; for
+                     dia, scipy's count from the offsets, 0 where negative)
       descr          numpy dtype.str of the data in native byte order
       sha256         onedata digest of scipy's toarray() (SHA-256 of the
                      C-order little-endian elements, booleans as 0/1);
@@ -23,7 +24,11 @@ dtypes, str format); malformed ones are crafted here. OUTDIR/manifest.json:
                      (CSC/CSR: within each lane; COO: by row then column)
       canon_indptr, canon_indices
                      the canonical structure (sorted, duplicates merged),
-                     CSC for csc files, CSR for csr and coo files
+                     CSC for csc and dia files (dia: scipy's tocsc()), CSR
+                     for csr, coo and bsr files (bsr: scipy's tocsr())
+      csr_indptr, csr_indices
+                     dia files only: the structure of scipy's tocsr(),
+                     sorted (absent for other formats)
       canon_data_sha SHA-256 of the canonical data (as the digest), only
                      when no entry was duplicated (else null)
       index_kind     "i4" or "i8": what onedata keeps (both index members
@@ -267,6 +272,182 @@ def scipy_fixtures(out):
                         scipy_fixture(out, rng, fmt, True, compressed, idx, code, case, (2000, 300), 100_000, "_large")
 
 
+# --- bsr and dia ------------------------------------------------------------
+
+BD_CODES = ["f4", "f8", "i4", "c16", "b1"]
+
+
+def add_scipy_reference(out, name, fmt, is_array):
+    """Records a bsr or dia fixture with scipy as the whole reference:
+    toarray() for the dense values, tocsr() (bsr) or tocsc() (dia) for the
+    structure onedata keeps."""
+    loaded = sp.load_npz(out.path(name))
+    assert loaded.format == fmt, (name, loaded.format)
+    assert isinstance(loaded, sp.sparray) == is_array, name
+    got = loaded.toarray()
+    fortran = None
+    if got.flags.f_contiguous != got.flags.c_contiguous:
+        fortran = bool(got.flags.f_contiguous)
+    got = got.astype(got.dtype.newbyteorder("="))
+    if fmt == "bsr":
+        held = loaded.tocsr()
+        ip, ix = loaded.indptr, loaded.indices
+        canonical = all(bool(np.all(np.diff(ix[ip[k]:ip[k + 1]]) > 0)) for k in range(len(ip) - 1))
+    else:
+        held = loaded.tocsc()
+        canonical = True
+    if fmt == "bsr":
+        # onedata's rule, as for csr files: int32 when both index members
+        # are (scipy's load_npz narrows int64 members whose values fit)
+        members = np.load(out.path(name))
+        narrow = all(members[k].dtype == np.dtype("i4") for k in ("indices", "indptr"))
+        index_kind = "i4" if narrow else "i8"
+    else:
+        index_kind = held.indices.dtype.str[1:]
+    h = held.copy()
+    h.sum_duplicates()
+    dup = h.nnz != held.nnz
+    entry = dict(
+        file=name, format=fmt, is_array=is_array, shape=list(loaded.shape),
+        nnz=max(0, int(loaded.nnz)), descr=got.dtype.str, sha256=digest(got),
+        canonical=canonical, canon_indptr=h.indptr.tolist(), canon_indices=h.indices.tolist(),
+        canon_data_sha=None if dup else digest(h.data), index_kind=index_kind,
+        toarray_fortran=fortran)
+    if fmt == "dia":
+        c = loaded.tocsr()
+        c.sort_indices()
+        entry.update(csr_indptr=c.indptr.tolist(), csr_indices=c.indices.tolist())
+    out.matrices.append(entry)
+
+
+def bsr_arrays(rng, shape, blocksize, nblocks, case):
+    """data, indices, indptr of a bsr matrix: `canon` sorted unique blocks;
+    `messy` unsorted, with block columns repeated in a block row and an
+    all-zero block."""
+    R, C = blocksize
+    brows, bcols = shape[0] // R, shape[1] // C
+    if case == "empty" or brows * bcols == 0:
+        return None
+    cells = rng.choice(brows * bcols, size=min(nblocks, brows * bcols), replace=False)
+    if case == "messy":
+        cells = np.concatenate([cells, cells[: max(1, len(cells) // 3)]])
+        rng.shuffle(cells)
+    br, bc = cells // bcols, cells % bcols
+    order = np.lexsort((bc, br)) if case == "canon" else np.argsort(br, kind="stable")
+    br, bc = br[order], bc[order]
+    indptr = np.zeros(brows + 1, np.int64)
+    np.add.at(indptr, br + 1, 1)
+    return np.cumsum(indptr), bc, len(bc)
+
+
+def bsr_fixture(out, rng, is_array, compressed, idx, code, case, shape, blocksize, nblocks, tag=""):
+    cls = sp.bsr_array if is_array else sp.bsr_matrix
+    arrays = bsr_arrays(rng, shape, blocksize, nblocks, case)
+    if arrays is None:
+        m = cls(shape, blocksize=blocksize, dtype=np.dtype(code))
+    else:
+        indptr, indices, n = arrays
+        data = values(code, n * blocksize[0] * blocksize[1], rng).reshape(n, *blocksize)
+        if case == "messy" and n > 1:
+            data[1] = 0  # an explicit zero block
+        m = cls((data, indices, indptr), shape=shape)
+    m.indices = m.indices.astype(idx)
+    m.indptr = m.indptr.astype(idx)
+    bs = "x".join(map(str, blocksize))
+    name = f"bsr_{'array' if is_array else 'matrix'}_{'z' if compressed else 's'}_{idx}_{code}_{case}_{bs}{tag}.npz"
+    sp.save_npz(out.path(name), m, compressed=compressed)
+    members = np.load(out.path(name))
+    assert members["data"].dtype == np.dtype(code) and members["data"].ndim == 3, name
+    assert members["indices"].dtype == np.dtype(idx), name
+    add_scipy_reference(out, name, "bsr", is_array)
+
+
+def dia_fixture(out, rng, is_array, compressed, idx, code, case, shape, length, offsets, tag=""):
+    cls = sp.dia_array if is_array else sp.dia_matrix
+    if case == "empty":
+        m = cls(shape, dtype=np.dtype(code))
+    else:
+        offsets = np.array(offsets)
+        data = values(code, len(offsets) * length, rng).reshape(len(offsets), length)
+        if case == "zeros" and data.size:
+            data.flat[::3] = 0  # explicit zeros, dropped by tocsc
+        m = cls((data, offsets), shape=shape)
+    m.offsets = m.offsets.astype(idx)
+    name = f"dia_{'array' if is_array else 'matrix'}_{'z' if compressed else 's'}_{idx}_{code}_{case}_{shape[0]}x{shape[1]}_L{length}{tag}.npz"
+    sp.save_npz(out.path(name), m, compressed=compressed)
+    members = np.load(out.path(name))
+    assert members["data"].dtype == np.dtype(code), name
+    assert members["offsets"].dtype == np.dtype(idx), name
+    add_scipy_reference(out, name, "dia", is_array)
+
+
+def bsr_dia_fixtures(out):
+    rng = np.random.default_rng(20261201)
+    for is_array in [True, False]:
+        for compressed in [True, False]:
+            for idx in ["i4", "i8"]:
+                for code in BD_CODES:
+                    for case in ["canon", "messy", "empty"]:
+                        for blocksize in [(1, 1), (2, 3), (3, 4), (6, 12)]:
+                            if case == "empty" and blocksize != (2, 3):
+                                continue
+                            bsr_fixture(out, rng, is_array, compressed, idx, code, case, (6, 12), blocksize, 5)
+                    for case in ["random", "zeros", "empty"]:
+                        for shape, length, offsets in [
+                            ((7, 5), 5, [0, -2, 3, 1]),
+                            ((5, 7), 7, [-4, 6, 0, 2, -1]),
+                            ((5, 7), 4, [1, -2, 0]),       # data narrower than the matrix
+                            ((4, 4), 9, [5, -8, 2, -1, 0]),  # wider, diagonals outside it
+                        ]:
+                            if case == "empty" and shape != (7, 5):
+                                continue
+                            dia_fixture(out, rng, is_array, compressed, idx, code, case, shape, length, offsets)
+    # every other data dtype, once each
+    for code in CODES:
+        if code not in BD_CODES:
+            bsr_fixture(out, rng, True, True, "i4", code, "messy", (6, 12), (2, 3), 6)
+            dia_fixture(out, rng, True, True, "i4", code, "zeros", (7, 5), 5, [0, -2, 3, 1])
+    # zero-size shapes
+    bsr_fixture(out, rng, True, False, "i4", "f8", "empty", (0, 6), (2, 3), 0, "_zero_rows")
+    bsr_fixture(out, rng, False, True, "i4", "f8", "empty", (4, 0), (2, 3), 0, "_zero_cols")
+    dia_fixture(out, rng, True, False, "i4", "f8", "empty", (0, 5), 0, [], "_zero_rows")
+    dia_fixture(out, rng, True, True, "i4", "f8", "random", (4, 0), 3, [0, 1], "_zero_cols")
+    # large enough that data and indices are inflated on two threads
+    for compressed in [True, False]:
+        for case in ["canon", "messy"]:
+            bsr_fixture(out, rng, True, compressed, "i4", "f8", case, (2000, 300), (2, 3), 30_000, "_large")
+        dia_fixture(out, rng, True, compressed, "i8", "c16", "zeros", (300, 2000), 2000,
+                    list(range(-250, 1900, 7)), "_large")
+    # hand-made: blocks past indptr[-1] (pruned), Fortran-ordered data,
+    # big-endian members, 1-d dia data and 0-d offsets (np.atleast_2d/1d)
+    data = values("f8", 4 * 6, rng).reshape(4, 2, 3)
+    savez(out.path("hand_bsr_pruned.npz"), indices=np.array([1, 0, 3, 3], "i4"),
+          indptr=np.array([0, 1, 2, 2, 2], "i4"), format=b"bsr", shape=np.array([8, 6]), data=data,
+          _is_array=True)
+    assert sp.load_npz(out.path("hand_bsr_pruned.npz")).nnz == 12
+    add_scipy_reference(out, "hand_bsr_pruned.npz", "bsr", True)
+    data = np.asfortranarray(values("i4", 5 * 6, rng).reshape(5, 2, 3))
+    savez(out.path("hand_bsr_fortran.npz"), indices=np.array([1, 0, 1, 0, 0], "i4"),
+          indptr=np.array([0, 2, 2, 5], "i4"), format=b"bsr", shape=np.array([6, 6]), data=data)
+    assert np.load(out.path("hand_bsr_fortran.npz"))["data"].flags.f_contiguous
+    add_scipy_reference(out, "hand_bsr_fortran.npz", "bsr", False)
+    data = np.asfortranarray(values("f4", 3 * 6, rng).reshape(3, 6))
+    savez(out.path("hand_dia_fortran.npz"), offsets=np.array([2, -1, 0], "i4"),
+          format=b"dia", shape=np.array([5, 6]), data=data, _is_array=True)
+    add_scipy_reference(out, "hand_dia_fortran.npz", "dia", True)
+    data = values("f8", 6 * 6, rng).reshape(6, 2, 3)
+    savez(out.path("hand_bsr_bigendian.npz"), compressed=False,
+          indices=np.array([1, 0, 1, 1, 0, 1], ">i8"), indptr=np.array([0, 3, 6], ">i4"),
+          format=b"bsr", shape=np.array([4, 6], ">i8"), data=data)  # scipy refuses big-endian data
+    add_scipy_reference(out, "hand_bsr_bigendian.npz", "bsr", False)
+    savez(out.path("hand_dia_1d.npz"), offsets=np.array(-1, "i2"), format=b"dia",
+          shape=np.array([4, 3]), data=values("f8", 3, rng))
+    add_scipy_reference(out, "hand_dia_1d.npz", "dia", False)
+    savez(out.path("hand_dia_offsets_u8.npz"), offsets=np.array([3, 0], "u8"), format=b"dia",
+          shape=np.array([4, 6]), data=values("c8", 12, rng).reshape(2, 6))
+    add_scipy_reference(out, "hand_dia_offsets_u8.npz", "dia", False)
+
+
 def savez(path, compressed=True, **members):
     (np.savez_compressed if compressed else np.savez)(path, **members)
 
@@ -482,8 +663,12 @@ def malformed_fixtures(out):
     # a COO shape bomb: four entries claiming 2**40 rows (the CSR index
     # pointer onedata builds would take 8 TiB); scipy keeps COO lazily
     bad_zip("bad_coo_huge_rows.npz", "TooLarge", good_members("coo", shape=np.array([2**40, 5])))
-    bad_zip("bad_format_dia.npz", "UnsupportedFormat", good_members(format=b"dia"))
-    bad_zip("bad_format_bsr.npz", "UnsupportedFormat", good_members(format=b"bsr"))
+    # csc members under another format's name: a dia has no offsets, a bsr's
+    # data must be 3-d; lil is a format save_npz cannot write
+    bad_zip("bad_format_dia.npz", "MissingMember", good_members(format=b"dia"))
+    bad_zip("bad_format_bsr.npz", "MemberShape", good_members(format=b"bsr"))
+    bad_zip("bad_format_lil.npz", "UnsupportedFormat", good_members(format=b"lil"))
+    bsr_dia_malformed(out, bad_zip)
     bad_zip("bad_format_xyz.npz", "UnknownFormat", good_members(format=b"xyz"))
     bad_zip("bad_format_empty.npz", "UnknownFormat", good_members(format=b""))
     bad_zip("bad_length_mismatch.npz", "LengthMismatch",
@@ -594,6 +779,96 @@ def malformed_fixtures(out):
     bad_zip("bad_bomb_huge_member.npz", "LengthMismatch" if plausible else "ImplausibleSize", members)
 
 
+def bsr_members(**override):
+    """A loadable 4 x 6 bsr_array of 2 x 3 blocks, members overridden."""
+    arrays = dict(indices=np.array([0, 1, 1], "i4"), indptr=np.array([0, 2, 3], "i4"),
+                  format=b"bsr", shape=np.array([4, 6]),
+                  data=np.arange(1.0, 19.0).reshape(3, 2, 3), _is_array=np.array(True))
+    arrays.update(override)
+    return [dict(name=k + ".npy", data=npy_bytes(v)) for k, v in arrays.items() if v is not None]
+
+
+def dia_members(**override):
+    """A loadable 4 x 5 dia_array of two diagonals, members overridden."""
+    arrays = dict(offsets=np.array([0, 1], "i4"), format=b"dia", shape=np.array([4, 5]),
+                  data=np.arange(1.0, 11.0).reshape(2, 5), _is_array=np.array(True))
+    arrays.update(override)
+    return [dict(name=k + ".npy", data=npy_bytes(v)) for k, v in arrays.items() if v is not None]
+
+
+def bsr_dia_malformed(out, bad_zip):
+    make_zip(out.path("hand_zip_ok_bsr.npz"), bsr_members())
+    make_zip(out.path("hand_zip_ok_dia.npz"), dia_members())
+    add_scipy_reference(out, "hand_zip_ok_bsr.npz", "bsr", True)
+    add_scipy_reference(out, "hand_zip_ok_dia.npz", "dia", True)
+
+    def refused_by_scipy(name):
+        try:
+            sp.load_npz(out.path(name))
+        except (ValueError, IndexError, ZeroDivisionError, KeyError, TypeError):
+            return
+        raise AssertionError(f"scipy loads {name}")
+
+    # scipy's load_npz runs a cheap check_format: an index pointer that
+    # decreases and block columns out of range load there (and fail later)
+    def bsr(name, fault, scipy_refuses=True, **override):
+        bad_zip(name, fault, bsr_members(**override))
+        if scipy_refuses:
+            refused_by_scipy(name)
+
+    def dia(name, fault, scipy_refuses=True, **override):
+        bad_zip(name, fault, dia_members(**override))
+        if scipy_refuses:
+            refused_by_scipy(name)
+
+    bsr("bad_bsr_missing_indptr.npz", "MissingMember", indptr=None)
+    bsr("bad_bsr_missing_indices.npz", "MissingMember", indices=None)
+    bsr("bad_bsr_data_2d.npz", "MemberShape", data=np.arange(1.0, 19.0).reshape(3, 6))
+    bsr("bad_bsr_data_4d.npz", "MemberShape", data=np.arange(1.0, 19.0).reshape(3, 2, 3, 1))
+    bsr("bad_bsr_indices_2d.npz", "MemberShape", indices=np.array([[0, 1, 1]], "i4"))
+    bsr("bad_bsr_blocksize_zero.npz", "BadBlocksize", data=np.zeros((0, 0, 3)),
+        indices=np.zeros(0, "i4"), indptr=np.array([0], "i4"))
+    bsr("bad_bsr_blocksize_rows.npz", "BadBlocksize", data=np.arange(1.0, 28.0).reshape(3, 3, 3))
+    # scipy's load_npz checks only the block rows (its bsr constructors from
+    # dense or coo input refuse such a blocksize); onedata refuses both
+    bsr("bad_bsr_blocksize_cols.npz", "BadBlocksize", scipy_refuses=False,
+        data=np.arange(1.0, 25.0).reshape(3, 2, 4))
+    bsr("bad_bsr_indptr_length.npz", "BadIndptr", indptr=np.array([0, 3], "i4"))
+    bsr("bad_bsr_indptr_start.npz", "BadIndptr", indptr=np.array([1, 2, 3], "i4"))
+    bsr("bad_bsr_indptr_end.npz", "BadIndptr", indptr=np.array([0, 2, 4], "i4"))
+    bsr("bad_bsr_indptr_decreasing.npz", scipy_refuses=False, fault="BadIndptr", indptr=np.array([0, 3, 2], "i4"))
+    bsr("bad_bsr_index_oob.npz", scipy_refuses=False, fault="IndexOutOfBounds", indices=np.array([0, 2, 1], "i4"))
+    bsr("bad_bsr_index_negative.npz", scipy_refuses=False, fault="IndexOutOfBounds", indices=np.array([0, 1, -1], "i4"))
+    bsr("bad_bsr_index_u8_huge.npz", "IndexOutOfBounds", scipy_refuses=False,
+        indices=np.array([0, 1, 2**63 + 1], "u8"))
+    bsr("bad_bsr_length_mismatch.npz", "LengthMismatch", indices=np.array([0, 1], "i4"),
+        indptr=np.array([0, 1, 2], "i4"))
+    bsr("bad_bsr_indices_float.npz", "MemberDtype", scipy_refuses=False,
+        indices=np.array([0.0, 1.0, 1.0]))
+    bsr("bad_bsr_data_str.npz", "MemberDtype", data=np.array(["a"] * 18).reshape(3, 2, 3))
+    # a shape bomb: no blocks, blocks of 2**38 rows, 2**40 rows in all (the
+    # CSR index pointer onedata builds would take 8 TiB)
+    bsr("bad_bsr_huge_rows.npz", "TooLarge", scipy_refuses=False,
+        data=np.zeros((0, 2**38, 3)), indices=np.zeros(0, "i4"),
+        indptr=np.zeros(5, "i4"), shape=np.array([2**40, 6]))
+
+    dia("bad_dia_missing_offsets.npz", "MissingMember", offsets=None)
+    dia("bad_dia_duplicate_offsets.npz", "DuplicateOffset", offsets=np.array([1, 1], "i4"))
+    dia("bad_dia_duplicate_offsets_i8.npz", "DuplicateOffset",
+        offsets=np.array([-3, 2, -3], "i8"), data=np.ones((3, 5)))
+    dia("bad_dia_length_mismatch.npz", "LengthMismatch", offsets=np.array([0, 1, 2], "i4"))
+    dia("bad_dia_data_3d.npz", "MemberShape", data=np.ones((2, 5, 1)))
+    dia("bad_dia_offsets_2d.npz", "MemberShape", offsets=np.array([[0, 1]], "i4"))
+    dia("bad_dia_offsets_float.npz", "MemberDtype", scipy_refuses=False,
+        offsets=np.array([0.0, 1.0]))
+    dia("bad_dia_data_object.npz", "MemberDtype", scipy_refuses=False,
+        data=np.array([[1, "a", None, 2.0, 3]] * 2, dtype=object))
+    dia("bad_dia_shape_3d.npz", "BadShape", shape=np.array([4, 5, 1]))
+    # a shape bomb: no diagonals, 2**40 columns (CSC index pointer: 8 TiB)
+    dia("bad_dia_huge_cols.npz", "TooLarge", scipy_refuses=False,
+        data=np.zeros((0, 0)), offsets=np.zeros(0, "i4"), shape=np.array([3, 2**40]))
+
+
 def main():
     warnings.simplefilter("ignore")
     np.seterr(all="ignore")
@@ -604,6 +879,7 @@ def main():
     if which in ("all", "matrices"):
         scipy_fixtures(out)
         handmade_fixtures(out)
+        bsr_dia_fixtures(out)
     if which in ("all", "malformed"):
         if which == "malformed":
             base_fixtures(out)

@@ -22,7 +22,11 @@ pub fn info(path: &Path, as_json: bool) -> Result<()> {
                 "shape": header.shape(),
                 "fortran_order": header.fortran_order(),
                 "version": format!("{major}.{minor}"),
-                "supported": header.dtype().kind().is_some(),
+                // Numbers view as typed arrays; strings, datetimes, records,
+                // voids and long doubles load with their own accessors.
+                "supported": header.dtype().kind().is_some()
+                    || header.dtype().other_kind().is_some(),
+                "element": element_text(header.dtype()),
                 "data_offset": header.data_offset(),
                 "data_bytes": header.data_len(),
                 "file_bytes": file_bytes,
@@ -119,6 +123,45 @@ pub fn digest(path: &Path) -> Result<()> {
     };
     println!("{}", onedata::digest::to_hex(&d));
     Ok(())
+}
+
+/// What one element is, for `info`: `float32`, `unicode (6 chars)`, ...
+fn element_text(dtype: &onedata::npy::Dtype) -> String {
+    use onedata::npy::OtherKind;
+    if let Some(kind) = dtype.kind() {
+        return format!("{kind:?}").to_lowercase();
+    }
+    match dtype.other_kind() {
+        Some(OtherKind::Unicode { chars }) => format!("unicode ({chars} chars)"),
+        Some(OtherKind::Bytes { len }) => format!("bytes ({len})"),
+        Some(OtherKind::Datetime(unit)) => format!("datetime64 [{}], as i64", unit_text(unit)),
+        Some(OtherKind::Timedelta(unit)) => {
+            format!("timedelta64 [{}], as i64", unit_text(unit))
+        }
+        Some(OtherKind::Structured) => match dtype.fields() {
+            Some(fields) => format!(
+                "record of {} field(s): {}",
+                fields.len(),
+                fields
+                    .iter()
+                    .map(|f| f.name.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None => "record".to_string(),
+        },
+        Some(other) => format!("{other:?}").to_lowercase(),
+        None => "object".to_string(),
+    }
+}
+
+/// A datetime unit as numpy spells it: `D`, `25ms`, `generic`.
+fn unit_text(unit: onedata::npy::DatetimeUnit) -> String {
+    match (unit.count, unit.base.code()) {
+        (_, "") => "generic".to_string(),
+        (1, code) => code.to_string(),
+        (n, code) => format!("{n}{code}"),
+    }
 }
 
 /// A shape as Python prints a tuple: `()`, `(3,)`, `(3, 4)`.

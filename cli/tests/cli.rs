@@ -826,3 +826,34 @@ fn object_arrays_that_are_not_recipes_are_described_listed_and_digested() {
         assert_eq!(printed.trim(), want);
     }
 }
+
+/// `info` of strings, datetimes and records: every dtype numpy writes loads,
+/// and `info` says what one element is.
+#[test]
+fn info_describes_the_element_of_every_dtype() {
+    common::require_numpy();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    common::run_python(
+        "-c",
+        &[
+            "import numpy as np, sys; d = sys.argv[1]; \
+             np.save(d + '/u.npy', np.array(['abc', 'd\\u00e9f'], dtype='<U6')); \
+             np.save(d + '/m.npy', np.array(['2024-01-01', 'NaT'], dtype='M8[D]')); \
+             np.save(d + '/g.npy', np.array([1, 2], dtype='m8[25ms]')); \
+             np.save(d + '/r.npy', np.zeros(3, dtype=[('a', '<i4'), ('b', '<f8')]))",
+            d,
+        ],
+    );
+    for (file, element) in [
+        ("u.npy", "unicode (6 chars)"),
+        ("m.npy", "datetime64 [D], as i64"),
+        ("g.npy", "timedelta64 [25ms], as i64"),
+        ("r.npy", "record of 2 field(s): a, b"),
+    ] {
+        let out = stdout(&onedata(&["info", "--json", &format!("{d}/{file}")]));
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["supported"], true, "{file}: {out}");
+        assert_eq!(v["element"], element, "{file}: {out}");
+    }
+}

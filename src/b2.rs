@@ -1236,3 +1236,53 @@ fn fcorr<T: Float>(label: &Path, f: &NpyArray, fneu: &NpyArray, c: T) -> Result<
     }
     Ok(NpyArray::from_array(label, &out))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `np.result_type` of every pair of numeric dtypes (numpy 2.2.6).
+    const NUMPY_RESULT_TYPE: &str = "b1:b1:b1 b1:i1:i1 b1:u1:u1 b1:i2:i2 b1:u2:u2 b1:i4:i4 b1:u4:u4 b1:i8:i8 b1:u8:u8 b1:f2:f2 b1:f4:f4 b1:f8:f8 b1:c8:c8 b1:c16:c16 i1:b1:i1 i1:i1:i1 i1:u1:i2 i1:i2:i2 i1:u2:i4 i1:i4:i4 i1:u4:i8 i1:i8:i8 i1:u8:f8 i1:f2:f2 i1:f4:f4 i1:f8:f8 i1:c8:c8 i1:c16:c16 u1:b1:u1 u1:i1:i2 u1:u1:u1 u1:i2:i2 u1:u2:u2 u1:i4:i4 u1:u4:u4 u1:i8:i8 u1:u8:u8 u1:f2:f2 u1:f4:f4 u1:f8:f8 u1:c8:c8 u1:c16:c16 i2:b1:i2 i2:i1:i2 i2:u1:i2 i2:i2:i2 i2:u2:i4 i2:i4:i4 i2:u4:i8 i2:i8:i8 i2:u8:f8 i2:f2:f4 i2:f4:f4 i2:f8:f8 i2:c8:c8 i2:c16:c16 u2:b1:u2 u2:i1:i4 u2:u1:u2 u2:i2:i4 u2:u2:u2 u2:i4:i4 u2:u4:u4 u2:i8:i8 u2:u8:u8 u2:f2:f4 u2:f4:f4 u2:f8:f8 u2:c8:c8 u2:c16:c16 i4:b1:i4 i4:i1:i4 i4:u1:i4 i4:i2:i4 i4:u2:i4 i4:i4:i4 i4:u4:i8 i4:i8:i8 i4:u8:f8 i4:f2:f8 i4:f4:f8 i4:f8:f8 i4:c8:c16 i4:c16:c16 u4:b1:u4 u4:i1:i8 u4:u1:u4 u4:i2:i8 u4:u2:u4 u4:i4:i8 u4:u4:u4 u4:i8:i8 u4:u8:u8 u4:f2:f8 u4:f4:f8 u4:f8:f8 u4:c8:c16 u4:c16:c16 i8:b1:i8 i8:i1:i8 i8:u1:i8 i8:i2:i8 i8:u2:i8 i8:i4:i8 i8:u4:i8 i8:i8:i8 i8:u8:f8 i8:f2:f8 i8:f4:f8 i8:f8:f8 i8:c8:c16 i8:c16:c16 u8:b1:u8 u8:i1:f8 u8:u1:u8 u8:i2:f8 u8:u2:u8 u8:i4:f8 u8:u4:u8 u8:i8:f8 u8:u8:u8 u8:f2:f8 u8:f4:f8 u8:f8:f8 u8:c8:c16 u8:c16:c16 f2:b1:f2 f2:i1:f2 f2:u1:f2 f2:i2:f4 f2:u2:f4 f2:i4:f8 f2:u4:f8 f2:i8:f8 f2:u8:f8 f2:f2:f2 f2:f4:f4 f2:f8:f8 f2:c8:c8 f2:c16:c16 f4:b1:f4 f4:i1:f4 f4:u1:f4 f4:i2:f4 f4:u2:f4 f4:i4:f8 f4:u4:f8 f4:i8:f8 f4:u8:f8 f4:f2:f4 f4:f4:f4 f4:f8:f8 f4:c8:c8 f4:c16:c16 f8:b1:f8 f8:i1:f8 f8:u1:f8 f8:i2:f8 f8:u2:f8 f8:i4:f8 f8:u4:f8 f8:i8:f8 f8:u8:f8 f8:f2:f8 f8:f4:f8 f8:f8:f8 f8:c8:c16 f8:c16:c16 c8:b1:c8 c8:i1:c8 c8:u1:c8 c8:i2:c8 c8:u2:c8 c8:i4:c16 c8:u4:c16 c8:i8:c16 c8:u8:c16 c8:f2:c8 c8:f4:c8 c8:f8:c16 c8:c8:c8 c8:c16:c16 c16:b1:c16 c16:i1:c16 c16:u1:c16 c16:i2:c16 c16:u2:c16 c16:i4:c16 c16:u4:c16 c16:i8:c16 c16:u8:c16 c16:f2:c16 c16:f4:c16 c16:f8:c16 c16:c8:c16 c16:c16:c16";
+
+    #[test]
+    fn promotion_is_numpys_result_type() {
+        let kind = |code: &str| {
+            ElementKind::ALL
+                .into_iter()
+                .find(|k| k.code() == code)
+                .unwrap_or_else(|| panic!("{code}"))
+        };
+        for entry in NUMPY_RESULT_TYPE.split(' ') {
+            let [a, b, r]: [&str; 3] = entry.split(':').collect::<Vec<_>>().try_into().unwrap();
+            assert_eq!(promote_kinds(kind(a), kind(b)), kind(r), "{a} + {b}");
+        }
+    }
+
+    #[test]
+    fn truthiness_is_pythons() {
+        for v in [
+            PyValue::Int(1),
+            PyValue::Str("no".into()),
+            PyValue::List(vec![PyValue::Int(0)]),
+        ] {
+            assert_eq!(py_truth(&v), Ok(true), "{v:?}");
+        }
+        for v in [
+            PyValue::Bool(false),
+            PyValue::Int(0),
+            PyValue::Float(0.0),
+            PyValue::Str(String::new()),
+            PyValue::None,
+            PyValue::List(vec![]),
+        ] {
+            assert_eq!(py_truth(&v), Ok(false), "{v:?}");
+        }
+    }
+
+    #[test]
+    fn median_is_numpys() {
+        assert_eq!(numpy_median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(numpy_median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert!(numpy_median(vec![]).is_nan());
+    }
+}

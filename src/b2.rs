@@ -4,8 +4,10 @@
 //! `vrExperimentValues.json` and its registration options in
 //! `vrExperimentOptions.json`. Registration saves loading recipes rather
 //! than copies of the suite2p arrays: `mpci.roiActivityF` is the recipe
-//! `S2P("F")` + `transpose`. `B2Session` registers the loader `S2P` and the
-//! transforms `transpose` and `idx_column1`, so those recipes resolve.
+//! `S2P("F")` + `transpose`. `B2Session` registers the loaders `S2P`
+//! ([`B2Session::load_s2p_data`]) and `roiPosition`
+//! ([`B2Session::get_roi_position`]) and the transforms `transpose` and
+//! `idx_column1`, so those recipes resolve as vrAnalysis resolves them.
 //!
 //! ```
 //! # fn main() -> onedata::Result<()> {

@@ -95,6 +95,7 @@ mod pickle;
 mod tree;
 mod value;
 
+pub(crate) use pickle::decode_object_npy_shaped as pickle_decode_shaped;
 pub use pickle::{decode_object_array, decode_object_npy, decode_pickle};
 pub use tree::ArrayBytes;
 pub use value::{

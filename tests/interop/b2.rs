@@ -177,7 +177,7 @@ fn unknown_loaders_and_transforms_are_named() {
     let session = B2Session::open(&dir).unwrap();
     session
         .saveone(
-            &LoadingRecipe::new("roiPosition", None, Vec::<String>::new()),
+            &LoadingRecipe::new("redcellProcessing", None, Vec::<String>::new()),
             "x.pos",
         )
         .unwrap();
@@ -185,8 +185,8 @@ fn unknown_loaders_and_transforms_are_named() {
         Err(ErrorKind::UnknownRecipeLoader {
             loader, registered, ..
         }) => {
-            assert_eq!(loader, "roiPosition");
-            assert_eq!(registered, ["S2P"]);
+            assert_eq!(loader, "redcellProcessing");
+            assert_eq!(registered, ["S2P", "roiPosition"]);
         }
         other => panic!("{other:?}"),
     }
@@ -232,7 +232,8 @@ fn a_misfit_suite2p_plane_is_a_fault_naming_its_file() {
     let root = tempfile::tempdir().unwrap();
     let dir = demo(root.path());
     let plane = dir.join("suite2p/plane1/F.npy");
-    onedata::npy::write_npy(&plane, &ndarray::Array2::<f64>::zeros((6, 257))).unwrap();
+    // 200 frames where the others have at least numFrames = 257.
+    onedata::npy::write_npy(&plane, &ndarray::Array2::<f32>::zeros((6, 200))).unwrap();
     let session = B2Session::open(&dir).unwrap();
     let err = session.loadone("mpci.roiActivityF").unwrap_err();
     assert_eq!(err.path(), Some(plane.as_path()), "{err}");
@@ -242,10 +243,227 @@ fn a_misfit_suite2p_plane_is_a_fault_naming_its_file() {
             shape,
             expected,
         }) => {
-            assert_eq!(descr, "<f8");
-            assert_eq!(shape, &[6, 257]);
-            assert!(expected.contains("<f4"), "{expected}");
+            assert_eq!(descr, "<f4");
+            assert_eq!(shape, &[6, 200]);
+            assert!(expected.contains("257"), "{expected}");
         }
         other => panic!("expected a suite2p fault, got {other:?}: {err}"),
     }
+}
+
+/// A `.npy` file holding `a` (descr, shape, order, bytes), read back as an
+/// [`onedata::npy::NpyArray`], so its digest is onedata's.
+fn py_array_digest(a: &onedata::recipe::PyArray) -> String {
+    let onedata::recipe::ArrayData::Raw(raw) = &a.data else {
+        panic!("not a numeric array: {a:?}")
+    };
+    let dims: Vec<String> = a.shape.iter().map(|d| d.to_string()).collect();
+    let shape = match dims.len() {
+        1 => format!("({},)", dims[0]),
+        _ => format!("({})", dims.join(", ")),
+    };
+    let order = if a.fortran { "True" } else { "False" };
+    let mut header = format!(
+        "{{'descr': '{}', 'fortran_order': {order}, 'shape': {shape}, }}",
+        a.descr
+    );
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(raw);
+    let array = onedata::npy::NpyArray::from_bytes("plane", &bytes).unwrap();
+    onedata::digest::to_hex(&onedata::digest::digest(&array).unwrap())
+}
+
+/// A dense result against numpy's description of its array.
+fn check_dense(name: &str, ours: &onedata::npy::NpyArray, want: &serde_json::Value) {
+    assert_eq!(want["type"], "array", "{name}: numpy gives {want}");
+    assert_eq!(
+        onedata::digest::to_hex(&onedata::digest::digest(ours).unwrap()),
+        want["sha256"].as_str().unwrap(),
+        "{name}: values"
+    );
+    assert_eq!(
+        ours.dtype().descr(),
+        want["descr"].as_str().unwrap(),
+        "{name}: dtype"
+    );
+    assert_eq!(
+        serde_json::json!(ours.shape()),
+        want["shape"],
+        "{name}: shape"
+    );
+    assert_eq!(
+        ours.is_fortran(),
+        want["fortran"].as_bool().unwrap(),
+        "{name}: order"
+    );
+}
+
+/// An element of a list or object array against numpy's description.
+fn check_value(name: &str, ours: &onedata::PyValue, want: &serde_json::Value) {
+    use onedata::PyValue;
+    match ours {
+        PyValue::Array(a) => {
+            assert_eq!(want["type"], "array", "{name}: numpy gives {want}");
+            assert_eq!(
+                py_array_digest(a),
+                want["sha256"].as_str().unwrap(),
+                "{name}"
+            );
+            assert_eq!(a.descr, want["descr"].as_str().unwrap(), "{name}: dtype");
+            assert_eq!(serde_json::json!(a.shape), want["shape"], "{name}: shape");
+            assert_eq!(
+                a.fortran,
+                want["fortran"].as_bool().unwrap(),
+                "{name}: order"
+            );
+        }
+        PyValue::Dict(items) => {
+            let keys: Vec<&str> = items.iter().map(|(k, _)| k.as_str().unwrap()).collect();
+            let want_keys: Vec<&str> = want["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k.as_str().unwrap())
+                .collect();
+            assert_eq!(keys, want_keys, "{name}: keys");
+            for (key, w) in want["arrays"].as_object().unwrap() {
+                check_value(&format!("{name}[{key:?}]"), ours.get(key).unwrap(), w);
+            }
+        }
+        other => panic!("{name}: unexpected {other:?}"),
+    }
+}
+
+/// A suite2p-shaped session written by numpy (planes of mixed dtypes and
+/// memory orders, stat and ops object arrays) and recipes saved as
+/// vrAnalysis saves them: every recipe resolves to what vrAnalysis'
+/// load_s2p and get_roi_position give, values bit for bit, dtype, shape and
+/// memory order, lists of planes, stat's object array and ops' dicts.
+#[test]
+fn suite2p_recipes_resolve_exactly_as_vranalysis() {
+    use onedata::PyValue;
+    let root = tempfile::tempdir().unwrap();
+    let dir = demo(root.path());
+    let out = common::run_python(common::py_script("b2_suite2p.py"), &[dir.to_str().unwrap()]);
+    let reference: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let session = B2Session::open(&dir).unwrap();
+    let reference = reference.as_object().unwrap();
+    assert!(reference.len() > 20);
+    for (name, want) in reference {
+        let data = session
+            .loadone(name)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        match want["type"].as_str().unwrap() {
+            "array" => check_dense(name, data.dense().unwrap(), want),
+            "list" => {
+                let Some(PyValue::List(items)) = data.as_object().map(|o| o.value()) else {
+                    panic!("{name}: expected a list, got {data:?}")
+                };
+                let w = want["items"].as_array().unwrap();
+                assert_eq!(items.len(), w.len(), "{name}");
+                for (i, (item, w)) in items.iter().zip(w).enumerate() {
+                    check_value(&format!("{name}[{i}]"), item, w);
+                }
+            }
+            "objects" => {
+                let Some(PyValue::Array(a)) = data.as_object().map(|o| o.value()) else {
+                    panic!("{name}: expected an object array, got {data:?}")
+                };
+                assert_eq!(serde_json::json!(a.shape), want["shape"], "{name}");
+                let onedata::recipe::ArrayData::Objects(items) = &a.data else {
+                    panic!("{name}: not objects")
+                };
+                let w = want["items"].as_array().unwrap();
+                assert_eq!(items.len(), w.len(), "{name}");
+                for (i, (item, w)) in items.iter().zip(w).enumerate() {
+                    check_value(&format!("{name}[{i}]"), item, w);
+                }
+            }
+            other => panic!("{other}"),
+        }
+    }
+    // The same through the API.
+    use onedata::b2::RoiPositionMode;
+    for (mode, name) in [
+        (RoiPositionMode::WeightedMean, "t.posWeighted"),
+        (RoiPositionMode::Median, "t.posMedian"),
+    ] {
+        check_dense(
+            name,
+            &session.get_roi_position(mode).unwrap(),
+            &reference[name],
+        );
+    }
+    check_dense(
+        "t.Fone",
+        &session.load_s2p("F").unwrap(),
+        &reference["t.Fone"],
+    );
+    assert_eq!(
+        "median".parse::<RoiPositionMode>().unwrap(),
+        RoiPositionMode::Median
+    );
+    assert!("med".parse::<RoiPositionMode>().is_err());
+}
+
+/// Recipes vrAnalysis refuses with a TypeError are refused: varName given
+/// twice, no variable at all, unknown keyword arguments; and a list of
+/// planes has no transpose.
+#[test]
+fn s2p_recipe_arguments_bind_as_python_binds_them() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = demo(root.path());
+    let session = B2Session::open(&dir).unwrap();
+    let cases = [
+        (
+            LoadingRecipe::new("S2P", Some("F"), Vec::<String>::new()).with_kwarg("varName", "F"),
+            "multiple values",
+        ),
+        (
+            LoadingRecipe::new("S2P", None, Vec::<String>::new()),
+            "varName",
+        ),
+        (
+            LoadingRecipe::new("S2P", Some("F"), Vec::<String>::new()).with_kwarg("axis", 1i64),
+            "no keyword argument",
+        ),
+        (
+            LoadingRecipe::new("S2P", Some("F"), ["transpose"]).with_kwarg("concatenate", false),
+            "object",
+        ),
+        (
+            LoadingRecipe::new("roiPosition", Some("mean"), Vec::<String>::new()),
+            "not recognized",
+        ),
+        (
+            LoadingRecipe::new("roiPosition", Some("median"), Vec::<String>::new())
+                .with_kwarg("mode", "median"),
+            "multiple values",
+        ),
+    ];
+    for (i, (recipe, message)) in cases.into_iter().enumerate() {
+        let name = format!("x.case{i}");
+        session.saveone(&recipe, &name).unwrap();
+        let err = session.loadone(&name).unwrap_err();
+        assert!(err.to_string().contains(message), "{recipe:?}: {err}");
+    }
+    // Falsy concatenate: the untrimmed planes, as a list.
+    let planes = session.load_s2p_data("F", false).unwrap();
+    let Some(onedata::PyValue::List(items)) = planes.as_object().map(|o| o.value()) else {
+        panic!("{planes:?}")
+    };
+    let shapes: Vec<Vec<u64>> = items
+        .iter()
+        .map(|v| match v {
+            onedata::PyValue::Array(a) => a.shape.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(shapes, [vec![11, 257], vec![6, 258], vec![9, 259]]);
 }

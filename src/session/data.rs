@@ -203,7 +203,7 @@ pub trait SessionData: Send + Sync {
     /// Loads `name` with vrAnalysis' `force`, `sparse` and `keep_sparse`.
     ///
     /// The result is cached under its file name. Concurrent loads of the same
-    /// name read the file once. A missing file is an [`Error::NotFound`]
+    /// name read the file once. A missing file is an [`ErrorKind::NotFound`](crate::ErrorKind::NotFound)
     /// listing the saved onedata.
     fn loadone_with(&self, name: &str, opts: LoadOptions) -> Result<Arc<OneData>> {
         let ext = if opts.sparse {

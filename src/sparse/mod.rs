@@ -429,7 +429,7 @@ impl SparseMatrix {
     }
 
     /// The sprs matrix with element type `T` and index type `I`, or a
-    /// [`ErrorKind::TypeMismatch`](crate::ErrorKind::TypeMismatch) naming what it holds.
+    /// [`ErrorKind::TypeMismatch`] naming what it holds.
     pub fn csmat<T: SparseElement, I: SparseIndex>(&self) -> Result<&CsMatI<T, I>> {
         let cs = self.cs::<T>()?;
         I::peek(cs).ok_or_else(|| {

@@ -225,6 +225,18 @@ where
     write_cs_with(path.as_ref(), matrix, options, true)
 }
 
+impl super::SparseMatrix {
+    /// [`SparseMatrix::write_npz`](super::SparseMatrix::write_npz), laid out
+    /// as `options` say (see [`NpzOptions`]).
+    pub fn write_npz_with(&self, path: impl AsRef<Path>, options: NpzOptions) -> Result<()> {
+        let path = path.as_ref();
+        super::element::with_values!(&self.values, m, T => match m {
+            super::CsMatrix::I32(m) => write_cs_with(path, m, options, self.is_array),
+            super::CsMatrix::I64(m) => write_cs_with(path, m, options, self.is_array),
+        })
+    }
+}
+
 /// Writes `matrix` to `path` as scipy's `save_npz` writes a sparse array.
 pub(crate) fn write_cs<N, I, Iptr, IpS, IS, DS>(
     path: &Path,

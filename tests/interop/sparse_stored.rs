@@ -14,7 +14,7 @@ use num_complex::Complex;
 use onedata::npy::{Element, NpyArray};
 use onedata::sparse::{
     read_npz, read_npz_stored, write_npz, write_npz_with, NpzOptions, SparseElement, SparseFormat,
-    SparseIndex, StoredMatrix,
+    SparseIndex, SparseMatrix, StoredMatrix,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -94,6 +94,10 @@ fn aligned_files_load_in_scipy_and_map_in_place() {
     both("i8_csr", &|p, o| write_npz_with(p, &i8_csr, o).unwrap());
     both("u16_csc", &|p, o| write_npz_with(p, &u16_csc, o).unwrap());
     both("empty", &|p, o| write_npz_with(p, &empty, o).unwrap());
+    let loaded = SparseMatrix::from_csmat("m.npz", f32_csr.clone());
+    both("sparse_matrix", &|p, o| {
+        loaded.write_npz_with(p, o).unwrap()
+    });
     // The plain layout is exactly the existing stored writer's.
     write_npz(d.join("f64_csc.old.npz"), &f64_csc, false).unwrap();
     assert!(
@@ -109,13 +113,14 @@ fn aligned_files_load_in_scipy_and_map_in_place() {
         common::py_script("sparse_stored.py"),
         &["check".as_ref(), d.as_os_str()],
     );
-    assert!(out.contains("6 passed"), "{out}");
+    assert!(out.contains("7 passed"), "{out}");
 
     check_mapped(&d.join("f64_csc.aligned.npz"), &f64_csc);
     check_mapped(&d.join("f32_csr.aligned.npz"), &f32_csr);
     check_mapped(&d.join("c128.aligned.npz"), &c128);
     check_mapped(&d.join("i8_csr.aligned.npz"), &i8_csr);
     check_mapped(&d.join("u16_csc.aligned.npz"), &u16_csc);
+    check_mapped(&d.join("sparse_matrix.aligned.npz"), &f32_csr);
     // The full reader reads aligned files as any other.
     let full = read_npz(d.join("f64_csc.aligned.npz")).unwrap();
     assert_eq!(full.csmat::<f64, i32>().unwrap(), &f64_csc);

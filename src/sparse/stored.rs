@@ -269,8 +269,8 @@ fn parse(
     let stored = data.len();
     let indptr = part(indptr, index_kind, bytes, storage)?;
     let nnz = match index_kind {
-        ElementKind::I64 => check_indptr::<i64>(typed(indptr.bytes())?, stored)?,
-        _ => check_indptr::<i32>(typed(indptr.bytes())?, stored)?,
+        ElementKind::I64 => quick_indptr::<i64>(typed(indptr.bytes())?, stored)?,
+        _ => quick_indptr::<i32>(typed(indptr.bytes())?, stored)?,
     };
     let indices = part(indices, index_kind, bytes, storage)?;
     let data = part(data, kind, bytes, storage)?;
@@ -286,6 +286,26 @@ fn parse(
         indices,
         data,
     })
+}
+
+/// [`check_indptr`] in the index type itself (a loop the compiler
+/// vectorizes), falling back to it for the message when the check fails.
+fn quick_indptr<I: SparseIndex + PartialOrd + Default>(
+    indptr: &[I],
+    len: usize,
+) -> Result<usize, SparseError> {
+    let zero = I::default();
+    let ok = indptr.first().is_none_or(|&v| v == zero)
+        && indptr
+            .iter()
+            .zip(indptr.iter().skip(1))
+            .fold(true, |ok, (a, b)| ok & (a <= b))
+        && indptr.last().is_none_or(|v| v.as_i128() <= len as i128);
+    if ok {
+        Ok(indptr.last().map_or(0, |v| v.index_unchecked()))
+    } else {
+        check_indptr(indptr, len)
+    }
 }
 
 /// Bytes as elements, or an error if they are misaligned or of a length

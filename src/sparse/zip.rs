@@ -512,6 +512,33 @@ mod tests {
     }
 
     #[test]
+    fn aligned_members_start_on_the_boundary_and_read_back() {
+        // Names of every length mod 64 and payloads of odd sizes, so that
+        // every padding from 0 to 63 (and the bumped small ones) occurs.
+        let names: Vec<&'static str> = (1..=70)
+            .map(|n| &*Box::leak("n".repeat(n).into_boxed_str()))
+            .collect();
+        let mut zw = ZipWriter::new(Vec::new());
+        let mut want = Vec::new();
+        for (k, name) in names.iter().enumerate() {
+            let payload: Vec<u8> = (0..k * 3 + 1).map(|i| i as u8).collect();
+            let crc = crc32fast::hash(&payload);
+            let n = payload.len() as u64;
+            zw.begin_aligned(name, STORED, crc, n, n, 64).unwrap();
+            zw.data(&payload).unwrap();
+            want.push(payload);
+        }
+        let bytes = zw.finish().unwrap();
+        let archive = Archive::parse(&bytes).unwrap();
+        for (name, payload) in names.iter().zip(&want) {
+            let data = archive.raw_data(archive.find(name).unwrap()).unwrap();
+            assert_eq!(data, payload.as_slice());
+            let at = data.as_ptr() as usize - bytes.as_ptr() as usize;
+            assert_eq!(at % 64, 0, "{name}");
+        }
+    }
+
+    #[test]
     fn reads_zip64_end_records() {
         // One stored member, then a directory found through the zip64 end
         // record and its locator, the classic record saturated.

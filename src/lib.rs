@@ -189,5 +189,5 @@ pub use error::{
 };
 pub use recipe::{LoadingRecipe, PyValue};
 pub use session::{
-    ClearOutcome, LoadOptions, SaveOne, Session, SessionCore, SessionData, SessionId,
+    Aligned, ClearOutcome, LoadOptions, SaveOne, Session, SessionCore, SessionData, SessionId,
 };

@@ -616,13 +616,14 @@ fn truncated_data_is_refused_before_mapping() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("truncated"));
 }
 
-const BENCH_CASES: [&str; 7] = [
+const BENCH_CASES: [&str; 8] = [
     "cold_load_small",
     "cold_load_large",
     "cache_hit",
     "full_scan_large",
     "sparse_load",
     "sparse_dense",
+    "sparse_load_stored",
     "save_large",
 ];
 
@@ -681,6 +682,19 @@ fn bench_json_reports_every_case_beside_numpy() {
     assert!(
         close(large["ratio_vs_floor"].as_f64().unwrap(), ours, floor),
         "{large}"
+    );
+    let stored = cases
+        .iter()
+        .find(|c| c["name"] == "sparse_load_stored")
+        .unwrap();
+    let (ours, dense) = (
+        stored["onedata_us"].as_f64().unwrap(),
+        stored["dense_cold_us"].as_f64().unwrap(),
+    );
+    assert_eq!(dense, large["onedata_us"].as_f64().unwrap());
+    assert!(
+        close(stored["ratio_vs_dense_cold"].as_f64().unwrap(), ours, dense),
+        "{stored}"
     );
     let bytes = std::fs::read(&png).unwrap();
     assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");

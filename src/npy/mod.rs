@@ -22,7 +22,7 @@ pub use write::{header_for, write_npy, write_npy_array, write_npy_array_to, writ
 pub(crate) use read::OpenedFile;
 #[doc(hidden)]
 pub use storage::floor_open_read_map;
-pub(crate) use storage::AlignedBuf;
+pub(crate) use storage::{AlignedBuf, Storage};
 pub(crate) use write::write_atomic;
 
 /// Runs `$body` with `$T` bound to the Rust element type of `$kind`

@@ -42,7 +42,7 @@ use crate::names::{one_file_name, Extension};
 
 pub use self::data::{ClearOutcome, LoadOptions, SessionData};
 pub use self::id::{IntoSessionDate, SessionId};
-pub use self::save::SaveOne;
+pub use self::save::{Aligned, SaveOne};
 pub use self::state::SessionCore;
 pub(crate) use self::values::{python_json, read_json_object};
 

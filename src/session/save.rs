@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::names::Extension;
 use crate::npy::{write_npy, Element, NpyArray};
 use crate::recipe::LoadingRecipe;
-use crate::sparse::SparseMatrix;
+use crate::sparse::{NpzOptions, SparseMatrix};
 
 /// Data that `saveone` can write: dense arrays now; the extension point for
 /// sparse matrices and loading recipes.
@@ -104,6 +104,61 @@ where
     /// Compressed, as `save_npz` writes by default.
     fn write_to(&self, path: &Path) -> Result<()> {
         crate::sparse::write_npz(path, self, true)
+    }
+
+    fn cache_entry(&self, _path: &Path) -> Result<Option<OneData>> {
+        Ok(None)
+    }
+}
+
+/// A sparse matrix that `saveone` writes stored (not deflated), each
+/// member's data 64-byte aligned in the file
+/// ([`NpzOptions::ALIGNED`](crate::sparse::NpzOptions::ALIGNED)): still a
+/// file `scipy.sparse.load_npz` reads, and one that
+/// [`read_npz_stored`](crate::sparse::read_npz_stored) views in place,
+/// without a copy. Larger on disk than the default deflated file.
+///
+/// ```
+/// # fn main() -> onedata::Result<()> {
+/// use onedata::Aligned;
+/// use onedata::sparse::read_npz_stored;
+/// use onedata::{Session, SessionData, SessionId};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let session = Session::from_root(dir.path(), SessionId::new("ATL027", "2024-06-12", Some("701"))?)?;
+/// let m = sprs::CsMatI::<f32, i32>::new_csc((3, 2), vec![0, 1, 2], vec![0, 2], vec![1.5, -2.0]);
+/// let path = session.saveone(&Aligned(&m), "mpci.roiActivityF")?;
+/// assert!(read_npz_stored(&path)?.is_mapped());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Aligned<'a, M>(pub &'a M);
+
+impl SaveOne for Aligned<'_, SparseMatrix> {
+    fn extension(&self) -> Extension {
+        Extension::Npz
+    }
+
+    fn write_to(&self, path: &Path) -> Result<()> {
+        self.0.write_npz_with(path, NpzOptions::ALIGNED)
+    }
+
+    fn cache_entry(&self, _path: &Path) -> Result<Option<OneData>> {
+        Ok(None)
+    }
+}
+
+impl<N, I> SaveOne for Aligned<'_, sprs::CsMatI<N, I>>
+where
+    N: Element,
+    I: sprs::SpIndex + bytemuck::NoUninit,
+{
+    fn extension(&self) -> Extension {
+        Extension::Npz
+    }
+
+    fn write_to(&self, path: &Path) -> Result<()> {
+        crate::sparse::write_npz_with(path, self.0, NpzOptions::ALIGNED)
     }
 
     fn cache_entry(&self, _path: &Path) -> Result<Option<OneData>> {

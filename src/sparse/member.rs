@@ -150,6 +150,20 @@ impl<'a> Member<'a> {
         self.header.data_len().unwrap_or(0)
     }
 
+    /// A stored (not deflated) member's data bytes, in place in the
+    /// archive, right after its header; `None` for a deflated member. The
+    /// CRC is not checked (that would read every byte).
+    pub(crate) fn stored_data(&self) -> Option<&'a [u8]> {
+        match self.stream.codec {
+            Codec::Stored => {
+                let start = self.stream.in_pos;
+                let input: &'a [u8] = self.stream.input;
+                input.get(start..start.checked_add(self.data_len())?)
+            }
+            Codec::Deflate(_) => None,
+        }
+    }
+
     /// Decodes the data into `out` (exactly [`Member::data_len`] bytes),
     /// then checks the end of the stream and the CRC.
     pub(crate) fn read_into(mut self, out: &mut [u8]) -> Result<(), SparseError> {

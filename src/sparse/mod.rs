@@ -76,6 +76,7 @@ mod dense;
 mod element;
 mod member;
 mod read;
+mod stored;
 mod structure;
 mod write;
 mod zip;
@@ -88,6 +89,8 @@ use sprs::{CsMatBase, CsMatI, SpIndex};
 
 use element::{with_values, Values};
 pub use element::{CsMatrix, SparseElement, SparseIndex};
+pub use stored::{read_npz_stored, read_npz_stored_bytes, StoredMatrix, StoredView};
+pub use write::{write_npz_with, NpzOptions};
 
 use crate::error::{Error, ErrorKind, Result, SparseError};
 use crate::npy::{Dtype, Element, ElementKind, Header, NpyArray, OpenedFile};

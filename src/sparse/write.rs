@@ -14,7 +14,7 @@ use sprs::{CsMatBase, SpIndex};
 
 use super::zip::{ZipWriter, DEFLATED, STORED};
 use crate::error::{Error, Result};
-use crate::npy::{write_atomic, Dtype, Element, ElementKind, Header};
+use crate::npy::{write_atomic, Dtype, Element, ElementKind, Header, ARRAY_ALIGN};
 
 /// Elements converted per step when index types differ.
 const CHUNK: usize = 1 << 15;
@@ -160,6 +160,83 @@ fn same_layout<X>(wide: bool) -> bool {
     std::mem::size_of::<X>() == if wide { 8 } else { 4 }
 }
 
+/// How [`write_npz_with`] lays out a sparse `.npz` file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct NpzOptions {
+    /// Deflate every member (`save_npz`'s default) rather than store it.
+    pub compressed: bool,
+    /// For stored files: start every member's data at a multiple of 64
+    /// bytes in the file, so that [`read_npz_stored`](super::read_npz_stored)
+    /// views it in place. The local headers are padded with an extra field,
+    /// as Android's `zipalign` pads them; `scipy.sparse.load_npz` and every
+    /// zip reader skip it. Ignored when `compressed`.
+    pub aligned: bool,
+}
+
+impl NpzOptions {
+    /// Deflated, as `save_npz` writes by default.
+    pub const COMPRESSED: NpzOptions = NpzOptions {
+        compressed: true,
+        aligned: false,
+    };
+    /// Stored, byte for byte as `save_npz(..., compressed=False)` writes.
+    pub const STORED: NpzOptions = NpzOptions {
+        compressed: false,
+        aligned: false,
+    };
+    /// Stored, each member's data 64-byte aligned in the file: the layout
+    /// that loads as a zero-copy view of the mapped file.
+    pub const ALIGNED: NpzOptions = NpzOptions {
+        compressed: false,
+        aligned: true,
+    };
+}
+
+/// Writes `matrix` as [`write_npz`](super::write_npz) does, laid out as
+/// `options` say (a `csc_array` or `csr_array`, written atomically).
+///
+/// ```
+/// # fn main() -> onedata::Result<()> {
+/// use onedata::sparse::{read_npz_stored, write_npz_with, NpzOptions};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("m.npz");
+/// let m = sprs::CsMatI::<f64, i32>::new_csc((3, 2), vec![0, 1, 2], vec![0, 2], vec![1.5, -2.0]);
+/// write_npz_with(&path, &m, NpzOptions::ALIGNED)?;
+/// let stored = read_npz_stored(&path)?;
+/// assert!(stored.is_mapped());
+/// assert_eq!(stored.view::<f64, i32>()?.get(2, 1), Some(&-2.0));
+/// # Ok(()) }
+/// ```
+pub fn write_npz_with<N, I, Iptr, IpS, IS, DS>(
+    path: impl AsRef<Path>,
+    matrix: &CsMatBase<N, I, IpS, IS, DS, Iptr>,
+    options: NpzOptions,
+) -> Result<()>
+where
+    N: Element,
+    I: SpIndex + bytemuck::NoUninit,
+    Iptr: SpIndex + bytemuck::NoUninit,
+    IpS: Deref<Target = [Iptr]>,
+    IS: Deref<Target = [I]>,
+    DS: Deref<Target = [N]>,
+{
+    write_cs_with(path.as_ref(), matrix, options, true)
+}
+
+impl super::SparseMatrix {
+    /// [`SparseMatrix::write_npz`](super::SparseMatrix::write_npz), laid out
+    /// as `options` say (see [`NpzOptions`]).
+    pub fn write_npz_with(&self, path: impl AsRef<Path>, options: NpzOptions) -> Result<()> {
+        let path = path.as_ref();
+        super::element::with_values!(&self.values, m, T => match m {
+            super::CsMatrix::I32(m) => write_cs_with(path, m, options, self.is_array),
+            super::CsMatrix::I64(m) => write_cs_with(path, m, options, self.is_array),
+        })
+    }
+}
+
 /// Writes `matrix` to `path` as scipy's `save_npz` writes a sparse array.
 pub(crate) fn write_cs<N, I, Iptr, IpS, IS, DS>(
     path: &Path,
@@ -175,6 +252,35 @@ where
     IS: Deref<Target = [I]>,
     DS: Deref<Target = [N]>,
 {
+    let options = NpzOptions {
+        compressed,
+        aligned: false,
+    };
+    write_cs_with(path, matrix, options, is_array)
+}
+
+/// [`write_cs`] laid out as `options` say.
+pub(crate) fn write_cs_with<N, I, Iptr, IpS, IS, DS>(
+    path: &Path,
+    matrix: &CsMatBase<N, I, IpS, IS, DS, Iptr>,
+    options: NpzOptions,
+    is_array: bool,
+) -> Result<()>
+where
+    N: Element,
+    I: SpIndex + bytemuck::NoUninit,
+    Iptr: SpIndex + bytemuck::NoUninit,
+    IpS: Deref<Target = [Iptr]>,
+    IS: Deref<Target = [I]>,
+    DS: Deref<Target = [N]>,
+{
+    let NpzOptions {
+        compressed,
+        aligned,
+    } = options;
+    // Every .npy header is a multiple of 64 bytes long, so a member whose
+    // bytes start 64-aligned has its data 64-aligned too.
+    let align = if aligned { ARRAY_ALIGN as u64 } else { 1 };
     if N::KIND == ElementKind::F16 {
         return Err(Error::argument(format!(
             "{}: scipy.sparse does not support float16 data; convert it to float32 first",
@@ -269,7 +375,14 @@ where
         write_atomic(path, |w| {
             let mut zip = ZipWriter::new(w);
             for (m, crc) in members.iter().zip(&crcs) {
-                zip.begin(m.name, STORED, *crc, m.uncompressed(), m.uncompressed())?;
+                zip.begin_aligned(
+                    m.name,
+                    STORED,
+                    *crc,
+                    m.uncompressed(),
+                    m.uncompressed(),
+                    align,
+                )?;
                 zip.data(&m.header)?;
                 (m.emit)(&mut |b| zip.data(b))?;
             }

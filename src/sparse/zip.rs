@@ -26,6 +26,11 @@ pub(crate) const STORED: u16 = 0;
 /// Compression method of a member.
 pub(crate) const DEFLATED: u16 = 8;
 
+/// Extra field id of the padding Android's `zipalign` puts in local headers.
+const ALIGN_EXTRA_ID: u16 = 0xd935;
+/// The smallest padding extra field: id, size and the alignment.
+const ALIGN_EXTRA_MIN: u64 = 6;
+
 /// Python's `zipfile.ZIP64_LIMIT`: sizes and offsets above it go to zip64 fields.
 const ZIP64_LIMIT: u64 = (1 << 31) - 1;
 /// Python's `zipfile.ZIP_FILECOUNT_LIMIT`.
@@ -336,8 +341,29 @@ impl<W: Write> ZipWriter<W> {
         uncompressed: u64,
         compressed: u64,
     ) -> io::Result<()> {
+        self.begin_aligned(name, method, crc, uncompressed, compressed, 1)
+    }
+
+    /// [`ZipWriter::begin`], with the member's data starting at a multiple
+    /// of `align` bytes in the file: the local header is padded with an
+    /// extra field (id `0xd935`, as Android's `zipalign` writes it: the
+    /// alignment as a `u16`, then zeros), which zip readers skip.
+    pub(crate) fn begin_aligned(
+        &mut self,
+        name: &'static str,
+        method: u16,
+        crc: u32,
+        uncompressed: u64,
+        compressed: u64,
+        align: u64,
+    ) -> io::Result<()> {
         let offset = self.pos;
-        let mut h = Vec::with_capacity(LOCAL_LEN + name.len() + 20);
+        let unpadded = offset + (LOCAL_LEN + name.len() + 20) as u64;
+        let mut pad = (align - unpadded % align) % align;
+        if pad != 0 && pad < ALIGN_EXTRA_MIN {
+            pad += align.max(ALIGN_EXTRA_MIN).div_ceil(align) * align;
+        }
+        let mut h = Vec::with_capacity(LOCAL_LEN + name.len() + 20 + pad as usize);
         h.extend_from_slice(&LOCAL_SIG.to_le_bytes());
         h.extend_from_slice(&45u16.to_le_bytes()); // version needed: zip64
         h.extend_from_slice(&0u16.to_le_bytes()); // flags
@@ -348,12 +374,18 @@ impl<W: Write> ZipWriter<W> {
         h.extend_from_slice(&u32::MAX.to_le_bytes());
         h.extend_from_slice(&u32::MAX.to_le_bytes());
         h.extend_from_slice(&(name.len() as u16).to_le_bytes());
-        h.extend_from_slice(&20u16.to_le_bytes());
+        h.extend_from_slice(&(20 + pad as u16).to_le_bytes());
         h.extend_from_slice(name.as_bytes());
         h.extend_from_slice(&1u16.to_le_bytes());
         h.extend_from_slice(&16u16.to_le_bytes());
         h.extend_from_slice(&uncompressed.to_le_bytes());
         h.extend_from_slice(&compressed.to_le_bytes());
+        if pad != 0 {
+            h.extend_from_slice(&ALIGN_EXTRA_ID.to_le_bytes());
+            h.extend_from_slice(&((pad - 4) as u16).to_le_bytes());
+            h.extend_from_slice(&(align.min(0xffff) as u16).to_le_bytes());
+            h.resize(h.len() + pad as usize - 6, 0);
+        }
         self.put(&h)?;
         self.written.push(Written {
             name,
@@ -477,6 +509,33 @@ mod tests {
         assert_eq!(e.crc, crc);
         assert_eq!(archive.raw_data(e).unwrap(), payload);
         assert!(archive.find("b").is_none());
+    }
+
+    #[test]
+    fn aligned_members_start_on_the_boundary_and_read_back() {
+        // Names of every length mod 64 and payloads of odd sizes, so that
+        // every padding from 0 to 63 (and the bumped small ones) occurs.
+        let names: Vec<&'static str> = (1..=70)
+            .map(|n| &*Box::leak("n".repeat(n).into_boxed_str()))
+            .collect();
+        let mut zw = ZipWriter::new(Vec::new());
+        let mut want = Vec::new();
+        for (k, name) in names.iter().enumerate() {
+            let payload: Vec<u8> = (0..k * 3 + 1).map(|i| i as u8).collect();
+            let crc = crc32fast::hash(&payload);
+            let n = payload.len() as u64;
+            zw.begin_aligned(name, STORED, crc, n, n, 64).unwrap();
+            zw.data(&payload).unwrap();
+            want.push(payload);
+        }
+        let bytes = zw.finish().unwrap();
+        let archive = Archive::parse(&bytes).unwrap();
+        for (name, payload) in names.iter().zip(&want) {
+            let data = archive.raw_data(archive.find(name).unwrap()).unwrap();
+            assert_eq!(data, payload.as_slice());
+            let at = data.as_ptr() as usize - bytes.as_ptr() as usize;
+            assert_eq!(at % 64, 0, "{name}");
+        }
     }
 
     #[test]

@@ -30,6 +30,7 @@ mod mapped;
 mod names;
 mod pickles;
 mod random_headers;
+mod stored;
 mod stress;
 mod truncation;
 mod zip_bombs;

@@ -18,4 +18,5 @@ mod npy_interop;
 mod recipe;
 mod session;
 mod sparse;
+mod sparse_stored;
 mod values;

@@ -55,7 +55,7 @@ impl Part {
 }
 
 /// A CSC or CSR matrix of a stored `.npz` file, its members viewed in the
-/// mapped file where they can be (see the [module docs](self)). It owns the
+/// mapped file where they can be (see the [sparse module docs](crate::sparse)). It owns the
 /// map (shared through `Arc`); [`StoredMatrix::view`] borrows typed slices
 /// of it.
 #[derive(Clone)]
@@ -103,7 +103,7 @@ pub struct StoredView<'a, T, I> {
 /// decoding it: members stored native-endian and aligned are viewed in the
 /// map (zero copy, see [`StoredMatrix::is_mapped`]), the others are read
 /// into memory once. In time independent of the number of entries: see the
-/// [module docs](self) for what is checked.
+/// [sparse module docs](crate::sparse) for what is checked.
 ///
 /// Refused (use [`read_npz`](super::read_npz)): COO files, and index
 /// members that are not both `int32` or both `int64`.

@@ -91,7 +91,7 @@ impl NpyArray {
         NpyArray::with_data_at(path, storage, header, 0)
     }
 
-    fn with_data_at(
+    pub(super) fn with_data_at(
         path: &Path,
         storage: Arc<Storage>,
         header: Header,

@@ -9,6 +9,7 @@ mod dtype;
 mod header;
 mod read;
 mod storage;
+mod stored;
 mod write;
 
 pub use array::NpyArray;
@@ -17,7 +18,10 @@ pub use dtype::{
 };
 pub use header::{Header, Shape, ARRAY_ALIGN, MAGIC, MAX_DIMS, MAX_HEADER_CHARS};
 pub use read::read_header;
-pub use write::{header_for, write_npy, write_npy_array, write_npy_array_to, write_npy_to};
+pub use stored::NpyStored;
+pub use write::{
+    header_for, write_npy, write_npy_array, write_npy_array_to, write_npy_parts, write_npy_to,
+};
 
 pub(crate) use read::OpenedFile;
 #[doc(hidden)]

@@ -154,6 +154,69 @@ pub fn write_npy_array(path: impl AsRef<Path>, array: &NpyArray) -> Result<()> {
     })
 }
 
+/// Writes a `.npy` file atomically from a header already encoded (for
+/// example by numpy's own `numpy.lib.format`, as the Python package does)
+/// and the element bytes: temporary file, then rename, with direct I/O for
+/// large arrays as in [`write_npy`].
+///
+/// The header is parsed and checked first: a header onedata cannot read, or
+/// one whose shape and dtype do not account for exactly `data.len()` bytes,
+/// is an [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument)
+/// and nothing is written. Object arrays (`|O`, whose data is a pickle) are
+/// written as given.
+///
+/// ```
+/// # fn main() -> onedata::Result<()> {
+/// use onedata::npy::{write_npy_parts, Dtype, Header, NpyArray};
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("a.npy");
+/// let header = Header::new(Dtype::parse("<u2").unwrap(), false, &[2]).to_bytes();
+/// write_npy_parts(&path, &header, &[1, 0, 2, 0])?;
+/// assert_eq!(NpyArray::open(&path)?.view1::<u16>()?.to_vec(), [1, 2]);
+/// assert!(write_npy_parts(&path, &header, &[1, 0]).is_err());
+/// # Ok(()) }
+/// ```
+pub fn write_npy_parts(path: impl AsRef<Path>, header: &[u8], data: &[u8]) -> Result<()> {
+    let path = path.as_ref();
+    let parsed = Header::parse(header).map_err(|e| {
+        Error::argument(format!(
+            "cannot write {}: its .npy header does not parse: {e}",
+            path.display()
+        ))
+    })?;
+    if parsed.data_offset() != header.len() {
+        return Err(Error::argument(format!(
+            "cannot write {}: the header is {} bytes but says the data starts at byte {}",
+            path.display(),
+            header.len(),
+            parsed.data_offset()
+        )));
+    }
+    if let Some(n) = parsed.data_len().filter(|&n| n != data.len()) {
+        return Err(Error::argument(format!(
+            "cannot write {}: the header describes {n} data bytes, {} were given",
+            path.display(),
+            data.len()
+        )));
+    }
+    #[cfg(target_os = "linux")]
+    if data.len() >= direct::MIN_BYTES {
+        return write_atomic_file(path, |file, tmp| {
+            if direct::write(tmp, header, data)? {
+                return Ok(());
+            }
+            let mut w = io::BufWriter::with_capacity(1 << 16, file);
+            w.write_all(header)?;
+            w.write_all(data)?;
+            w.flush()
+        });
+    }
+    write_atomic(path, |w| {
+        w.write_all(header)?;
+        w.write_all(data)
+    })
+}
+
 /// The bytes of `array` in the order `write_npy_to` writes them, when they
 /// lie contiguously in memory.
 fn contiguous_bytes<S, D>(array: &ArrayBase<S, D>) -> Option<&[u8]>

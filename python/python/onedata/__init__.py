@@ -1,0 +1,51 @@
+"""onedata: vrAnalysis session data, loaded as fast as the hardware allows, safely.
+
+``.npy`` files come back as numpy arrays over memory maps (zero copy, opened
+in constant time), sparse archives as scipy arrays over onedata's buffers,
+object arrays and loading recipes through a pickle reader that executes
+nothing. :class:`SessionData` is a drop-in for vrAnalysis's base class.
+"""
+
+from __future__ import annotations
+
+from ._errors import (
+    DimensionMismatch,
+    Error,
+    FileNotFound,
+    InvalidArgument,
+    InvalidFile,
+    InvalidName,
+    IOError,
+    MissingValue,
+    NotAvailable,
+    OutOfMemory,
+    PermissionDenied,
+    TypeMismatch,
+    UnknownRecipe,
+    Unwritable,
+    ValuesError,
+)
+from ._io import load, read_recipe, save
+from ._onedata import __version__
+
+__all__ = [
+    "__version__",
+    "load",
+    "save",
+    "read_recipe",
+    "Error",
+    "FileNotFound",
+    "PermissionDenied",
+    "IOError",
+    "InvalidFile",
+    "Unwritable",
+    "TypeMismatch",
+    "DimensionMismatch",
+    "InvalidName",
+    "NotAvailable",
+    "UnknownRecipe",
+    "MissingValue",
+    "ValuesError",
+    "OutOfMemory",
+    "InvalidArgument",
+]

@@ -1,0 +1,191 @@
+//! numpy arrays over onedata's bytes: the Python buffer boundary.
+//!
+//! An array made here points into memory a [`Keep`] holds (a read-only map
+//! of the file, or a buffer onedata decoded), and its numpy `base` is the
+//! [`MapOwner`] holding that `Keep`: the bytes live exactly as long as some
+//! array over them does, whatever happens to the session or cache that
+//! loaded them.
+
+use std::ffi::c_void;
+use std::ptr;
+
+use numpy::npyffi::{self, npy_intp, PY_ARRAY_API};
+use numpy::{PyArrayDescr, PyArrayDescrMethods};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyDict;
+
+use onedata::npy::{Dtype, NpyArray, NpyStored};
+
+/// What keeps an array's bytes alive.
+pub(crate) enum Keep {
+    /// A `.npy` file mapped as stored.
+    Stored(NpyStored),
+    /// An array onedata loaded or computed (native order).
+    Array(NpyArray),
+    /// Bytes onedata decoded into memory (sparse members, pickled arrays).
+    Bytes(Vec<u8>),
+    /// Typed memory (sparse index and value buffers).
+    Words(Box<dyn AsBytes>),
+}
+
+/// Memory that can be viewed as bytes and sent between threads.
+pub(crate) trait AsBytes: Send + Sync {
+    /// The bytes.
+    fn as_bytes(&self) -> &[u8];
+}
+
+impl<T: bytemuck::Pod + Send + Sync> AsBytes for Vec<T> {
+    fn as_bytes(&self) -> &[u8] {
+        bytemuck::cast_slice(self)
+    }
+}
+
+impl Keep {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Keep::Stored(s) => s.bytes(),
+            Keep::Array(a) => a.data_bytes(),
+            Keep::Bytes(b) => b,
+            Keep::Words(w) => w.as_bytes(),
+        }
+    }
+}
+
+/// The owner of the memory under arrays onedata returns: the `base` of
+/// each such numpy array. It holds a file's map (or a decoded buffer) and
+/// releases it when the last array over it is gone.
+#[pyclass(frozen, module = "onedata._onedata")]
+pub struct MapOwner {
+    keep: Keep,
+}
+
+#[pymethods]
+impl MapOwner {
+    /// Whether the memory is a map of the file (False: onedata's own buffer).
+    #[getter]
+    fn mapped(&self) -> bool {
+        match &self.keep {
+            Keep::Stored(s) => s.is_mapped(),
+            Keep::Array(a) => a.is_mapped(),
+            Keep::Bytes(_) | Keep::Words(_) => false,
+        }
+    }
+
+    /// The size of the memory held, in bytes.
+    #[getter]
+    fn nbytes(&self) -> usize {
+        self.keep.bytes().len()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<onedata map owner: {} bytes, {}>",
+            self.nbytes(),
+            if self.mapped() { "mapped" } else { "in memory" }
+        )
+    }
+}
+
+/// The numpy dtype for a `.npy` descr (`<f8`, `>i4`, `<U6`, `<M8[D]`, or
+/// the list text of a structured dtype), cached per descr.
+pub(crate) fn dtype<'py>(py: Python<'py>, dtype: &Dtype) -> PyResult<Bound<'py, PyArrayDescr>> {
+    static CACHE: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
+    let cache = CACHE.get_or_init(py, || PyDict::new(py).unbind()).bind(py);
+    let descr = dtype.descr();
+    if let Some(d) = cache.get_item(&descr)? {
+        return Ok(d.cast_into()?);
+    }
+    let made: Bound<'py, PyArrayDescr> = if descr.starts_with('[') || descr.starts_with('{') {
+        // A structured dtype: its header text is a Python literal, which
+        // numpy's own reader turns into a dtype (literal_eval runs no code).
+        py.import("onedata._dtypes")?
+            .call_method1("from_header_descr", (&descr,))?
+            .cast_into()?
+    } else {
+        PyArrayDescr::new(py, &descr)?
+    };
+    cache.set_item(&descr, &made)?;
+    Ok(made)
+}
+
+/// A read-only numpy array of `dtype` and `shape` over the bytes `keep`
+/// holds, in C or Fortran order, whose base owns them.
+pub(crate) fn array_over<'py>(
+    py: Python<'py>,
+    keep: Keep,
+    descr: Bound<'py, PyArrayDescr>,
+    shape: &[usize],
+    fortran: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    let itemsize = descr.itemsize();
+    let count = shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .and_then(|n| n.checked_mul(itemsize));
+    let bytes = keep.bytes();
+    if count != Some(bytes.len()) {
+        return Err(crate::errors::argument(
+            py,
+            format!(
+                "internal size mismatch: shape {shape:?} of {itemsize}-byte elements over {} bytes",
+                bytes.len()
+            ),
+        ));
+    }
+    let mut dims: Vec<npy_intp> = Vec::with_capacity(shape.len());
+    for &d in shape {
+        dims.push(npy_intp::try_from(d).map_err(|_| {
+            crate::errors::argument(py, format!("dimension {d} is too large for numpy"))
+        })?);
+    }
+    let ndim = i32::try_from(dims.len())
+        .map_err(|_| crate::errors::argument(py, "too many dimensions for numpy"))?;
+    let data = bytes.as_ptr() as *mut c_void;
+    let flags = if fortran {
+        npyffi::NPY_ARRAY_F_CONTIGUOUS
+    } else {
+        npyffi::NPY_ARRAY_C_CONTIGUOUS
+    };
+    let owner = Bound::new(py, MapOwner { keep })?;
+    // SAFETY: `data` points to `bytes.len()` bytes owned by `owner`'s
+    // `Keep` (a map or a heap buffer, which never moves while the owner
+    // lives), and the check above makes shape x itemsize exactly that many
+    // bytes, so numpy's contiguous strides (computed from `dims`, no
+    // strides passed) stay inside it. No WRITEABLE flag is passed: the
+    // array is read-only, as the map is. `descr` is a new reference that
+    // PyArray_NewFromDescr steals. numpy computes the ALIGNED flag itself.
+    let array = unsafe {
+        PY_ARRAY_API.PyArray_NewFromDescr(
+            py,
+            npyffi::get_type_object(py, npyffi::NpyTypes::PyArray_Type),
+            descr.into_ptr() as *mut npyffi::PyArray_Descr,
+            ndim,
+            dims.as_mut_ptr(),
+            ptr::null_mut(),
+            data,
+            flags,
+            ptr::null_mut(),
+        )
+    };
+    if array.is_null() {
+        return Err(PyErr::fetch(py));
+    }
+    // SAFETY: `array` is a new, non-null reference to the ndarray just
+    // made; owning it in a Bound releases it on every path below.
+    let array = unsafe { Bound::from_owned_ptr(py, array) };
+    // SAFETY: `array` is an ndarray (made above) with no base yet, and
+    // PyArray_SetBaseObject steals the reference to `owner` passed here,
+    // which keeps the memory under the array alive for its lifetime.
+    let status = unsafe {
+        PY_ARRAY_API.PyArray_SetBaseObject(
+            py,
+            array.as_ptr() as *mut npyffi::PyArrayObject,
+            owner.into_ptr(),
+        )
+    };
+    if status != 0 {
+        return Err(PyErr::fetch(py));
+    }
+    Ok(array)
+}

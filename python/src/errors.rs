@@ -1,0 +1,80 @@
+//! onedata's errors as Python exceptions of the package's own hierarchy
+//! (`onedata.Error` and its subclasses, defined in `onedata/_errors.py`,
+//! each also deriving from the builtin a Python caller would catch).
+
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyModule, PyType};
+
+use onedata::{Error, ErrorKind};
+
+/// The exception class of `onedata._errors` named `name`.
+fn class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyType>> {
+    static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+    let module = MODULE.get_or_try_init(py, || py.import("onedata._errors").map(Bound::unbind))?;
+    module
+        .bind(py)
+        .getattr(name)?
+        .cast_into()
+        .map_err(PyErr::from)
+}
+
+/// The name of the class in `onedata._errors` that stands for `error`.
+fn class_name(error: &Error) -> &'static str {
+    match error.kind() {
+        ErrorKind::Io { .. } if error.is_file_not_found() => "FileNotFound",
+        ErrorKind::Io { .. }
+            if error
+                .io_error()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied) =>
+        {
+            "PermissionDenied"
+        }
+        ErrorKind::Io { .. } => "IOError",
+        ErrorKind::Invalid { .. } => "InvalidFile",
+        ErrorKind::Unwritable { .. } => "Unwritable",
+        ErrorKind::TypeMismatch { .. } | ErrorKind::KindMismatch { .. } => "TypeMismatch",
+        ErrorKind::DimensionMismatch { .. } => "DimensionMismatch",
+        ErrorKind::InvalidName { .. } => "InvalidName",
+        ErrorKind::NotFound { .. } => "NotAvailable",
+        ErrorKind::UnknownRecipeLoader { .. } | ErrorKind::UnknownRecipeTransform { .. } => {
+            "UnknownRecipe"
+        }
+        ErrorKind::MissingValue { .. } => "MissingValue",
+        ErrorKind::Values { .. } => "ValuesError",
+        ErrorKind::OutOfMemory { .. } => "OutOfMemory",
+        _ => "InvalidArgument",
+    }
+}
+
+/// The Python exception for a onedata error: its class by kind, its message
+/// the error's own (which names the file and the fault), with `path` set to
+/// the file it concerns (or None).
+pub(crate) fn to_py(py: Python<'_>, error: Error) -> PyErr {
+    let message = error.to_string();
+    let path = error.path().map(|p| p.to_path_buf());
+    let build = || -> PyResult<PyErr> {
+        let cls = class(py, class_name(&error))?;
+        let exc = cls.call1((message.clone(),))?;
+        exc.setattr("path", path.clone())?;
+        Ok(PyErr::from_value(exc))
+    };
+    build().unwrap_or_else(|e| e)
+}
+
+/// Converts a onedata result for Python.
+pub(crate) trait IntoPyResult<T> {
+    /// The value, or the error as a Python exception.
+    fn py(self, py: Python<'_>) -> PyResult<T>;
+}
+
+impl<T> IntoPyResult<T> for onedata::Result<T> {
+    fn py(self, py: Python<'_>) -> PyResult<T> {
+        self.map_err(|e| to_py(py, e))
+    }
+}
+
+/// An `InvalidArgument` exception with `message`.
+pub(crate) fn argument(py: Python<'_>, message: impl Into<String>) -> PyErr {
+    to_py(py, Error::argument(message.into()))
+}

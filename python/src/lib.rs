@@ -1,0 +1,147 @@
+//! `onedata._onedata`: the compiled core of the onedata Python package.
+//!
+//! Thin bindings over the `onedata` crate: every file is opened, validated
+//! and decoded by the library, with the GIL released; this crate turns the
+//! results into numpy arrays over the library's memory ([`arrays`]), Python
+//! objects built from its safe value tree ([`values`]), and exceptions of
+//! the package's own hierarchy ([`errors`]). The pure-Python layer
+//! (`python/python/onedata/`) builds the public API on top.
+
+use std::path::PathBuf;
+
+use pyo3::buffer::PyBuffer;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use onedata::npy::{Dtype, NpyStored};
+use onedata::recipe::decode_object_npy;
+use onedata::{LoadingRecipe, PyValue};
+
+mod arrays;
+mod errors;
+mod values;
+
+use arrays::{array_over, dtype, Keep, MapOwner};
+use errors::IntoPyResult;
+
+/// What a `.npy` file holds once opened: a numpy array over the file's map
+/// (any dtype but objects), or for an object array the value onedata's
+/// restricted pickle reader decoded (a 0-d array's element, or an object
+/// ndarray of the elements).
+///
+/// `mmap=False` gives a writeable copy that owns its memory.
+#[pyfunction]
+#[pyo3(signature = (path, mmap = true))]
+fn load(py: Python<'_>, path: PathBuf, mmap: bool) -> PyResult<Bound<'_, PyAny>> {
+    let stored = py.detach(|| NpyStored::open(&path)).py(py)?;
+    let header = stored.header();
+    if *header.dtype() == Dtype::Object {
+        let value = py
+            .detach(|| decode_object_npy(stored.bytes()))
+            .map_err(|e| errors::to_py(py, onedata::Error::invalid(&path, e)))?;
+        let value = values::to_python(py, &value)?;
+        return object_array(py, value);
+    }
+    let descr = dtype(py, header.dtype())?;
+    let shape = header.shape().to_vec();
+    let fortran = header.fortran_order();
+    let array = array_over(py, Keep::Stored(stored), descr, &shape, fortran)?;
+    if mmap {
+        Ok(array)
+    } else {
+        array.call_method1("copy", ("K",))
+    }
+}
+
+/// An object ndarray as `np.load(allow_pickle=True)` returns it: for a
+/// value decoded from a 0-d array, a 0-d object array holding it.
+fn object_array<'py>(py: Python<'py>, value: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let np = py.import("numpy")?;
+    if value.is_instance(&np.getattr("ndarray")?)?
+        && value
+            .getattr("dtype")?
+            .getattr("kind")?
+            .extract::<String>()?
+            == "O"
+    {
+        return Ok(value);
+    }
+    let out = np.call_method1("empty", ((), "O"))?;
+    out.set_item((), value)?;
+    Ok(out)
+}
+
+/// Writes a `.npy` file atomically from numpy's header bytes and the
+/// element bytes (any object exporting a contiguous byte buffer).
+#[pyfunction]
+fn write_npy(
+    py: Python<'_>,
+    path: PathBuf,
+    header: &[u8],
+    data: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    let buffer = PyBuffer::<u8>::get(data)?;
+    if !buffer.is_c_contiguous() {
+        return Err(errors::argument(
+            py,
+            "write_npy needs a contiguous byte buffer",
+        ));
+    }
+    let len = buffer.len_bytes();
+    // As an address, so the closure can cross to the thread-free section.
+    let addr = buffer.buf_ptr() as usize;
+    let header = header.to_vec();
+    // The slice is made and used inside the closure, while `buffer` (which
+    // keeps the exporter's memory valid) is alive.
+    let result = py.detach(|| {
+        // SAFETY: `buffer` holds a buffer view of `len` contiguous bytes at
+        // `addr`, valid until it is released after this call returns. Another
+        // Python thread may write to the array meanwhile; that can change
+        // which bytes are written (as with np.save) but not where they are
+        // read from.
+        let data = unsafe { std::slice::from_raw_parts(addr as *const u8, len) };
+        onedata::npy::write_npy_parts(&path, &header, data)
+    });
+    drop(buffer);
+    result.py(py)
+}
+
+/// The recipe a `.npy` file holds, as vrAnalysis's `LoadingRecipe.to_dict()`
+/// gives it: `{"marker", "loader_type", "source_arg", "transforms", "kwargs"}`.
+#[pyfunction]
+fn read_recipe(py: Python<'_>, path: PathBuf) -> PyResult<Bound<'_, PyAny>> {
+    let recipe = py.detach(|| onedata::recipe::read_recipe(&path)).py(py)?;
+    values::to_python(py, &recipe.to_dict())
+}
+
+/// Writes a recipe given as its `to_dict()` form, atomically, as
+/// vrAnalysis's `saveone` saves one.
+#[pyfunction]
+fn write_recipe(py: Python<'_>, path: PathBuf, recipe: &Bound<'_, PyDict>) -> PyResult<()> {
+    let value = values::from_python(recipe.as_any(), 0)?;
+    let recipe = LoadingRecipe::from_dict(&value)
+        .map_err(|e| errors::argument(py, format!("not a loading recipe: {e}")))?;
+    py.detach(|| onedata::recipe::write_recipe(&path, &recipe))
+        .py(py)
+}
+
+/// Decodes a pickle with onedata's restricted reader (executing nothing)
+/// and returns the Python value: for tests and for callers holding bytes.
+#[pyfunction]
+fn decode_object<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+    let value: PyValue = decode_object_npy(data)
+        .map_err(|e| errors::to_py(py, onedata::Error::invalid("<bytes>", e)))?;
+    values::to_python(py, &value)
+}
+
+#[pymodule]
+fn _onedata(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<MapOwner>()?;
+    m.add_function(wrap_pyfunction!(load, m)?)?;
+    m.add_function(wrap_pyfunction!(write_npy, m)?)?;
+    m.add_function(wrap_pyfunction!(read_recipe, m)?)?;
+    m.add_function(wrap_pyfunction!(write_recipe, m)?)?;
+    m.add_function(wrap_pyfunction!(decode_object, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,123 @@
+//! [`NpyStored`]: a `.npy` file's data bytes exactly as the file holds
+//! them, for callers that interpret every dtype themselves.
+
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::header::Header;
+use super::read::OpenedFile;
+use super::storage::Storage;
+use super::NpyArray;
+use crate::error::{Error, Fault, Result};
+
+/// A `.npy` file opened as it is stored: its validated header and its data
+/// bytes in the file's own byte order and alignment, mapped (never copied,
+/// whatever the dtype: big-endian numbers, strings, datetimes, records,
+/// long doubles and the pickle of an object array alike).
+///
+/// [`NpyArray`] is the typed reader: it decodes big-endian and misaligned
+/// files into native order so that its views are plain Rust slices. This is
+/// the reader for a consumer that understands the file's dtype itself, as
+/// numpy does: the Python package hands these bytes to numpy, which views
+/// any dtype in place.
+///
+/// ```
+/// # fn main() -> onedata::Result<()> {
+/// use ndarray::array;
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("a.npy");
+/// onedata::npy::write_npy(&path, &array![1.0f64, 2.0])?;
+/// let stored = onedata::npy::NpyStored::open(&path)?;
+/// assert_eq!(stored.header().dtype().descr(), "<f8");
+/// assert!(stored.is_mapped());
+/// assert_eq!(stored.bytes(), [1.0f64.to_le_bytes(), 2.0f64.to_le_bytes()].concat());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct NpyStored {
+    storage: Arc<Storage>,
+    header: Header,
+    data: Range<usize>,
+    path: Arc<Path>,
+}
+
+impl std::fmt::Debug for NpyStored {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NpyStored")
+            .field("path", &self.path)
+            .field("dtype", &self.header.dtype().descr())
+            .field("shape", &self.header.shape())
+            .field("mapped", &self.is_mapped())
+            .finish()
+    }
+}
+
+impl NpyStored {
+    /// Opens and maps a `.npy` file, validating its header and checking that
+    /// the file holds every data byte the header promises (so no access
+    /// within [`NpyStored::bytes`] can fault on a missing page). For object
+    /// arrays, whose length the header does not tell, the data is the rest
+    /// of the file.
+    pub fn open(path: impl AsRef<Path>) -> Result<NpyStored> {
+        let path = path.as_ref();
+        let file = OpenedFile::open(path)?;
+        let (header, mapped) = file.npy_header()?;
+        let storage = match mapped {
+            Some(storage) => storage,
+            None => file.map()?,
+        };
+        let offset = header.data_offset();
+        let available = storage.as_bytes().len().saturating_sub(offset);
+        let len = match header.data_len() {
+            Some(n) if n > available => {
+                return Err(Error::invalid(
+                    path,
+                    Fault::Truncated {
+                        offset: offset as u64,
+                        expected: n as u64,
+                        actual: available as u64,
+                    },
+                ))
+            }
+            Some(n) => n,
+            None => available,
+        };
+        Ok(NpyStored {
+            storage: Arc::new(storage),
+            header,
+            data: offset..offset + len,
+            path: Arc::from(path),
+        })
+    }
+
+    /// The file this was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The validated header: dtype (with its byte order), shape, memory order.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The data bytes as stored: shape product x itemsize bytes, in the
+    /// dtype's byte order and the header's memory order.
+    pub fn bytes(&self) -> &[u8] {
+        &self.storage.as_bytes()[self.data.clone()]
+    }
+
+    /// Whether the bytes are a map of the file (always, for files opened
+    /// with [`NpyStored::open`]).
+    pub fn is_mapped(&self) -> bool {
+        self.storage.is_mapped()
+    }
+
+    /// The typed array over the same bytes: zero copy when the file is in
+    /// native byte order and aligned, decoded into native order otherwise
+    /// (as [`NpyArray::open`] does).
+    pub fn into_array(self) -> Result<NpyArray> {
+        let offset = self.data.start;
+        NpyArray::with_data_at(&self.path, self.storage, self.header, offset)
+    }
+}

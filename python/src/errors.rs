@@ -48,15 +48,19 @@ fn class_name(error: &Error) -> &'static str {
 }
 
 /// The Python exception for a onedata error: its class by kind, its message
-/// the error's own (which names the file and the fault), with `path` set to
-/// the file it concerns (or None).
+/// the error's own (which names the file and the fault), with `path` (and for
+/// OSError subclasses `filename`) set to the file it concerns (or None).
 pub(crate) fn to_py(py: Python<'_>, error: Error) -> PyErr {
     let message = error.to_string();
-    let path = error.path().map(|p| p.to_path_buf());
+    let path = error.path().map(|p| p.to_string_lossy().into_owned());
     let build = || -> PyResult<PyErr> {
         let cls = class(py, class_name(&error))?;
         let exc = cls.call1((message.clone(),))?;
         exc.setattr("path", path.clone())?;
+        if path.is_some() && exc.hasattr("filename")? {
+            // OSError subclasses: where `except OSError as e: e.filename` looks.
+            exc.setattr("filename", path.clone())?;
+        }
         Ok(PyErr::from_value(exc))
     };
     build().unwrap_or_else(|e| e)

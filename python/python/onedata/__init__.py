@@ -27,12 +27,16 @@ from ._errors import (
 )
 from ._io import load, read_recipe, save
 from ._onedata import __version__
+from ._session import LoadingRecipe, OneCache, SessionData
 
 __all__ = [
     "__version__",
     "load",
     "save",
     "read_recipe",
+    "SessionData",
+    "LoadingRecipe",
+    "OneCache",
     "Error",
     "FileNotFound",
     "PermissionDenied",

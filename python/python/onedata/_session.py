@@ -1,0 +1,508 @@
+"""``SessionData`` and ``LoadingRecipe``: drop-ins for vrAnalysis's, over onedata."""
+
+from __future__ import annotations
+
+import os
+import threading
+from abc import ABC, abstractmethod
+from collections import OrderedDict
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Iterator, List, Optional, Union
+
+import numpy as np
+
+from . import _io
+from ._errors import InvalidArgument, InvalidName, NotAvailable
+
+__all__ = ["LoadingRecipe", "OneCache", "SessionData"]
+
+#: The folder inside a session that holds onedata files, and the lower-case
+#: spelling other vrAnalysis versions use.
+ONE_DIR = "oneData"
+ONE_DIR_LOWER = "onedata"
+
+
+class LoadingRecipe:
+    """Instructions for loading data kept elsewhere, saved in place of the data.
+
+    The same class as vrAnalysis's ``LoadingRecipe``: same constructor,
+    attributes, ``to_dict``/``from_dict``/``is_recipe``, and the same file
+    (``saveone`` of a recipe writes ``np.array(recipe.to_dict(), dtype=object)``
+    as ``np.save`` does). onedata reads recipe files with its own pickle
+    reader, which executes nothing.
+
+    Parameters
+    ----------
+    loader_type : str
+        The loader that resolves the recipe (a key of the session's
+        ``recipe_loaders``), e.g. ``"S2P"``.
+    source_arg : str or None
+        What the loader reads, e.g. ``"F"``; None calls the loader with the
+        keyword arguments only.
+    transforms : list of str, optional
+        Names of transforms (keys of ``recipe_transforms``) applied in order.
+    **kwargs
+        Keyword arguments for the loader.
+
+    Examples
+    --------
+    >>> r = LoadingRecipe("S2P", "F", ["transpose"], planes=[0, 1])
+    >>> LoadingRecipe.from_dict(r.to_dict()).kwargs
+    {'planes': [0, 1]}
+    """
+
+    RECIPE_MARKER = "__LOADING_RECIPE__"
+
+    def __init__(self, loader_type: str, source_arg: Optional[str], transforms: Optional[list] = None, **kwargs: Any):
+        self.loader_type = loader_type
+        self.source_arg = source_arg
+        self.transforms = transforms or []
+        self.kwargs = kwargs
+
+    def to_dict(self) -> dict:
+        """The recipe as the dict its file holds: marker, loader_type, source_arg, transforms, kwargs."""
+        return {
+            "marker": self.RECIPE_MARKER,
+            "loader_type": self.loader_type,
+            "source_arg": self.source_arg,
+            "transforms": self.transforms,
+            "kwargs": self.kwargs,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "LoadingRecipe":
+        """The recipe a ``to_dict()`` dict describes."""
+        return cls(data["loader_type"], data["source_arg"], data["transforms"], **data["kwargs"])
+
+    @classmethod
+    def is_recipe(cls, data: Any) -> bool:
+        """Whether ``data`` (what loading a ``.npy`` file gave) holds a recipe.
+
+        True for an array of one element that is a dict marked as a recipe,
+        as vrAnalysis decides it.
+        """
+        try:
+            item = data.item()
+        except (AttributeError, ValueError):
+            return False
+        return isinstance(item, dict) and item.get("marker", None) == cls.RECIPE_MARKER
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, LoadingRecipe):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        kwargs = "".join(f", {k}={v!r}" for k, v in self.kwargs.items())
+        return f"LoadingRecipe({self.loader_type!r}, {self.source_arg!r}, {self.transforms!r}{kwargs})"
+
+
+_MISSING = object()
+
+
+class OneCache(MutableMapping):
+    """The cache of loaded onedata files: a bounded, thread-safe mapping.
+
+    It reads like the dict vrAnalysis keeps in ``one_cache`` (file name ->
+    what ``loadone`` returned: ``in``, ``[]``, ``keys()``, ``pop``, ``len``,
+    assignment and iteration all work), and differs by design in two ways:
+    it holds at most ``max_items`` entries, dropping the least recently used
+    first, and it can be used from several threads at once. An array dropped
+    from the cache stays valid for as long as the caller holds it (its
+    memory map goes when the last array over it does).
+
+    Parameters
+    ----------
+    max_items : int, optional
+        Entries kept before the least recently used is dropped (default 256;
+        None for no bound, as vrAnalysis's dict).
+    """
+
+    def __init__(self, max_items: Optional[int] = 256):
+        self._data: "OrderedDict[str, Any]" = OrderedDict()
+        self._lock = threading.Lock()
+        self.max_items = max_items
+
+    def __getitem__(self, key: str) -> Any:
+        with self._lock:
+            value = self._data[key]
+            self._data.move_to_end(key)
+            return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        with self._lock:
+            value = self._data.get(key, _MISSING)
+            if value is _MISSING:
+                return default
+            self._data.move_to_end(key)
+            return value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            if self.max_items is not None:
+                while len(self._data) > self.max_items:
+                    self._data.popitem(last=False)
+
+    def __delitem__(self, key: str) -> None:
+        with self._lock:
+            del self._data[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
+    def __iter__(self) -> Iterator[str]:
+        with self._lock:
+            return iter(list(self._data))
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+    def __repr__(self) -> str:
+        return f"OneCache({list(self._data)!r}, max_items={self.max_items})"
+
+
+def _session_date(date: Any) -> str:
+    """The session date as ``YYYY-MM-DD``, as vrAnalysis formats it."""
+    if isinstance(date, datetime):
+        return datetime.fromtimestamp(date.timestamp()).strftime("%Y-%m-%d")
+    if isinstance(date, str):
+        return datetime.strptime(date, "%Y-%m-%d").strftime("%Y-%m-%d")
+    if isinstance(date, float):
+        return datetime.fromtimestamp(date).strftime("%Y-%m-%d")
+    raise ValueError(f"Invalid input type for a session date: {type(date)} (pass 'YYYY-MM-DD', a datetime or a timestamp)")
+
+
+def _check_file_name(file_name: str) -> None:
+    """Refuses a onedata file name that would leave the oneData folder."""
+    bad = (
+        "/" in file_name
+        or "\\" in file_name
+        or "\0" in file_name
+        or ":" in file_name
+        or file_name in (".", "..", "")
+    )
+    if bad:
+        raise InvalidName(
+            f"invalid onedata name {file_name!r}: a name is one file inside the session's oneData folder "
+            "(no '/', '\\\\', ':' or NUL, and not '.' or '..')"
+        )
+
+
+def _sparse_name(file_name: str) -> str:
+    """``Path(file_name).with_suffix('.npz').name``, without building a Path."""
+    stem, ext = os.path.splitext(file_name)
+    return (stem if ext else file_name) + ".npz"
+
+
+@dataclass
+class SessionData(ABC):
+    """Base class for a recording session: vrAnalysis's ``SessionData``, backed by onedata.
+
+    A session type written against vrAnalysis's base class runs unchanged on
+    this one: a ``@dataclass`` subclass with ``mouse_name``, ``date`` and
+    ``session_id``, ``_init_data_path()``, ``_additional_loading()`` calling
+    ``super()``, ``recipe_loaders``, ``recipe_transforms`` and ``spks``. The
+    names, signatures, defaults and return types are vrAnalysis's.
+
+    What onedata does better, by design:
+
+    - ``loadone`` returns numpy arrays over the file's memory map (zero copy,
+      read-only, opened in constant time); ``saveone`` writes atomically.
+    - No file can run code: object arrays and recipes are read by onedata's
+      restricted pickle reader, not by ``np.load(allow_pickle=True)``.
+    - ``one_cache`` is an :class:`OneCache`: bounded and thread-safe, and
+      still read like a dict of what was loaded.
+    - Names are checked: a name that would leave the ``oneData`` folder
+      raises :class:`onedata.InvalidName`.
+    - ``clear_one_data`` with an empty list deletes nothing (vrAnalysis deletes
+      every file), deletes regular files only, and drops the deleted files
+      from the cache.
+
+    Attributes
+    ----------
+    mouse_name : str
+    date : str
+        ``YYYY-MM-DD`` (a datetime, or a timestamp, is converted).
+    session_id : str or None
+    data_path : pathlib.Path
+        Set by ``_init_data_path()``.
+    values : types.SimpleNamespace
+        Small values of the session.
+    one_cache : OneCache
+        What ``loadone`` loaded, by file name.
+    """
+
+    mouse_name: str
+    date: Union[str, datetime]
+    session_id: Optional[str] = None
+    data_path: Union[Path, str] = field(init=False, repr=False)
+    values: SimpleNamespace = field(default_factory=SimpleNamespace, repr=False, init=False)
+    one_cache: OneCache = field(default_factory=OneCache, repr=False, init=False)
+
+    def __post_init__(self) -> None:
+        self.date = _session_date(self.date)
+        self.data_path = self._init_data_path()
+        self._additional_loading()
+
+    def _additional_loading(self) -> None:
+        """Additional loading for subclasses, called at the end of ``__post_init__``."""
+
+    @abstractmethod
+    def _init_data_path(self) -> Union[Path, str]:
+        """The folder holding the session's data (subclasses define it)."""
+
+    @property
+    @abstractmethod
+    def spks(self) -> np.ndarray:
+        """The session's neural activity (subclasses define it)."""
+
+    # -- identity ---------------------------------------------------------
+    @property
+    def session_name(self) -> tuple:
+        """``(mouse_name, date)`` or ``(mouse_name, date, session_id)``."""
+        if self.session_id:
+            return self.mouse_name, self.date, self.session_id
+        return self.mouse_name, self.date
+
+    def session_print(self, joinby: str = "/") -> str:
+        """The session name joined by ``joinby``."""
+        return joinby.join(self.session_name)
+
+    @property
+    def session_uid(self) -> str:
+        """The session name joined by ``"."``."""
+        return ".".join(self.session_name)
+
+    # -- values -----------------------------------------------------------
+    def get_value(self, key: str) -> Any:
+        """The value stored under ``key`` (an AttributeError if there is none)."""
+        return getattr(self.values, key)
+
+    def set_value(self, key: str, value: Any) -> None:
+        """Stores ``value`` under ``key``."""
+        setattr(self.values, key, value)
+
+    # -- recipes ----------------------------------------------------------
+    @property
+    def recipe_loaders(self) -> dict:
+        """Loaders for recipes, by ``loader_type`` (subclasses that use recipes define them)."""
+        raise NotImplementedError(
+            f"Attempting to load a recipe from {self.session_print()} but no recipe_loaders are specified."
+        )
+
+    @property
+    def recipe_transforms(self) -> dict:
+        """Transforms for recipes, by name (subclasses that use them define them)."""
+        raise NotImplementedError(
+            f"Attempting to transform a loaded recipe from {self.session_print()} but no recipe_transforms are specified."
+        )
+
+    # -- files --------------------------------------------------------------
+    @property
+    def one_path(self) -> Path:
+        """The session's onedata folder: ``data_path / "oneData"``, or ``"onedata"``
+        when only that spelling exists (vrAnalysis versions have used both)."""
+        data_path = Path(self.data_path)
+        if not (data_path / ONE_DIR).is_dir() and (data_path / ONE_DIR_LOWER).is_dir():
+            return data_path / ONE_DIR_LOWER
+        return data_path / ONE_DIR
+
+    def get_saved_one(self) -> List[Path]:
+        """Every saved onedata file: the ``*.npy`` files, then the ``*.npz``
+        files of the onedata folder, each sorted by name. As pathlib's glob,
+        dot-files are included; unlike it, only regular files are (a folder
+        named ``x.npy`` is not a onedata file)."""
+        one_path = self.one_path
+        try:
+            entries = list(os.scandir(one_path))
+        except FileNotFoundError:
+            return []
+        npy = sorted(e.name for e in entries if e.name.endswith(".npy") and e.is_file())
+        npz = sorted(e.name for e in entries if e.name.endswith(".npz") and e.is_file())
+        return [one_path / n for n in npy] + [one_path / n for n in npz]
+
+    def print_saved_one(self, include_path: bool = False, include_extension: bool = False) -> list:
+        """The saved onedata files' names (stems, or with extension; with the
+        folder as a Path when ``include_path``)."""
+
+        def _format(name: Path) -> Any:
+            one_name = name.stem
+            if include_extension:
+                one_name = one_name + name.suffix
+            if include_path:
+                return name.parent / one_name
+            return one_name
+
+        return [_format(name) for name in self.get_saved_one()]
+
+    def clear_one_data(self, one_file_names: Optional[List[str]] = None, certainty: bool = False) -> None:
+        """Deletes onedata files: all of them (``one_file_names=None``), or
+        those whose stem is in ``one_file_names``. Nothing happens unless
+        ``certainty=True``.
+
+        Unlike vrAnalysis, an empty list deletes nothing, and deleted files
+        are dropped from the cache.
+        """
+        if not certainty:
+            print("You have to be certain to clear onedata! (This means set kwarg certainty=True).")
+            return None
+        one_files = self.get_saved_one()
+        if one_file_names is not None:
+            one_files = [f for f in one_files if f.stem in one_file_names]
+        for file in one_files:
+            file.unlink()
+            self.one_cache.pop(file.name, None)
+        print(f"Cleared onedata from session: {self.session_print()}")
+
+    def get_one_filename(self, *names: str) -> str:
+        """The file name for ``names``: joined by ``"."`` with ``".npy"`` added
+        (``get_one_filename("mpci", "roiActivityF")`` is ``"mpci.roiActivityF.npy"``)."""
+        return ".".join(names) + ".npy"
+
+    # -- save and load -----------------------------------------------------
+    def saveone(self, data: Any, *names: str, sparse: bool = False) -> None:
+        """Saves an array, a sparse ``csc_array`` (``sparse=True``) or a
+        :class:`LoadingRecipe` under ``names``, atomically.
+
+        An array is also put in the cache, as vrAnalysis does. A recipe or
+        sparse file replaces any cached entry of that name (vrAnalysis leaves
+        a stale one). The onedata folder is created if needed.
+
+        Raises
+        ------
+        ValueError
+            If ``sparse=True`` and ``data`` is not a ``scipy.sparse.csc_array``.
+        """
+        file_name = self.get_one_filename(*names)
+        _check_file_name(file_name)
+        one_path = self.one_path
+        path = one_path / file_name
+        if isinstance(data, LoadingRecipe) or (
+            hasattr(data, "to_dict") and getattr(data, "RECIPE_MARKER", None) == LoadingRecipe.RECIPE_MARKER
+        ):
+            one_path.mkdir(parents=True, exist_ok=True)
+            from . import _onedata
+
+            _onedata.write_recipe(path, data.to_dict())
+            self.one_cache.pop(file_name, None)
+        elif sparse:
+            from scipy.sparse import csc_array
+
+            if not isinstance(data, csc_array):
+                raise InvalidArgument("Data is not a scipy.sparse.csc_array, not supported for saving with sparse=True")
+            one_path.mkdir(parents=True, exist_ok=True)
+            sparse_name = _sparse_name(file_name)
+            _save_sparse(one_path / sparse_name, data)
+            self.one_cache.pop(sparse_name, None)
+        else:
+            one_path.mkdir(parents=True, exist_ok=True)
+            self.one_cache[file_name] = data
+            _io.save(path, data)
+
+    def loadone(self, *names: str, force: bool = False, sparse: bool = False, keep_sparse: bool = False) -> Any:
+        """Loads a onedata file, from the cache when it holds it, following a
+        recipe when the file is one.
+
+        Parameters
+        ----------
+        *names : str
+            Joined into the file name (``"mpci", "roiActivityF"`` ->
+            ``mpci.roiActivityF.npy``).
+        force : bool, optional
+            Reload even if the cache holds the file.
+        sparse : bool, optional
+            Load the ``.npz`` file of that name.
+        keep_sparse : bool, optional
+            With ``sparse``, return the scipy sparse array instead of a dense one.
+
+        Returns
+        -------
+        numpy.ndarray
+            A read-only array over the file's map (or what the recipe's loader
+            and transforms return, or a scipy sparse array).
+
+        Raises
+        ------
+        onedata.NotAvailable
+            A ValueError (as vrAnalysis raises) when the file does not exist;
+            the message lists the files that do.
+        """
+        file_name = self.get_one_filename(*names)
+        if sparse:
+            file_name = _sparse_name(file_name)
+        if not force:
+            hit = self.one_cache.get(file_name, _MISSING)
+            if hit is not _MISSING:
+                return hit
+        _check_file_name(file_name)
+        path = self.one_path / file_name
+        if sparse:
+            data = _load_sparse(path, file_name, self)
+            if not keep_sparse:
+                data = data.toarray()
+        else:
+            try:
+                data = _io.load(path)
+            except FileNotFoundError as e:
+                raise self._not_available(file_name) from e
+            if LoadingRecipe.is_recipe(data):
+                recipe = LoadingRecipe.from_dict(data.item())
+                if recipe.source_arg is not None:
+                    data = self.recipe_loaders[recipe.loader_type](recipe.source_arg, **recipe.kwargs)
+                else:
+                    data = self.recipe_loaders[recipe.loader_type](**recipe.kwargs)
+                for transform in recipe.transforms:
+                    data = self.recipe_transforms[transform](data)
+        self.one_cache[file_name] = data
+        return data
+
+    def _not_available(self, file_name: str) -> NotAvailable:
+        saved = ", ".join(self.print_saved_one(include_extension=True)) or "none"
+        error = NotAvailable(
+            f"onedata requested is not available: session {self.session_print()} has no {file_name} "
+            f"in {self.one_path} (saved: {saved})"
+        )
+        error.path = str(self.one_path / file_name)
+        return error
+
+    def clear_cache(self, file_names: Optional[List[str]] = None) -> None:
+        """Drops cached files (all, or those named, with extension). Files on
+        disk are untouched; arrays already handed out stay valid."""
+        if file_names is None:
+            self.one_cache.clear()
+        else:
+            for file_name in file_names:
+                self.one_cache.pop(file_name, None)
+
+    # -- pickling -------------------------------------------------------------
+    def __getstate__(self) -> dict:
+        """Sessions pickle by identity and path: the cache is left behind (it
+        refills from the files), so workers get a light session."""
+        state = self.__dict__.copy()
+        state["one_cache"] = OneCache(self.one_cache.max_items if isinstance(self.one_cache, OneCache) else 256)
+        return state
+
+
+def _save_sparse(path: Path, matrix: Any) -> None:
+    from . import _sparse_io
+
+    _sparse_io.save_npz(path, matrix)
+
+
+def _load_sparse(path: Path, file_name: str, session: SessionData) -> Any:
+    from . import _sparse_io
+
+    try:
+        return _sparse_io.load_npz(path)
+    except FileNotFoundError as e:
+        raise session._not_available(file_name) from e

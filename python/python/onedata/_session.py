@@ -167,6 +167,10 @@ class OneCache(MutableMapping):
         with self._lock:
             self._data.clear()
 
+    def __reduce__(self):
+        """A cache pickles empty: it refills from the files where it lands."""
+        return (OneCache, (self.max_items,))
+
     def __repr__(self) -> str:
         return f"OneCache({list(self._data)!r}, max_items={self.max_items})"
 
@@ -489,7 +493,8 @@ class SessionData(ABC):
         """Sessions pickle by identity and path: the cache is left behind (it
         refills from the files), so workers get a light session."""
         state = self.__dict__.copy()
-        state["one_cache"] = OneCache(self.one_cache.max_items if isinstance(self.one_cache, OneCache) else 256)
+        cache = self.one_cache
+        state["one_cache"] = OneCache(cache.max_items) if isinstance(cache, OneCache) else {}
         return state
 
 

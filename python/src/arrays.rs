@@ -15,7 +15,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyDict;
 
-use onedata::npy::{Dtype, NpyArray, NpyStored};
+use onedata::npy::{Dtype, NpyArray, NpyOwned, NpyStored};
 
 /// What keeps an array's bytes alive.
 pub(crate) enum Keep {
@@ -27,6 +27,9 @@ pub(crate) enum Keep {
     Bytes(Vec<u8>),
     /// Typed memory (sparse index and value buffers).
     Words(Box<dyn AsBytes>),
+    /// A file read into memory of its own, handed to numpy writeable: Rust
+    /// makes no reference to these bytes once an array is over them.
+    Owned(#[allow(dead_code)] NpyOwned),
 }
 
 /// Memory that can be viewed as bytes and sent between threads.
@@ -42,12 +45,23 @@ impl<T: bytemuck::Pod + Send + Sync> AsBytes for Vec<T> {
 }
 
 impl Keep {
-    fn bytes(&self) -> &[u8] {
+    /// The bytes, for read-only arrays (`None` for [`Keep::Owned`], whose
+    /// bytes numpy may be writing).
+    fn bytes(&self) -> Option<&[u8]> {
         match self {
-            Keep::Stored(s) => s.bytes(),
-            Keep::Array(a) => a.data_bytes(),
-            Keep::Bytes(b) => b,
-            Keep::Words(w) => w.as_bytes(),
+            Keep::Stored(s) => Some(s.bytes()),
+            Keep::Array(a) => Some(a.data_bytes()),
+            Keep::Bytes(b) => Some(b),
+            Keep::Words(w) => Some(w.as_bytes()),
+            Keep::Owned(_) => None,
+        }
+    }
+
+    fn is_mapped(&self) -> bool {
+        match self {
+            Keep::Stored(s) => s.is_mapped(),
+            Keep::Array(a) => a.is_mapped(),
+            Keep::Bytes(_) | Keep::Words(_) | Keep::Owned(_) => false,
         }
     }
 }
@@ -57,7 +71,10 @@ impl Keep {
 /// releases it when the last array over it is gone.
 #[pyclass(frozen, module = "onedata._onedata")]
 pub struct MapOwner {
-    keep: Keep,
+    // Held for its memory, which arrays point into; never read through.
+    _keep: Keep,
+    len: usize,
+    mapped: bool,
 }
 
 #[pymethods]
@@ -65,17 +82,13 @@ impl MapOwner {
     /// Whether the memory is a map of the file (False: onedata's own buffer).
     #[getter]
     fn mapped(&self) -> bool {
-        match &self.keep {
-            Keep::Stored(s) => s.is_mapped(),
-            Keep::Array(a) => a.is_mapped(),
-            Keep::Bytes(_) | Keep::Words(_) => false,
-        }
+        self.mapped
     }
 
     /// The size of the memory held, in bytes.
     #[getter]
     fn nbytes(&self) -> usize {
-        self.keep.bytes().len()
+        self.len
     }
 
     fn __repr__(&self) -> String {
@@ -118,19 +131,65 @@ pub(crate) fn array_over<'py>(
     shape: &[usize],
     fortran: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
+    let (addr, len) = match keep.bytes() {
+        Some(b) => (b.as_ptr() as usize, b.len()),
+        None => {
+            return Err(crate::errors::argument(
+                py,
+                "internal: owned memory given as read-only",
+            ))
+        }
+    };
+    let mapped = keep.is_mapped();
+    new_array(py, keep, addr, len, mapped, descr, shape, fortran, false)
+}
+
+/// A writeable numpy array over a file read into memory of its own.
+pub(crate) fn array_owned<'py>(
+    py: Python<'py>,
+    mut owned: NpyOwned,
+    descr: Bound<'py, PyArrayDescr>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let shape = owned.header().shape().to_vec();
+    let fortran = owned.header().fortran_order();
+    let bytes = owned.bytes_mut();
+    // The buffer lives on the heap (or in an anonymous map): moving `owned`
+    // into the owner below does not move it, so the address stays valid.
+    let (addr, len) = (bytes.as_mut_ptr() as usize, bytes.len());
+    new_array(
+        py,
+        Keep::Owned(owned),
+        addr,
+        len,
+        false,
+        descr,
+        &shape,
+        fortran,
+        true,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn new_array<'py>(
+    py: Python<'py>,
+    keep: Keep,
+    addr: usize,
+    len: usize,
+    mapped: bool,
+    descr: Bound<'py, PyArrayDescr>,
+    shape: &[usize],
+    fortran: bool,
+    writeable: bool,
+) -> PyResult<Bound<'py, PyAny>> {
     let itemsize = descr.itemsize();
     let count = shape
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
         .and_then(|n| n.checked_mul(itemsize));
-    let bytes = keep.bytes();
-    if count != Some(bytes.len()) {
+    if count != Some(len) {
         return Err(crate::errors::argument(
             py,
-            format!(
-                "internal size mismatch: shape {shape:?} of {itemsize}-byte elements over {} bytes",
-                bytes.len()
-            ),
+            format!("internal size mismatch: shape {shape:?} of {itemsize}-byte elements over {len} bytes"),
         ));
     }
     let mut dims: Vec<npy_intp> = Vec::with_capacity(shape.len());
@@ -141,19 +200,29 @@ pub(crate) fn array_over<'py>(
     }
     let ndim = i32::try_from(dims.len())
         .map_err(|_| crate::errors::argument(py, "too many dimensions for numpy"))?;
-    let data = bytes.as_ptr() as *mut c_void;
-    let flags = if fortran {
+    let mut flags = if fortran {
         npyffi::NPY_ARRAY_F_CONTIGUOUS
     } else {
         npyffi::NPY_ARRAY_C_CONTIGUOUS
     };
-    let owner = Bound::new(py, MapOwner { keep })?;
-    // SAFETY: `data` points to `bytes.len()` bytes owned by `owner`'s
-    // `Keep` (a map or a heap buffer, which never moves while the owner
-    // lives), and the check above makes shape x itemsize exactly that many
-    // bytes, so numpy's contiguous strides (computed from `dims`, no
-    // strides passed) stay inside it. No WRITEABLE flag is passed: the
-    // array is read-only, as the map is. `descr` is a new reference that
+    if writeable {
+        flags |= npyffi::NPY_ARRAY_WRITEABLE;
+    }
+    let owner = Bound::new(
+        py,
+        MapOwner {
+            _keep: keep,
+            len,
+            mapped,
+        },
+    )?;
+    // SAFETY: `addr` is the start of `len` bytes owned by `owner`'s `Keep`
+    // (a map or a heap buffer, which never moves while the owner lives),
+    // and the check above makes shape x itemsize exactly that many bytes,
+    // so numpy's contiguous strides (computed from `dims`; no strides are
+    // passed) stay inside it. WRITEABLE is set only for `Keep::Owned`,
+    // memory no one else holds and Rust never reads again; maps and shared
+    // buffers give read-only arrays. `descr` is a new reference, which
     // PyArray_NewFromDescr steals. numpy computes the ALIGNED flag itself.
     let array = unsafe {
         PY_ARRAY_API.PyArray_NewFromDescr(
@@ -163,7 +232,7 @@ pub(crate) fn array_over<'py>(
             ndim,
             dims.as_mut_ptr(),
             ptr::null_mut(),
-            data,
+            addr as *mut c_void,
             flags,
             ptr::null_mut(),
         )

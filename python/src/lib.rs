@@ -13,7 +13,7 @@ use pyo3::buffer::PyBuffer;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use onedata::npy::{Dtype, NpyStored};
+use onedata::npy::{Dtype, NpyOwned, NpyStored};
 use onedata::recipe::decode_object_npy;
 use onedata::{LoadingRecipe, PyValue};
 
@@ -33,6 +33,13 @@ use errors::IntoPyResult;
 #[pyfunction]
 #[pyo3(signature = (path, mmap = true))]
 fn load(py: Python<'_>, path: PathBuf, mmap: bool) -> PyResult<Bound<'_, PyAny>> {
+    if !mmap {
+        if let Ok(owned) = py.detach(|| NpyOwned::read(&path)) {
+            let descr = dtype(py, owned.header().dtype())?;
+            return arrays::array_owned(py, owned, descr);
+        }
+        // Object arrays (and every error, reported by the open below).
+    }
     let stored = py.detach(|| NpyStored::open(&path)).py(py)?;
     let header = stored.header();
     if *header.dtype() == Dtype::Object {
@@ -45,12 +52,7 @@ fn load(py: Python<'_>, path: PathBuf, mmap: bool) -> PyResult<Bound<'_, PyAny>>
     let descr = dtype(py, header.dtype())?;
     let shape = header.shape().to_vec();
     let fortran = header.fortran_order();
-    let array = array_over(py, Keep::Stored(stored), descr, &shape, fortran)?;
-    if mmap {
-        Ok(array)
-    } else {
-        array.call_method1("copy", ("K",))
-    }
+    array_over(py, Keep::Stored(stored), descr, &shape, fortran)
 }
 
 /// An object ndarray as `np.load(allow_pickle=True)` returns it: for a

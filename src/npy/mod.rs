@@ -18,7 +18,7 @@ pub use dtype::{
 };
 pub use header::{Header, Shape, ARRAY_ALIGN, MAGIC, MAX_DIMS, MAX_HEADER_CHARS};
 pub use read::read_header;
-pub use stored::NpyStored;
+pub use stored::{NpyOwned, NpyStored};
 pub use write::{
     header_for, write_npy, write_npy_array, write_npy_array_to, write_npy_parts, write_npy_to,
 };

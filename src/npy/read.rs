@@ -62,6 +62,33 @@ impl<'p> OpenedFile<'p> {
         &self.head[..self.got]
     }
 
+    /// Reads `buf.len()` bytes from offset `at` of the file, splitting the
+    /// read across up to `threads` threads (positioned reads, so they share
+    /// the one open file). Fails if the file ends early.
+    pub(crate) fn read_exact_at(&self, buf: &mut [u8], at: u64, threads: usize) -> Result<()> {
+        let io = |e| Error::io(self.path, e);
+        // Below a few MB one thread is as fast as several.
+        let threads = if buf.len() < (8 << 20) {
+            1
+        } else {
+            threads.max(1)
+        };
+        let chunk = buf.len().div_ceil(threads).max(1);
+        let file = &self.file;
+        std::thread::scope(|scope| {
+            let mut handles = Vec::new();
+            for (i, part) in buf.chunks_mut(chunk).enumerate() {
+                let offset = at + (i * chunk) as u64;
+                handles.push(scope.spawn(move || read_fully_at(file, part, offset)));
+            }
+            handles.into_iter().try_for_each(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(std::io::Error::other("a read thread failed")))
+            })
+        })
+        .map_err(io)
+    }
+
     /// Whether the file starts as a zip archive (an `.npz` file) does.
     pub(crate) fn is_zip(&self) -> bool {
         self.prefix().starts_with(b"PK\x03\x04")
@@ -127,6 +154,30 @@ fn read_prefix(file: &File, buf: &mut [u8]) -> std::io::Result<usize> {
         }
     }
     Ok(got)
+}
+
+/// Reads exactly `buf.len()` bytes from `offset` of `file`.
+fn read_fully_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    let mut got = 0;
+    while got < buf.len() {
+        #[cfg(unix)]
+        let n = std::os::unix::fs::FileExt::read_at(file, &mut buf[got..], offset + got as u64);
+        #[cfg(windows)]
+        let n =
+            std::os::windows::fs::FileExt::seek_read(file, &mut buf[got..], offset + got as u64);
+        match n {
+            Ok(0) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the file ended before its data did (was it truncated while being read?)",
+                ))
+            }
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Reads and validates the header of the `.npy` file at `path` without

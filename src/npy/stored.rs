@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use super::header::Header;
 use super::read::OpenedFile;
-use super::storage::Storage;
+use super::storage::{AlignedBuf, Storage};
 use super::NpyArray;
-use crate::error::{Error, Fault, Result};
+use crate::error::{Error, ErrorKind, Fault, Result};
 
 /// A `.npy` file opened as it is stored: its validated header and its data
 /// bytes in the file's own byte order and alignment, mapped (never copied,
@@ -119,5 +119,92 @@ impl NpyStored {
     pub fn into_array(self) -> Result<NpyArray> {
         let offset = self.data.start;
         NpyArray::with_data_at(&self.path, self.storage, self.header, offset)
+    }
+}
+
+/// A `.npy` file's data read into memory of its own, as stored (the file's
+/// byte order and memory order), writeable: what `np.load` without
+/// `mmap_mode` gives, for callers that will modify the array.
+///
+/// The data is read with positioned reads split across a few threads
+/// straight into a fresh buffer (large buffers are anonymous maps with
+/// transparent huge pages advised), so a large file costs one pass over
+/// its bytes, shared between cores.
+///
+/// ```
+/// # fn main() -> onedata::Result<()> {
+/// use ndarray::array;
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("a.npy");
+/// onedata::npy::write_npy(&path, &array![1u8, 2, 3])?;
+/// let mut owned = onedata::npy::NpyOwned::read(&path)?;
+/// owned.bytes_mut()[0] = 9;
+/// assert_eq!(owned.bytes(), [9, 2, 3]);
+/// # Ok(()) }
+/// ```
+pub struct NpyOwned {
+    header: Header,
+    buf: AlignedBuf,
+    path: Arc<Path>,
+}
+
+impl std::fmt::Debug for NpyOwned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NpyOwned")
+            .field("path", &self.path)
+            .field("dtype", &self.header.dtype().descr())
+            .field("shape", &self.header.shape())
+            .finish()
+    }
+}
+
+impl NpyOwned {
+    /// Reads a `.npy` file (any dtype whose size the header tells: not
+    /// object arrays) into memory, after validating its header and checking
+    /// that the file holds every data byte it promises.
+    pub fn read(path: impl AsRef<Path>) -> Result<NpyOwned> {
+        let path = path.as_ref();
+        let file = OpenedFile::open(path)?;
+        let (header, _) = file.npy_header()?;
+        let Some(len) = header.data_len() else {
+            return Err(Error::new(ErrorKind::TypeMismatch {
+                path: path.to_path_buf(),
+                requested: "an array of fixed-size elements",
+                found: header.dtype().descr(),
+            }));
+        };
+        let mut buf = AlignedBuf::try_zeroed(len).ok_or_else(|| {
+            Error::new(ErrorKind::OutOfMemory {
+                what: format!("the data of {}", path.display()),
+                bytes: len as u128,
+            })
+        })?;
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        file.read_exact_at(buf.as_bytes_mut(), header.data_offset() as u64, threads)?;
+        Ok(NpyOwned {
+            header,
+            buf,
+            path: Arc::from(path),
+        })
+    }
+
+    /// The file this was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The validated header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The data bytes as stored.
+    pub fn bytes(&self) -> &[u8] {
+        self.buf.as_bytes()
+    }
+
+    /// The data bytes, writeable.
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        self.buf.as_bytes_mut()
     }
 }

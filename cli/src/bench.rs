@@ -122,12 +122,67 @@ cases = {
     "full_scan_large": lambda n, w: samples(lambda: np.load(large).sum(), n, w),
     "save_large": save,
 }
+# vrAnalysis's SessionData.loadone on a miss: np.load(allow_pickle=True), then the dict.
+class VrSession(Session):
+    def loadone(self, *names, force=False, sparse=False, keep_sparse=False):
+        file_name = self.get_one_filename(*names)
+        if not force and file_name in self.one_cache.keys():
+            return self.one_cache[file_name]
+        data = np.load(large, allow_pickle=True)
+        self.one_cache[file_name] = data
+        return data
+
+def vr_cold(runs, warmup):
+    s = VrSession()
+    return samples(lambda: s.loadone("bench.large"), runs, warmup, s.one_cache.clear)
+
+cases["vr_loadone_cold"] = vr_cold
+
+# The same cases through the onedata Python package, in this process.
+try:
+    import onedata as od
+except ImportError:
+    od = None
+if od is not None:
+    from dataclasses import dataclass
+    from pathlib import Path
+
+    @dataclass
+    class BenchSession(od.SessionData):
+        def _init_data_path(self):
+            return Path(large).parent.parent
+
+        @property
+        def spks(self):
+            return self.loadone("bench.large")
+
+    ours = BenchSession("BENCH", "2024-01-01", "1")
+
+    def py_hit(runs, warmup):
+        ours.loadone("bench.large")
+        reps, t = 1000, []
+        for _ in range(runs):
+            a = time.perf_counter()
+            for _ in range(reps):
+                ours.loadone("bench.large")
+            t.append((time.perf_counter() - a) / reps * 1e6)
+        return t
+
+    cases["py_load_large"] = lambda n, w: samples(lambda: od.load(large), n, w)
+    cases["py_load_large_copy"] = lambda n, w: samples(lambda: od.load(large, mmap=False), n, w)
+    cases["py_loadone_cold"] = lambda n, w: samples(lambda: ours.loadone("bench.large"), n, w, ours.clear_cache)
+    cases["py_loadone_hit"] = py_hit
+    cases["py_full_scan_large"] = lambda n, w: samples(lambda: od.load(large).sum(), n, w)
+    if hasattr(od, "load_npz"):
+        cases["py_load_npz"] = lambda n, w: samples(lambda: od.load_npz(npz), n, w)
+
 if sp is not None:
     cases["sparse_load"] = lambda n, w: samples(lambda: sp.load_npz(npz), n, w)
     cases["sparse_dense"] = lambda n, w: samples(lambda: sp.load_npz(npz).toarray(), n, w)
     cases["sparse_load_stored"] = lambda n, w: samples(lambda: sp.load_npz(stored_npz), n, w)
 
-print(json.dumps({"numpy": np.__version__, "scipy": None if sp is None else scipy.__version__}), flush=True)
+print(json.dumps({"numpy": np.__version__, "scipy": None if sp is None else scipy.__version__,
+                  "onedata_python": None if od is None else od.__version__}), flush=True)
 try:
     for line in sys.stdin:
         name, runs, warmup = line.split()
@@ -437,6 +492,37 @@ pub fn bench(as_json: bool, size_mb: usize, quick: bool, plot: Option<&Path>) ->
             },
         )
     })?;
+    // From Python: the onedata package and numpy/scipy in one process, on
+    // the same files. Each of ours is paired with the numpy/scipy timing of
+    // the same task.
+    let mut py_run = |case: &str, runs: usize| {
+        theirs
+            .as_mut()
+            .and_then(|t| t.run(case, runs, WARMUP))
+            .filter(|v| !v.is_empty())
+            .map(median)
+    };
+    let py_load = py_run("py_load_large", plan.cold);
+    let py_copy = py_run("py_load_large_copy", plan.scan.max(3));
+    let np_copy = py_run("cold_load_large", plan.scan.max(3));
+    let py_cold = py_run("py_loadone_cold", plan.cold);
+    let vr_cold = py_run("vr_loadone_cold", plan.scan.max(3));
+    let py_hit = py_run("py_loadone_hit", 200);
+    let np_hit2 = py_run("cache_hit", 200);
+    let py_scan = py_run("py_full_scan_large", plan.scan);
+    let np_scan2 = py_run("full_scan_large", plan.scan);
+    let py_npz = py_run("py_load_npz", plan.sparse);
+    let np_npz = py_run("sparse_load", plan.sparse);
+    let np_mmap2 = py_run("cold_load_large_mmap", plan.cold);
+    let onedata_python = versions
+        .get("onedata_python")
+        .cloned()
+        .unwrap_or(Value::Null);
+    if onedata_python.is_null() && missing.is_none() {
+        missing = Some(format!(
+            "the onedata Python package is not installed for {python}: the Python cases are left out; install it with: {python} -m pip install ./python"
+        ));
+    }
     if let Some(t) = theirs {
         t.stop();
     }
@@ -465,7 +551,26 @@ pub fn bench(as_json: bool, size_mb: usize, quick: bool, plot: Option<&Path>) ->
         }
         c
     };
-    let cases = vec![
+    let py_case = |name: &str, ours: Option<f64>, numpy: Option<f64>, goal: f64| {
+        ours.map(|ours| {
+            let mut c = case(name, ours, numpy);
+            c["side"] = json!("python");
+            c["goal_ratio"] = json!(goal);
+            c
+        })
+    };
+    let python_cases: Vec<Value> = [
+        py_case("py_load_large", py_load, np_mmap2, 5.0),
+        py_case("py_load_large_copy", py_copy, np_copy, 1.5),
+        py_case("py_loadone_cold", py_cold, vr_cold, 1.0),
+        py_case("py_loadone_hit", py_hit, np_hit2, 1.0),
+        py_case("py_full_scan_large", py_scan, np_scan2, 2.0),
+        py_case("py_load_npz", py_npz, np_npz, 3.0),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let mut cases = vec![
         case("cold_load_small", cold_small, np_small),
         case("cold_load_large", cold_large, np_large),
         case("cache_hit", cache_hit, np_hit),
@@ -475,6 +580,7 @@ pub fn bench(as_json: bool, size_mb: usize, quick: bool, plot: Option<&Path>) ->
         case("sparse_load_stored", sparse_stored, np_stored),
         case("save_large", save, np_save),
     ];
+    cases.extend(python_cases);
     let report = json!({
         "size_mb": size_mb,
         "large_shape": [frames, rois],
@@ -482,6 +588,7 @@ pub fn bench(as_json: bool, size_mb: usize, quick: bool, plot: Option<&Path>) ->
         "sparse_density": 0.05,
         "numpy": versions["numpy"],
         "scipy": versions["scipy"],
+        "onedata_python": onedata_python,
         "missing": missing,
         "warmup_runs": WARMUP,
         "timed_runs": {"cold": plan.cold, "scan": plan.scan, "sparse": plan.sparse, "save": plan.save},
@@ -510,7 +617,15 @@ fn print_table(report: &Value, cases: &[Value], frames: usize, rois: usize) {
         "{:<18} {:>14} {:>14} {:>10}",
         "case", "onedata (us)", "numpy (us)", "numpy/ours"
     );
+    let mut python_header = false;
     for c in cases {
+        if c["side"] == "python" && !python_header {
+            python_header = true;
+            println!(
+                "from Python (onedata {} beside numpy/scipy, one process; goal = numpy/ours at least):",
+                report["onedata_python"].as_str().unwrap_or("?")
+            );
+        }
         let f = |k: &str| c[k].as_f64().map_or("-".to_string(), |v| format!("{v}"));
         println!(
             "{:<18} {:>14} {:>14} {:>10}",

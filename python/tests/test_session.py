@@ -309,3 +309,38 @@ def test_dates(tmp_path):
     assert Ours("ATL001", datetime(2024, 3, 5, 13, 0), "701").date == "2024-03-05"
     with pytest.raises(ValueError):
         Ours("ATL001", "5 March", "701")
+
+
+def _child_sum(session, name):
+    return float(session.loadone(name).sum())
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_sessions_go_to_worker_processes(sessions, method):
+    import multiprocessing as mp
+
+    if method not in mp.get_all_start_methods():
+        pytest.skip(f"{method} is not available here")
+    ours = PickleSession("ATL001", "2024-03-05", "701")
+    ours.saveone(np.arange(100.0), "w", "x")
+    held = ours.loadone("w", "x")  # a live map in the parent, inherited by a forked child
+    with mp.get_context(method).Pool(2) as pool:
+        results = pool.starmap(_child_sum, [(ours, "w.x")] * 4)
+    assert results == [4950.0] * 4
+    assert held.sum() == 4950.0
+
+
+def test_forked_child_loads(sessions):
+    import os
+
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork here")
+    ours, _ = sessions
+    ours.saveone(np.arange(10.0), "f", "x")
+    parent_view = ours.loadone("f", "x")
+    pid = os.fork()
+    if pid == 0:  # the child: uses the inherited map and loads anew, then exits
+        ok = parent_view.sum() == 45.0 and onedata.load(ours.one_path / "f.x.npy").sum() == 45.0
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

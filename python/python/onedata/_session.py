@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-import threading
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Iterator, List, Optional, Union
+from typing import Any, List, Optional, Union
 
 import numpy as np
 
@@ -104,14 +102,14 @@ class LoadingRecipe:
 _MISSING = object()
 
 
-class OneCache(MutableMapping):
-    """The cache of loaded onedata files: a bounded, thread-safe mapping.
+class OneCache(OrderedDict):
+    """The cache of loaded onedata files: a bounded, thread-safe dict.
 
-    It reads like the dict vrAnalysis keeps in ``one_cache`` (file name ->
-    what ``loadone`` returned: ``in``, ``[]``, ``keys()``, ``pop``, ``len``,
-    assignment and iteration all work), and differs by design in two ways:
-    it holds at most ``max_items`` entries, dropping the least recently used
-    first, and it can be used from several threads at once. An array dropped
+    It is a dict (an ``OrderedDict``) of file name -> what ``loadone``
+    returned, as vrAnalysis's ``one_cache`` is, and differs by design in one
+    way: it holds at most ``max_items`` entries, dropping the least recently
+    used first (``loadone`` hits count as uses). Each operation is atomic,
+    so sessions can be used from several threads at once. An array dropped
     from the cache stays valid for as long as the caller holds it (its
     memory map goes when the last array over it does).
 
@@ -120,59 +118,42 @@ class OneCache(MutableMapping):
     max_items : int, optional
         Entries kept before the least recently used is dropped (default 256;
         None for no bound, as vrAnalysis's dict).
+
+    Examples
+    --------
+    >>> cache = OneCache(max_items=2)
+    >>> cache["a.npy"], cache["b.npy"], cache["c.npy"] = 1, 2, 3
+    >>> list(cache)
+    ['b.npy', 'c.npy']
     """
 
     def __init__(self, max_items: Optional[int] = 256):
-        self._data: "OrderedDict[str, Any]" = OrderedDict()
-        self._lock = threading.Lock()
+        super().__init__()
         self.max_items = max_items
 
-    def __getitem__(self, key: str) -> Any:
-        with self._lock:
-            value = self._data[key]
-            self._data.move_to_end(key)
-            return value
-
-    def get(self, key: str, default: Any = None) -> Any:
-        with self._lock:
-            value = self._data.get(key, _MISSING)
-            if value is _MISSING:
-                return default
-            self._data.move_to_end(key)
-            return value
-
     def __setitem__(self, key: str, value: Any) -> None:
-        with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            if self.max_items is not None:
-                while len(self._data) > self.max_items:
-                    self._data.popitem(last=False)
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        if self.max_items is not None:
+            while len(self) > self.max_items:
+                try:
+                    self.popitem(last=False)
+                except KeyError:  # emptied by another thread meanwhile
+                    break
 
-    def __delitem__(self, key: str) -> None:
-        with self._lock:
-            del self._data[key]
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._data
-
-    def __iter__(self) -> Iterator[str]:
-        with self._lock:
-            return iter(list(self._data))
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
+    def touch(self, key: str) -> None:
+        """Marks ``key`` as just used (``loadone`` does, on a hit)."""
+        try:
+            self.move_to_end(key)
+        except KeyError:  # dropped by another thread meanwhile
+            pass
 
     def __reduce__(self):
         """A cache pickles empty: it refills from the files where it lands."""
         return (OneCache, (self.max_items,))
 
     def __repr__(self) -> str:
-        return f"OneCache({list(self._data)!r}, max_items={self.max_items})"
+        return f"OneCache({list(self)!r}, max_items={self.max_items})"
 
 
 def _session_date(date: Any) -> str:
@@ -445,8 +426,13 @@ class SessionData(ABC):
         if sparse:
             file_name = _sparse_name(file_name)
         if not force:
-            hit = self.one_cache.get(file_name, _MISSING)
+            cache = self.one_cache
+            hit = cache.get(file_name, _MISSING)
             if hit is not _MISSING:
+                try:
+                    cache.move_to_end(file_name)  # a use, for the LRU order
+                except (AttributeError, KeyError):  # a plain dict; or just dropped
+                    pass
                 return hit
         _check_file_name(file_name)
         path = self.one_path / file_name

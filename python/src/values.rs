@@ -184,19 +184,14 @@ pub(crate) fn from_python(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<PyVa
     if let Ok(c) = obj.cast::<PyComplex>() {
         return Ok(PyValue::Complex(c.real(), c.imag()));
     }
+    let items = |it: &mut dyn Iterator<Item = Bound<'_, PyAny>>| -> PyResult<Vec<PyValue>> {
+        it.map(|x| from_python(&x, depth + 1)).collect()
+    };
     if let Ok(list) = obj.cast::<PyList>() {
-        return list
-            .iter()
-            .map(|x| from_python(&x, depth + 1))
-            .collect::<PyResult<_>>()
-            .map(PyValue::List);
+        return items(&mut list.iter()).map(PyValue::List);
     }
     if let Ok(t) = obj.cast::<PyTuple>() {
-        return t
-            .iter()
-            .map(|x| from_python(&x, depth + 1))
-            .collect::<PyResult<_>>()
-            .map(PyValue::Tuple);
+        return items(&mut t.iter()).map(PyValue::Tuple);
     }
     if let Ok(d) = obj.cast::<PyDict>() {
         return d
@@ -206,18 +201,10 @@ pub(crate) fn from_python(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<PyVa
             .map(PyValue::Dict);
     }
     if let Ok(s) = obj.cast::<PyFrozenSet>() {
-        return s
-            .iter()
-            .map(|x| from_python(&x, depth + 1))
-            .collect::<PyResult<_>>()
-            .map(PyValue::FrozenSet);
+        return items(&mut s.iter()).map(PyValue::FrozenSet);
     }
     if let Ok(s) = obj.cast::<PySet>() {
-        return s
-            .iter()
-            .map(|x| from_python(&x, depth + 1))
-            .collect::<PyResult<_>>()
-            .map(PyValue::Set);
+        return items(&mut s.iter()).map(PyValue::Set);
     }
     // numpy scalars: np.int64(3), np.float32(0.5), np.bool_(True), ...
     let np = py.import("numpy")?;

@@ -9,7 +9,6 @@ use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension, IxDyn, ShapeBuilder};
 
 use super::dtype::{ByteOrder, Dtype, Element, ElementKind, NpBool, OtherKind};
 use super::header::Header;
-use super::read::OpenedFile;
 use super::storage::{AlignedBuf, Storage};
 use crate::error::{Error, ErrorKind, Fault, HeaderError, Result};
 
@@ -64,15 +63,7 @@ impl NpyArray {
     /// file holds all the data the header promises, so that no later access
     /// can fault on a missing page.
     pub fn open(path: impl AsRef<Path>) -> Result<NpyArray> {
-        let path = path.as_ref();
-        let file = OpenedFile::open(path)?;
-        let (header, mapped) = file.npy_header()?;
-        let storage = match mapped {
-            Some(storage) => storage,
-            None => file.map()?,
-        };
-        let offset = header.data_offset();
-        NpyArray::with_data_at(path, Arc::new(storage), header, offset)
+        super::NpyStored::open(path)?.into_array()
     }
 
     /// Parses a whole `.npy` file held in memory, copying it into an aligned
@@ -91,8 +82,18 @@ impl NpyArray {
         NpyArray::with_data_at(path, storage, header, 0)
     }
 
-    pub(super) fn with_data_at(
+    fn with_data_at(
         path: &Path,
+        storage: Arc<Storage>,
+        header: Header,
+        offset: usize,
+    ) -> Result<NpyArray> {
+        NpyArray::with_data_at_shared(Arc::from(path), storage, header, offset)
+    }
+
+    /// [`NpyArray::with_data_at`] with the path already shared.
+    pub(super) fn with_data_at_shared(
+        path: Arc<Path>,
         storage: Arc<Storage>,
         header: Header,
         offset: usize,
@@ -101,7 +102,7 @@ impl NpyArray {
         let data_len = match header.data_len() {
             Some(n) if n > available => {
                 return Err(Error::invalid(
-                    path,
+                    &*path,
                     Fault::Truncated {
                         offset: header.data_offset() as u64,
                         expected: n as u64,
@@ -117,7 +118,7 @@ impl NpyArray {
             header,
             data: offset..offset + data_len,
             storage,
-            path: Arc::from(path),
+            path,
         };
         let (swap, align) = match array.dtype.kind() {
             Some(kind) => (kind.swap_unit(), kind.align()),

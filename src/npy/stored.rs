@@ -9,7 +9,7 @@ use super::header::Header;
 use super::read::OpenedFile;
 use super::storage::{AlignedBuf, Storage};
 use super::NpyArray;
-use crate::error::{Error, ErrorKind, Fault, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 /// A `.npy` file opened as it is stored: its validated header and its data
 /// bytes in the file's own byte order and alignment, mapped (never copied,
@@ -62,6 +62,7 @@ impl NpyStored {
     pub fn open(path: impl AsRef<Path>) -> Result<NpyStored> {
         let path = path.as_ref();
         let file = OpenedFile::open(path)?;
+        // The header is checked against the file's length here.
         let (header, mapped) = file.npy_header()?;
         let storage = match mapped {
             Some(storage) => storage,
@@ -69,20 +70,7 @@ impl NpyStored {
         };
         let offset = header.data_offset();
         let available = storage.as_bytes().len().saturating_sub(offset);
-        let len = match header.data_len() {
-            Some(n) if n > available => {
-                return Err(Error::invalid(
-                    path,
-                    Fault::Truncated {
-                        offset: offset as u64,
-                        expected: n as u64,
-                        actual: available as u64,
-                    },
-                ))
-            }
-            Some(n) => n,
-            None => available,
-        };
+        let len = header.data_len().unwrap_or(available);
         Ok(NpyStored {
             storage: Arc::new(storage),
             header,
@@ -118,7 +106,7 @@ impl NpyStored {
     /// (as [`NpyArray::open`] does).
     pub fn into_array(self) -> Result<NpyArray> {
         let offset = self.data.start;
-        NpyArray::with_data_at(&self.path, self.storage, self.header, offset)
+        NpyArray::with_data_at_shared(self.path, self.storage, self.header, offset)
     }
 }
 

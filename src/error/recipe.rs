@@ -160,8 +160,8 @@ pub enum PickleError {
         /// Where the `BUILD` is.
         offset: usize,
     },
-    /// The pickled object array is not 0-d.
-    #[error("pickled object array has shape {}; only 0-d object arrays (one Python object) are supported", py_shape(.shape))]
+    /// The pickled object array does not hold exactly one element.
+    #[error("pickled object array has shape {}; only object arrays of one element (one Python object, as `.item()` reads it) are supported", py_shape(.shape))]
     NotZeroDim {
         /// Its shape.
         shape: Vec<u64>,
@@ -178,8 +178,9 @@ pub enum RecipeError {
         /// The dtype as spelled in the header.
         descr: String,
     },
-    /// The object array is not 0-d.
-    #[error("object array of shape {} is not a loading recipe (a recipe is a 0-d object array); onedata cannot return arbitrary Python objects", py_shape(.shape))]
+    /// The object array does not hold exactly one element (vrAnalysis reads
+    /// a recipe with `.item()`, which needs one).
+    #[error("object array of shape {} is not a loading recipe (a recipe is an object array of one element); onedata cannot return arbitrary Python objects", py_shape(.shape))]
     NotZeroDim {
         /// Its shape.
         shape: Vec<usize>,

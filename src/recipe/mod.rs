@@ -323,18 +323,14 @@ fn check_writable(v: &PyValue, depth: usize, count: &mut usize) -> Result<(), Re
     if *count > MAX_VALUES {
         return Err(unwritable(format!("more than {MAX_VALUES} values")));
     }
+    let nested = |depth: usize| {
+        if depth >= MAX_DEPTH {
+            Err(unwritable(format!("nested deeper than {MAX_DEPTH} levels")))
+        } else {
+            Ok(())
+        }
+    };
     match v {
-        PyValue::Set(_)
-        | PyValue::FrozenSet(_)
-        | PyValue::Complex(..)
-        | PyValue::BigInt(_)
-        | PyValue::Array(_)
-        | PyValue::Datetime64(_)
-        | PyValue::Timedelta64(_)
-        | PyValue::DateTime(_) => Err(unwritable(format!(
-            "{} is not a recipe value",
-            v.describe()
-        ))),
         PyValue::Str(s) if s.len() > u32::MAX as usize => {
             Err(unwritable("a str of 4 GiB or more".into()))
         }
@@ -342,17 +338,29 @@ fn check_writable(v: &PyValue, depth: usize, count: &mut usize) -> Result<(), Re
             Err(unwritable("a bytes of 4 GiB or more".into()))
         }
         PyValue::List(items) | PyValue::Tuple(items) => {
-            if depth >= MAX_DEPTH {
-                return Err(unwritable(format!("nested deeper than {MAX_DEPTH} levels")));
-            }
+            nested(depth)?;
             items
                 .iter()
                 .try_for_each(|x| check_writable(x, depth + 1, count))
         }
-        PyValue::Dict(items) => {
-            if depth >= MAX_DEPTH {
-                return Err(unwritable(format!("nested deeper than {MAX_DEPTH} levels")));
+        PyValue::Set(items) | PyValue::FrozenSet(items) => {
+            nested(depth)?;
+            let mut seen = std::collections::HashSet::with_capacity(items.len());
+            for (i, x) in items.iter().enumerate() {
+                let key = value_key(x, 0, i).ok_or_else(|| {
+                    unwritable(format!(
+                        "set element {x} is unhashable (or not hashable by onedata) or nested too deep"
+                    ))
+                })?;
+                if !seen.insert(key) {
+                    return Err(unwritable(format!("duplicate set element {x}")));
+                }
+                check_writable(x, depth + 1, count)?;
             }
+            Ok(())
+        }
+        PyValue::Dict(items) => {
+            nested(depth)?;
             let mut seen = std::collections::HashSet::with_capacity(items.len());
             for (i, (k, x)) in items.iter().enumerate() {
                 let key = value_key(k, 0, i).ok_or_else(|| {
@@ -366,7 +374,99 @@ fn check_writable(v: &PyValue, depth: usize, count: &mut usize) -> Result<(), Re
             }
             Ok(())
         }
+        PyValue::BigInt(b) => {
+            // What the decoder gives back: minimal bytes, beyond i128.
+            if pickle::minimal_long(b) != *b || pickle::decode_long(b).is_some() {
+                return Err(unwritable(
+                    "a BigInt that fits in 128 bits or is not in its minimal bytes \
+                     (write it as PyValue::Int, or without redundant sign bytes)"
+                        .into(),
+                ));
+            }
+            if b.len() > i32::MAX as usize {
+                return Err(unwritable("an int of 2 GiB or more".into()));
+            }
+            Ok(())
+        }
+        PyValue::Datetime64(t) | PyValue::Timedelta64(t) => {
+            let delta = matches!(v, PyValue::Timedelta64(_));
+            match pickle::DtypeSpec::of(&pickle::time_descr(delta, t)) {
+                Some(_) => Ok(()),
+                None => Err(unwritable(format!(
+                    "{} with unit {:?}: not a numpy unit",
+                    v.describe(),
+                    t.unit
+                ))),
+            }
+        }
+        PyValue::DateTime(d) => {
+            let mut state = Vec::with_capacity(10);
+            state.extend_from_slice(&d.year.to_be_bytes());
+            state.extend_from_slice(&[d.month, d.day, d.hour, d.minute, d.second]);
+            state.extend_from_slice(&d.microsecond.to_be_bytes()[1..]);
+            match pickle::datetime_from_state(&state) {
+                Some(back) if back == *d => Ok(()),
+                _ => Err(unwritable(format!(
+                    "datetime {d} is not a valid date and time"
+                ))),
+            }
+        }
+        PyValue::Array(a) => check_array(a, depth, count),
         _ => Ok(()),
+    }
+}
+
+fn check_array(a: &PyArray, depth: usize, count: &mut usize) -> Result<(), RecipeError> {
+    let unwritable = |m: String| RecipeError::Unwritable(m);
+    if depth >= MAX_DEPTH {
+        return Err(unwritable(format!("nested deeper than {MAX_DEPTH} levels")));
+    }
+    let shape = pickle::py_shape(&a.shape);
+    let len = a
+        .len()
+        .ok_or_else(|| unwritable(format!("array of shape {shape}: too many elements")))?;
+    match &a.data {
+        ArrayData::Objects(items) => {
+            if items.len() as u64 != len {
+                return Err(unwritable(format!(
+                    "object array of shape {shape} holds {} elements",
+                    items.len()
+                )));
+            }
+            items
+                .iter()
+                .try_for_each(|x| check_writable(x, depth + 1, count))
+        }
+        ArrayData::Raw(raw) => {
+            let spec = pickle::DtypeSpec::of(&a.descr).ok_or_else(|| {
+                unwritable(format!(
+                    "array of dtype {:?}: onedata writes numeric, bool, str, bytes, void, \
+                     datetime and object arrays, not structured, subarray or size-0 dtypes",
+                    a.descr
+                ))
+            })?;
+            let Some(itemsize) = spec.itemsize else {
+                return Err(unwritable(format!(
+                    "array of dtype {} holds raw bytes, not elements",
+                    a.descr
+                )));
+            };
+            let needed = len.checked_mul(itemsize as u64);
+            if needed != Some(raw.len() as u64) {
+                return Err(unwritable(format!(
+                    "array of dtype {} and shape {shape} holds {} bytes, not {}",
+                    a.descr,
+                    raw.len(),
+                    needed.map_or_else(|| "more than 2^64".into(), |n| n.to_string())
+                )));
+            }
+            if raw.len() > u32::MAX as usize {
+                return Err(unwritable(
+                    "an array of 4 GiB or more (protocol 3 bytes)".into(),
+                ));
+            }
+            Ok(())
+        }
     }
 }
 
@@ -381,12 +481,23 @@ fn value_key(v: &PyValue, depth: usize, nan_id: usize) -> Option<HashKey<'_>> {
         PyValue::Float(f) => float_key(*f, nan_id),
         PyValue::Str(s) => HashKey::Str(Cow::Borrowed(s)),
         PyValue::Bytes(b) => HashKey::Bytes(Cow::Borrowed(b)),
+        PyValue::BigInt(b) => HashKey::BigInt(pickle::minimal_long(b)),
+        PyValue::Complex(re, im) if *im == 0.0 => float_key(*re, nan_id),
+        PyValue::Complex(re, im) => HashKey::Complex(re.to_bits(), im.to_bits()),
         PyValue::Tuple(items) if depth < MAX_DEPTH => HashKey::Tuple(
             items
                 .iter()
                 .map(|x| value_key(x, depth + 1, nan_id))
                 .collect::<Option<_>>()?,
         ),
+        PyValue::FrozenSet(items) if depth < MAX_DEPTH => {
+            let mut keys = items
+                .iter()
+                .map(|x| value_key(x, depth + 1, nan_id))
+                .collect::<Option<Vec<_>>>()?;
+            keys.sort();
+            HashKey::FrozenSet(keys)
+        }
         _ => return None,
     })
 }
@@ -443,7 +554,8 @@ fn check_recipe_header(path: &Path, header: &Header) -> Result<()> {
             },
         ));
     }
-    if !header.shape().is_empty() {
+    // vrAnalysis's `is_recipe` reads `data.item()`: any size-1 array.
+    if header.shape().iter().any(|&d| d != 1) {
         return Err(Error::invalid(
             path,
             RecipeError::NotZeroDim {
@@ -462,7 +574,8 @@ pub(crate) fn recipe_from_parts(
     data: &[u8],
 ) -> Result<LoadingRecipe> {
     check_recipe_header(path, header)?;
-    let value = decode_object_array(data).map_err(|e| Error::invalid(path, e))?;
+    let (shape, value) = pickle::decode_object_item(data).map_err(|e| Error::invalid(path, e))?;
+    check_pickled_shape(path, header, &shape)?;
     if !LoadingRecipe::is_recipe(&value) {
         let holds = match &value {
             PyValue::Dict(_) => format!("a dict without the '{RECIPE_MARKER}' marker"),
@@ -501,6 +614,25 @@ pub(crate) fn object_file_from_parts(
     }
     let (shape, value) =
         pickle::decode_object_npy_shaped(data).map_err(|e| Error::invalid(path, e))?;
+    check_pickled_shape(path, header, &shape)?;
+    // As vrAnalysis's `is_recipe`: `data.item()` of any size-1 array.
+    let item = match &value {
+        PyValue::Array(a) if !shape.is_empty() => match &a.data {
+            ArrayData::Objects(items) if items.len() == 1 => items.first(),
+            _ => None,
+        },
+        _ if shape.is_empty() => Some(&value),
+        _ => None,
+    };
+    if item.is_some_and(LoadingRecipe::is_recipe) {
+        return recipe_from_parts(path, header, data).map(ObjectFile::Recipe);
+    }
+    Ok(ObjectFile::Value(value))
+}
+
+/// The header's shape must be the pickled array's (`np.load` would return
+/// the pickled array whatever the header says; onedata refuses the mismatch).
+fn check_pickled_shape(path: &Path, header: &Header, shape: &[u64]) -> Result<()> {
     let header_shape: Vec<u64> = header.shape().iter().map(|&d| d as u64).collect();
     if shape != header_shape {
         return Err(Error::invalid(
@@ -513,10 +645,7 @@ pub(crate) fn object_file_from_parts(
             },
         ));
     }
-    if shape.is_empty() && LoadingRecipe::is_recipe(&value) {
-        return recipe_from_parts(path, header, data).map(ObjectFile::Recipe);
-    }
-    Ok(ObjectFile::Value(value))
+    Ok(())
 }
 
 /// Writes `recipe` to `path` atomically (temporary file, then rename), as
@@ -566,5 +695,176 @@ mod tests {
             );
         let bytes = encode_recipe_npy(&recipe).unwrap();
         assert_eq!(recipe_from_npy_bytes("mem", &bytes).unwrap(), recipe);
+    }
+
+    /// A recipe whose kwargs hold every kind the object-array decoder reads.
+    pub(crate) fn every_kind() -> LoadingRecipe {
+        let arr = |descr: &str, shape: Vec<u64>, fortran: bool, raw: Vec<u8>| {
+            PyValue::Array(Box::new(PyArray {
+                descr: descr.into(),
+                shape,
+                fortran,
+                data: ArrayData::Raw(raw),
+            }))
+        };
+        let t = |value: i64, unit: &str| TimeValue {
+            value,
+            unit: unit.into(),
+        };
+        let mut big = vec![0u8; 25];
+        big[24] = 1; // 2**192
+        LoadingRecipe::new("s2p", Some("F"), ["transpose"])
+            .with_kwarg(
+                "set",
+                PyValue::Set(vec![PyValue::Int(1), PyValue::Str("a".into())]),
+            )
+            .with_kwarg("empty_set", PyValue::Set(vec![]))
+            .with_kwarg(
+                "frozen",
+                PyValue::FrozenSet(vec![PyValue::Tuple(vec![PyValue::Int(2)])]),
+            )
+            .with_kwarg("z", PyValue::Complex(1.5, -2.0))
+            .with_kwarg("big", PyValue::BigInt(big))
+            .with_kwarg(
+                "neg_big",
+                PyValue::BigInt(vec![0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80]),
+            )
+            .with_kwarg("i70", PyValue::Int(1 << 70))
+            .with_kwarg("day", PyValue::Datetime64(t(19723, "D")))
+            .with_kwarg("nat", PyValue::Datetime64(t(i64::MIN, "generic")))
+            .with_kwarg("dt", PyValue::Timedelta64(t(-5, "25s")))
+            .with_kwarg(
+                "when",
+                PyValue::DateTime(PyDateTime {
+                    year: 2024,
+                    month: 2,
+                    day: 29,
+                    hour: 23,
+                    minute: 59,
+                    second: 58,
+                    microsecond: 999_999,
+                }),
+            )
+            .with_kwarg(
+                "f8",
+                arr(
+                    "<f8",
+                    vec![2],
+                    false,
+                    [1.5f64, -0.0]
+                        .iter()
+                        .flat_map(|f| f.to_le_bytes())
+                        .collect(),
+                ),
+            )
+            .with_kwarg(
+                "i2F",
+                arr("<i2", vec![2, 2], true, vec![1, 0, 2, 0, 3, 0, 4, 0]),
+            )
+            .with_kwarg(
+                "u",
+                arr("<U2", vec![1], false, vec![b'h', 0, 0, 0, 0xe9, 0, 0, 0]),
+            )
+            .with_kwarg("s", arr("|S3", vec![], false, b"ab\0".to_vec()))
+            .with_kwarg("b", arr("|b1", vec![0, 3], false, vec![]))
+            .with_kwarg(
+                "m8",
+                arr("<M8[ms]", vec![1], false, 7i64.to_le_bytes().to_vec()),
+            )
+            .with_kwarg("v", arr("|V2", vec![1], false, vec![1, 2]))
+            .with_kwarg(
+                "obj",
+                PyValue::Array(Box::new(PyArray {
+                    descr: "|O".into(),
+                    shape: vec![2, 1],
+                    fortran: false,
+                    data: ArrayData::Objects(vec![
+                        PyValue::None,
+                        PyValue::Set(vec![PyValue::Complex(0.0, 1.0)]),
+                    ]),
+                })),
+            )
+    }
+
+    #[test]
+    fn every_kind_roundtrips_through_pickle() {
+        let recipe = every_kind();
+        let bytes = encode_recipe_npy(&recipe).unwrap();
+        assert_eq!(recipe_from_npy_bytes("mem", &bytes).unwrap(), recipe);
+        // Big-endian data reads back in native order, as numpy's
+        // `__setstate__` makes it (long doubles too).
+        for (descr, raw, native, back) in [
+            (">i2", vec![0, 1], "<i2", vec![1, 0]),
+            (
+                ">f16",
+                (0..16).collect::<Vec<u8>>(),
+                "<f16",
+                (0..16).rev().collect(),
+            ),
+            (
+                ">c32",
+                (0..32).collect(),
+                "<c32",
+                (0..16).rev().chain((16..32).rev()).collect(),
+            ),
+        ] {
+            let a = |descr: &str, raw: Vec<u8>| {
+                PyValue::Array(Box::new(PyArray {
+                    descr: descr.into(),
+                    shape: vec![],
+                    fortran: false,
+                    data: ArrayData::Raw(raw),
+                }))
+            };
+            let r =
+                LoadingRecipe::new("x", None, Vec::<String>::new()).with_kwarg("a", a(descr, raw));
+            let got = recipe_from_npy_bytes("mem", &encode_recipe_npy(&r).unwrap()).unwrap();
+            assert_eq!(got.kwarg("a"), Some(&a(native, back)), "{descr}");
+        }
+    }
+
+    #[test]
+    fn unwritable_kinds_are_typed_errors() {
+        let bad = |v: PyValue| {
+            let r = LoadingRecipe::new("x", None, Vec::<String>::new()).with_kwarg("k", v);
+            assert!(
+                matches!(r.validate(), Err(RecipeError::Unwritable(_))),
+                "{:?}",
+                r.kwargs
+            );
+        };
+        bad(PyValue::BigInt(vec![1]));
+        bad(PyValue::BigInt(vec![0; 20]));
+        bad(PyValue::Set(vec![PyValue::Int(1), PyValue::Float(1.0)]));
+        bad(PyValue::Set(vec![PyValue::List(vec![])]));
+        bad(PyValue::Datetime64(TimeValue {
+            value: 0,
+            unit: "fortnight".into(),
+        }));
+        let raw = |descr: &str, n: usize| {
+            PyValue::Array(Box::new(PyArray {
+                descr: descr.into(),
+                shape: vec![2],
+                fortran: false,
+                data: ArrayData::Raw(vec![0; n]),
+            }))
+        };
+        bad(raw("<f8", 15));
+        bad(raw("[('a', '<i4')]", 8));
+        bad(raw("|S0", 0));
+        bad(raw("<x9", 2));
+        let mut d = PyDateTime {
+            year: 2023,
+            month: 2,
+            day: 29,
+            hour: 0,
+            minute: 0,
+            second: 0,
+            microsecond: 0,
+        };
+        bad(PyValue::DateTime(d));
+        d.day = 28;
+        d.microsecond = 1_000_000;
+        bad(PyValue::DateTime(d));
     }
 }

@@ -106,16 +106,22 @@ impl<'a> Vm<'a> {
                     HashKey::Complex(re.to_bits(), im.to_bits())
                 }
             }
-            Obj::Tuple(items) => {
+            Obj::Tuple(items) | Obj::FrozenSet(items) => {
                 if depth >= MAX_DEPTH {
                     return Err(PickleError::DepthExceeded { limit: MAX_DEPTH });
                 }
+                let frozen = matches!(self.arena[id], Obj::FrozenSet(_));
                 let items = items.clone();
                 let mut keys = Vec::with_capacity(items.len());
                 for item in items {
                     keys.push(self.hash_key(item, depth + 1)?);
                 }
-                HashKey::Tuple(keys)
+                if frozen {
+                    keys.sort();
+                    HashKey::FrozenSet(keys)
+                } else {
+                    HashKey::Tuple(keys)
+                }
             }
             other => {
                 let what = format!("{} cannot be a dict key", other.describe());
@@ -505,7 +511,7 @@ impl Vm<'_> {
 }
 
 /// Python's `int.from_bytes(b, 'little', signed=True)`, if it fits in i128.
-pub(super) fn decode_long(b: &[u8]) -> Option<i128> {
+pub(in crate::recipe) fn decode_long(b: &[u8]) -> Option<i128> {
     let Some(&last) = b.last() else {
         return Some(0);
     };

@@ -63,7 +63,7 @@ fn session(root: &std::path::Path) -> Session {
 
 /// `tree` with the elements of sets sorted (Python and the pickle may
 /// iterate a set in different orders).
-fn sorted_sets(tree: &Value) -> Value {
+pub(super) fn sorted_sets(tree: &Value) -> Value {
     match tree {
         Value::Array(items) => Value::Array(items.iter().map(sorted_sets).collect()),
         Value::Object(map) => Value::Object(

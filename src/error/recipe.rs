@@ -88,7 +88,9 @@ pub enum PickleError {
         /// Where the get is.
         offset: usize,
     },
-    /// An integer that does not fit in 128 bits.
+    /// An integer that does not fit in 128 bits, in a plain pickle
+    /// ([`decode_pickle`](crate::recipe::decode_pickle); recipes and object
+    /// arrays hold it as a [`PyValue::BigInt`](crate::recipe::PyValue::BigInt)).
     #[error("integer of {bytes} bytes at offset {offset} does not fit in 128 bits")]
     IntTooLarge {
         /// Its length in bytes.
@@ -114,10 +116,11 @@ pub enum PickleError {
         /// Where the opcode is.
         offset: usize,
     },
-    /// A numpy scalar of a type that has no recipe value: complex numbers,
-    /// datetimes, voids (bool, int, float, str and bytes scalars are read
-    /// as the Python value they equal).
-    #[error("numpy scalar of dtype {dtype} at offset {offset} is not a recipe value: only bool, int, float, str and bytes scalars are")]
+    /// A numpy scalar of a type onedata has no value for (voids, objects,
+    /// long doubles; and for [`decode_pickle`](crate::recipe::decode_pickle),
+    /// complex and datetime scalars). Bool, int, float, complex, str and
+    /// bytes scalars are read as the Python value they equal.
+    #[error("numpy scalar of dtype {dtype} at offset {offset} is not supported: only bool, int, float, complex, str, bytes, datetime64 and timedelta64 scalars are (complex and datetime scalars not in plain pickles)")]
     UnsupportedScalar {
         /// The scalar's dtype, as numpy's `dtype.str` spells it.
         dtype: String,

@@ -11,61 +11,81 @@
 //! ```
 //!
 //! The file is a `.npy` of dtype `|O` and shape `()` whose data is a pickle of
-//! the array. onedata decodes that pickle with a small, restricted pickle
-//! machine ([`decode_object_array`]) that understands exactly what numpy and
-//! Python write for such an array, protocols 2 to 5, and nothing more:
+//! the array. vrAnalysis's `LoadingRecipe.is_recipe` and `loadone` read it
+//! with `data.item()`, which accepts any array of one element, so onedata
+//! reads a recipe dict in an object array of shape `(1,)`, `(1, 1)`, ... as a
+//! recipe too (and refuses a header whose shape is not the pickled array's).
+//! onedata decodes that pickle with a small, restricted pickle machine
+//! ([`decode_object_array`]) that understands exactly what numpy and Python
+//! write for such an array, protocols 2 to 5, and nothing more:
 //!
 //! - **Nothing is ever imported or called.** The only globals a pickle may
 //!   name are `numpy.core.multiarray._reconstruct` and
 //!   `numpy.core.multiarray.scalar` (and their numpy 2 spellings under
 //!   `numpy._core.multiarray`), `numpy.ndarray`, `numpy.dtype`,
-//!   `_codecs.encode` and `builtins.bytes`; any other (`os.system`,
-//!   `builtins.eval`, ...) is refused at the opcode that names it. `REDUCE`
-//!   and `BUILD` are only interpreted, symbolically, for those: the
-//!   array-reconstruct, scalar and dtype patterns, and
+//!   `_codecs.encode`, `builtins.bytes`, `builtins.set`,
+//!   `builtins.frozenset`, `builtins.complex` and `datetime.datetime` (and
+//!   their protocol 2 spellings under `__builtin__`); any other
+//!   (`os.system`, `builtins.eval`, `numpy.timedelta64`, ...) is refused at
+//!   the opcode that names it. `REDUCE` and `BUILD` are only interpreted,
+//!   symbolically, for those and only in the call Python pickles them with:
+//!   the array-reconstruct, scalar and dtype patterns,
 //!   `_codecs.encode(str, 'latin1')` and `bytes()` (how protocol 2 spells
-//!   bytes and empty bytes).
+//!   bytes and empty bytes), `set(list)`, `frozenset(list)`,
+//!   `complex(re, im)` and `datetime(10-byte state)`; an arbitrary
+//!   `__reduce__` has nothing to call.
 //! - **Memory and time are bounded.** Containers nest at most [`MAX_DEPTH`]
 //!   levels; a pickle may create (or, through shared memo references, expand
-//!   to) at most [`MAX_VALUES`] values and [`MAX_EXPANDED_BYTES`] bytes of text
-//!   (or its own length, if larger), so a "billion laughs" memo bomb is a typed
-//!   error, not an allocation. Every length prefix is checked against the bytes
-//!   that are left before anything is allocated; memo indices live in a hash map.
+//!   to) at most [`MAX_VALUES`] values and [`MAX_EXPANDED_BYTES`] bytes of text,
+//!   bytes and array data (or its own length, if larger), so a "billion
+//!   laughs" memo bomb is a typed error, not an allocation. Every length
+//!   prefix is checked against the bytes that are left before anything is
+//!   allocated, and an array's data must be exactly its shape's product
+//!   times its itemsize ([`PickleError::ArraySize`]); memo indices live in a
+//!   hash map.
 //! - **It never panics**: every fault is a [`PickleError`] naming it.
 //!
-//! Python values become [`PyValue`]s. Integers are `i128`: Python's unbounded
-//! ints beyond 128 bits are refused with [`PickleError::IntTooLarge`]. numpy
-//! scalars (`np.int64(3)`, `np.float32(0.5)`, `np.bool_(True)`, `np.str_`,
-//! `np.bytes_`) become the Python value they equal, so a recipe whose kwargs
-//! came out of numpy reads as if they had been plain Python values (and is
-//! written back as such); complex and datetime scalars, arrays, sets and
-//! other objects inside a recipe are refused.
+//! Python values become [`PyValue`]s, everywhere in a recipe (its kwargs
+//! included) as in any other object array ([`decode_object_npy`]): `None`,
+//! bools, ints (`i128`, and [`PyValue::BigInt`] beyond 128 bits), floats,
+//! `str`, `bytes`, lists, tuples, dicts, sets and frozensets, `complex`,
+//! naive `datetime.datetime`s, numpy arrays of every dtype but structured
+//! and subarray ones ([`PyArray`]: dtype, shape, Fortran flag and raw bytes,
+//! or the elements of an object array; non-native data byte-swapped to
+//! native order, long doubles included, as numpy's `__setstate__` does),
+//! numpy datetime64 and timedelta64 scalars (with their unit), and the
+//! other numpy scalars (`np.int64(3)`, `np.float32(0.5)`, `np.bool_(True)`,
+//! `np.complex64(1j)`, `np.str_`, `np.bytes_`) as the Python value they
+//! equal, so a recipe whose kwargs came out of numpy reads as if they had
+//! been plain Python values (and is written back as such). Structured
+//! dtypes (arrays or scalars) are refused with a [`PickleError::BadValue`]
+//! that says so. Only [`decode_pickle`], the reader of plain pickles, keeps
+//! to plain data (no sets, complex, big ints, arrays or datetimes).
 //!
-//! **Object arrays that are not recipes** (`np.save(path, a_dict)`, lists
-//! and arrays of arrays, suite2p's `stat.npy` and `ops.npy`) are read by the
-//! same machine in a wider mode, [`decode_object_npy`]: there numpy arrays of
-//! any non-structured dtype (as [`PyArray`]: dtype, shape, Fortran flag and
-//! the raw bytes, whose length must be exactly the shape's product times the
-//! itemsize), nested object arrays, sets, complex numbers, ints of any size,
-//! numpy complex and datetime64/timedelta64 scalars and naive
-//! `datetime.datetime`s are values, and the allowed globals grow by
-//! `builtins.set`, `builtins.frozenset`, `builtins.complex` and
-//! `datetime.datetime` (each only in the call Python pickles it with; none
-//! runs code). As `np.load` does, non-native array data is byte-swapped to
-//! native order. `loadone` returns such a file as
-//! [`OneData::Object`](crate::OneData::Object); the recipe readers keep
-//! the restrictions above.
+//! `loadone` returns a file that is not a recipe as
+//! [`OneData::Object`](crate::OneData::Object).
 //!
 //! Writing ([`write_recipe`], [`encode_recipe_npy`]) produces the file
 //! numpy 1.x's `np.save` writes for the recipe: the same header as numpy, and a
-//! protocol 3 pickle naming `numpy.core.multiarray._reconstruct`. Protocol 3
-//! and the `numpy.core` path load in every Python 3 and every numpy from 1.x
-//! to 2.x; numpy 2 keeps `numpy.core.multiarray._reconstruct` importable
+//! protocol 3 pickle naming `numpy.core.multiarray._reconstruct` (and
+//! `numpy.core.multiarray.scalar` for datetime64 and timedelta64 scalars).
+//! Protocol 3 and the `numpy.core` path load in every Python 3 and every
+//! numpy from 1.x to 2.x: numpy 2 (2.2.6 checked with warnings as errors)
+//! keeps `numpy.core.multiarray._reconstruct` and `scalar` importable
 //! without a deprecation warning precisely to load such pickles, while
-//! numpy 1.x has no `numpy._core` (so numpy 2's own `np.save` output does not
-//! load there). The opcodes and memo numbering are the ones CPython's pickler
-//! emits; only where Python would share one object between two places (a
-//! memo get) onedata writes the value again.
+//! numpy 1.x before 1.26 has no `numpy._core` (so numpy 2's own `np.save`
+//! output, protocol 4 naming `numpy._core`, does not load there). Sets and
+//! frozensets are written as CPython's protocol 3 pickler writes them
+//! (`set([...])`; protocol 3 has no `EMPTY_SET`), complex numbers as
+//! `complex(re, im)`, ints beyond 128 bits as `LONG1`/`LONG4`, datetimes as
+//! `datetime(state)`, and arrays and datetime scalars as numpy's
+//! `__reduce__` gives them (`_reconstruct` and the state
+//! `(1, shape, dtype, is_fortran, data)`, `scalar(dtype, bytes)`). The
+//! opcodes and memo numbering are the ones CPython's pickler emits, globals
+//! named again through the memo as CPython does; only where Python would
+//! share another object between two places (a memo get, e.g. the dtype of two
+//! arrays) onedata writes the value again. [`LoadingRecipe::validate`]
+//! refuses, before anything is written, what would not read back equal.
 //!
 //! ```
 //! # fn main() -> onedata::Result<()> {
@@ -82,7 +102,8 @@
 //! ```
 //!
 //! [`PickleError`]: crate::PickleError
-//! [`PickleError::IntTooLarge`]: crate::PickleError::IntTooLarge
+//! [`PickleError::ArraySize`]: crate::PickleError::ArraySize
+//! [`PickleError::BadValue`]: crate::PickleError::BadValue
 
 use std::borrow::Cow;
 use std::io::Write;
@@ -97,7 +118,7 @@ mod value;
 
 pub(crate) use pickle::decode_object_npy_shaped as pickle_decode_shaped;
 pub use pickle::{decode_object_array, decode_object_npy, decode_pickle};
-pub use tree::ArrayBytes;
+pub use tree::{json_text, ArrayBytes};
 pub use value::{
     big_int_decimal, py_float_repr, ArrayData, JsonError, PyArray, PyDateTime, PyValue, TimeValue,
 };
@@ -290,10 +311,15 @@ impl LoadingRecipe {
     }
 
     /// Checks that the recipe can be written so that numpy and onedata read
-    /// back an equal recipe: kwargs keys unique, dict keys hashable and
-    /// distinct by Python's equality (`1`, `1.0` and `True` are one key),
-    /// nesting within [`MAX_DEPTH`], at most [`MAX_VALUES`] values, no text or
-    /// bytes of 4 GiB or more.
+    /// back an equal recipe: kwargs keys unique, dict keys and set elements
+    /// hashable and distinct by Python's equality (`1`, `1.0` and `True` are
+    /// one key), nesting within [`MAX_DEPTH`], at most [`MAX_VALUES`] values,
+    /// no text, bytes or array data of 4 GiB or more (protocol 3's limit);
+    /// arrays of a dtype onedata writes (not structured or subarray) whose
+    /// data is exactly shape product times itemsize bytes (or one element per
+    /// item for object arrays), [`PyValue::BigInt`]s in their minimal bytes
+    /// and beyond 128 bits (smaller ints are [`PyValue::Int`]s), datetime64
+    /// units numpy knows, datetimes that exist.
     pub fn validate(&self) -> Result<(), RecipeError> {
         for (i, (k, _)) in self.kwargs.iter().enumerate() {
             if self.kwargs[..i].iter().any(|(j, _)| j == k) {
@@ -507,7 +533,8 @@ fn value_key(v: &PyValue, depth: usize, nan_id: usize) -> Option<HashKey<'_>> {
 // ---------------------------------------------------------------------------
 
 /// Reads the loading recipe saved at `path` (a `.npy` of dtype `|O` and
-/// shape `()`, as vrAnalysis's `saveone` writes it).
+/// shape `()`, as vrAnalysis's `saveone` writes it, or of any other shape of
+/// one element, which vrAnalysis's `.item()` reads the same).
 ///
 /// Errors name the file: [`Fault::Recipe`](crate::Fault::Recipe) when it is
 /// not a 0-d object array or its object is not a recipe ("object array is

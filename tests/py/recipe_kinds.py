@@ -102,6 +102,15 @@ def cases():
             nested=obj_array([obj_array([np.arange(3)])]),
             big=np.arange(300, dtype=np.int64),
         ),
+        "structured": recipe(
+            "numpy", None, [],
+            rec=np.array([(1, 2.5), (-3, 0.0)], dtype=[("a", ">i4"), ("b", "<f8")]),
+            nested=np.zeros(2, dtype=[("x", "u1"), ("n", [("y", "<i2"), ("z", "S2")]),
+                                      ("sub", "<f4", (2, 3)), ("t", "M8[s]")]),
+            aligned=np.ones(3, dtype=np.dtype([("c", "u1"), ("d", "<f8")], align=True)),
+            padded=np.zeros(1, dtype={"names": ["p"], "formats": ["<u2"], "offsets": [2],
+                                      "itemsize": 8}),
+        ),
         "mixed": recipe(
             "roiPosition", None, [],
             mode="weightedmean",

@@ -160,6 +160,8 @@ pub(super) struct Vm<'a> {
     pub(super) arena: Vec<Obj<'a>>,
     /// For each dict, its keys' positions.
     pub(super) dict_index: HashMap<usize, HashMap<HashKey<'a>, usize>>,
+    /// The itemsize of each structured or subarray dtype built.
+    pub(super) dtype_sizes: HashMap<usize, usize>,
     pub(super) stack: Vec<usize>,
     marks: Vec<usize>,
     memo: HashMap<u32, usize>,
@@ -181,6 +183,7 @@ impl<'a> Vm<'a> {
             at: 0,
             arena: Vec::new(),
             dict_index: HashMap::new(),
+            dtype_sizes: HashMap::new(),
             stack: Vec::new(),
             marks: Vec::new(),
             memo: HashMap::new(),

@@ -112,6 +112,10 @@ impl<'a> Vm<'a> {
                 }
                 let frozen = matches!(self.arena[id], Obj::FrozenSet(_));
                 let items = items.clone();
+                // Each tuple hashed counts as a value: a key shared through
+                // the memo (t = (t, t) sixty times) would otherwise take
+                // 2^60 steps.
+                self.charge()?;
                 let mut keys = Vec::with_capacity(items.len());
                 for item in items {
                     keys.push(self.hash_key(item, depth + 1)?);
@@ -374,6 +378,10 @@ impl<'a> Vm<'a> {
                 if let (Some(unit), Obj::Dtype(descr)) = (unit, &mut self.arena[inst]) {
                     if (descr.ends_with("M8") || descr.ends_with("m8")) && unit != "generic" {
                         descr.push_str(&format!("[{unit}]"));
+                        if crate::npy::Dtype::parse(descr).is_none() {
+                            let what = format!("datetime dtype of unknown unit {unit:?}");
+                            return self.bad(what);
+                        }
                     }
                 }
                 Ok(())
@@ -452,6 +460,15 @@ impl<'a> Vm<'a> {
                             return self.bad(what);
                         }
                     };
+                    let unit = crate::npy::Dtype::parse(&descr).and_then(|d| d.datetime_unit());
+                    if unit.is_some_and(|u| !(1..=i32::MAX as u64).contains(&u.count)) {
+                        let what = format!("datetime array of unit count out of range: {descr}");
+                        return self.bad(what);
+                    }
+                    if itemsize == 0 {
+                        let what = format!("array of the size-0 dtype {descr}");
+                        return self.bad(what);
+                    }
                     let needed = size.and_then(|n| n.checked_mul(itemsize as u64));
                     if needed != Some(raw.len() as u64) {
                         return Err(PickleError::ArraySize {
@@ -723,7 +740,9 @@ impl Vm<'_> {
         };
         match unit.as_slice() {
             [name, count, ..] => match (&self.arena[*name], &self.arena[*count]) {
-                (Obj::Bytes(n), Obj::Int(c)) if n.is_ascii() && n.len() <= 16 => {
+                (Obj::Bytes(n), Obj::Int(c))
+                    if n.is_ascii() && n.len() <= 16 && (1..=i32::MAX as i128).contains(c) =>
+                {
                     let n = String::from_utf8_lossy(n).into_owned();
                     Ok(Some(if *c == 1 || n == "generic" {
                         n

@@ -259,7 +259,7 @@ impl<'a> Vm<'a> {
 
     // -- budgets ------------------------------------------------------------
 
-    fn charge(&mut self) -> PResult<()> {
+    pub(super) fn charge(&mut self) -> PResult<()> {
         self.values += 1;
         if self.values > MAX_VALUES {
             return Err(PickleError::TooLarge {

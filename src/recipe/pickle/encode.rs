@@ -69,7 +69,7 @@ impl DtypeSpec {
                     plain(code, i32::try_from(size).ok()?, 1, 0)
                 }
                 OtherKind::LongDouble | OtherKind::ComplexLongDouble => plain(code, -1, -1, 0),
-                OtherKind::Datetime(u) | OtherKind::Timedelta(u) => DtypeSpec {
+                OtherKind::Datetime(u) | OtherKind::Timedelta(u) if u.count >= 1 => DtypeSpec {
                     unit: Some((u.base.code(), i32::try_from(u.count).ok()?)),
                     ..plain(code.get(..2)?.to_string(), -1, -1, 0)
                 },

@@ -83,13 +83,9 @@ pub(super) fn numpy_scalar<'a>(
     let bad = |what: String| PickleError::BadValue { what, offset: at };
     let code = descr.trim_start_matches(['<', '>', '|', '=']);
     if objects && (code.starts_with("M8") || code.starts_with("m8")) {
-        let unit = match code[2..]
-            .strip_prefix('[')
-            .and_then(|u| u.strip_suffix(']'))
-        {
-            Some(u) => u.to_string(),
-            None if code.len() == 2 => "generic".to_string(),
-            None => return Err(bad(format!("numpy scalar of unknown dtype {descr:?}"))),
+        let unit = match Dtype::parse(descr).and_then(|d| d.datetime_unit()) {
+            Some(u) if (1..=i32::MAX as u64).contains(&u.count) => unit_text(u),
+            _ => return Err(bad(format!("numpy scalar of unknown dtype {descr:?}"))),
         };
         let raw: [u8; 8] = data.try_into().map_err(|_| {
             bad(format!(
@@ -462,7 +458,7 @@ impl Expander<'_, '_> {
                 };
                 let (descr, data) = match data {
                     ArrayData::Raw(raw) => {
-                        let (descr, raw) = to_native(&state.descr, raw);
+                        let (descr, raw) = to_native(&canonical_descr(&state.descr), raw);
                         (descr, ArrayData::Raw(raw))
                     }
                     objects => ("|O".to_string(), objects),
@@ -480,6 +476,35 @@ impl Expander<'_, '_> {
                 })
             }
         })
+    }
+}
+
+/// numpy's text of a datetime unit: `D`, `25m`, `generic`.
+fn unit_text(u: crate::npy::DatetimeUnit) -> String {
+    match (u.base, u.count) {
+        (crate::npy::TimeBase::Generic, _) => "generic".to_string(),
+        (b, 1) => b.code().to_string(),
+        (b, n) => format!("{n}{}", b.code()),
+    }
+}
+
+/// numpy's `dtype.str` for a descr as pickled: the byte order spelled
+/// (`f8` is `<f8`, `<u1` is `|u1`) and a datetime unit as numpy writes it
+/// (`M8[1D]` is `<M8[D]`). Descrs onedata does not parse stay as they are.
+fn canonical_descr(descr: &str) -> String {
+    let Some(d) = Dtype::parse(descr) else {
+        return descr.to_string();
+    };
+    let text = d.descr();
+    match d.datetime_unit() {
+        Some(u) => {
+            let head = text.get(..3).unwrap_or(&text);
+            match u.base {
+                crate::npy::TimeBase::Generic => head.to_string(),
+                _ => format!("{head}[{}]", unit_text(u)),
+            }
+        }
+        None => text,
     }
 }
 

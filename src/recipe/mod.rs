@@ -70,7 +70,8 @@
 //! protocol 3 pickle naming `numpy.core.multiarray._reconstruct` (and
 //! `numpy.core.multiarray.scalar` for datetime64 and timedelta64 scalars).
 //! Protocol 3 and the `numpy.core` path load in every Python 3 and every
-//! numpy from 1.x to 2.x: numpy 2 (2.2.6 checked with warnings as errors)
+//! numpy from 1.x to 2.x (numpy 2.2.6 and 1.26.4 checked, with warnings as
+//! errors, to read the same values from onedata's files): numpy 2
 //! keeps `numpy.core.multiarray._reconstruct` and `scalar` importable
 //! without a deprecation warning precisely to load such pickles, while
 //! numpy 1.x before 1.26 has no `numpy._core` (so numpy 2's own `np.save`

@@ -197,6 +197,9 @@ fn struct_dtype(n: usize, field: u32, size: usize) -> Vec<u8> {
     p
 }
 
+/// Whether a fault is the one a hostile case must be refused with.
+type FaultCheck = fn(&PickleError) -> bool;
+
 /// Recipes whose kwargs hold sets, arrays, structured dtypes and the other
 /// object kinds keep every bound: a hostile value is a typed error, fast,
 /// in `read_recipe`, `loadone` and the pickle decoder alike.
@@ -205,7 +208,7 @@ fn recipes_holding_object_kinds_keep_every_bound() {
     let root = tempfile::tempdir().unwrap();
     let s = session_in(root.path());
     let dir = one_dir(&s);
-    let mut cases: Vec<(&str, Vec<u8>, fn(&PickleError) -> bool)> = Vec::new();
+    let mut cases: Vec<(&str, Vec<u8>, FaultCheck)> = Vec::new();
 
     // t_i = (t_(i-1), t_(i-1)) sixty times through the memo, then used as a
     // set element and as a dict key: hashing it must not take 2^60 steps.

@@ -176,7 +176,7 @@ pub enum PickleError {
 #[non_exhaustive]
 pub enum RecipeError {
     /// The array is not an object array, so it holds numbers, not a recipe.
-    #[error("array of dtype {descr} is not a loading recipe (a recipe is a 0-d object array)")]
+    #[error("array of dtype {descr} is not a loading recipe (a recipe is an object array of one element)")]
     NotObjectArray {
         /// The dtype as spelled in the header.
         descr: String,

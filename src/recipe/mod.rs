@@ -538,7 +538,7 @@ fn value_key(v: &PyValue, depth: usize, nan_id: usize) -> Option<HashKey<'_>> {
 /// one element, which vrAnalysis's `.item()` reads the same).
 ///
 /// Errors name the file: [`Fault::Recipe`](crate::Fault::Recipe) when it is
-/// not a 0-d object array or its object is not a recipe ("object array is
+/// not an object array of one element or its object is not a recipe ("object array is
 /// not a loading recipe; onedata cannot return arbitrary Python objects"),
 /// [`Fault::Pickle`](crate::Fault::Pickle) when the pickle is malformed,
 /// hostile or holds more than onedata decodes.
@@ -617,7 +617,7 @@ pub(crate) fn recipe_from_parts(
 /// What an object-array (`|O`) `.npy` file holds.
 #[derive(Debug, Clone)]
 pub(crate) enum ObjectFile {
-    /// A loading recipe (a 0-d object array holding a recipe dict).
+    /// A loading recipe (an object array of one element holding a recipe dict).
     Recipe(LoadingRecipe),
     /// Any other value (see [`decode_object_npy`]).
     Value(PyValue),
@@ -625,7 +625,7 @@ pub(crate) enum ObjectFile {
 
 /// The recipe or value in an object-array `.npy` file already split into its
 /// parsed header and its data bytes; `path` names the source in errors. A
-/// 0-d array holding a dict with the recipe marker is read as a recipe
+/// size-1 array (0-d, `(1,)`, ...) holding a dict with the recipe marker is read as a recipe
 /// exactly as [`read_recipe`] reads it (so a malformed one is an error).
 pub(crate) fn object_file_from_parts(
     path: &Path,

@@ -465,8 +465,9 @@ impl<'a> Vm<'a> {
                         let what = format!("datetime array of unit count out of range: {descr}");
                         return self.bad(what);
                     }
-                    if itemsize == 0 {
-                        let what = format!("array of the size-0 dtype {descr}");
+                    if itemsize == 0 || itemsize > i32::MAX as usize {
+                        // (numpy's itemsize is a C int, and never 0 in an array.)
+                        let what = format!("array of dtype {descr}: itemsize {itemsize}");
                         return self.bad(what);
                     }
                     let needed = size.and_then(|n| n.checked_mul(itemsize as u64));

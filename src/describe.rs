@@ -63,7 +63,8 @@ impl Description {
 
 /// Describes the file at `path`, opening it once: a zip archive (an `.npz`
 /// file, whatever its name) as a sparse matrix, a `.npy` file by its
-/// header, a 0-d object array holding a recipe as that loading recipe, and
+/// header, an object array of one element (0-d, or of shape `(1,)`, ...)
+/// holding a recipe as that loading recipe, and
 /// any other object array as the value it holds.
 ///
 /// A malformed file is an error naming the file and the fault, as a load

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use onedata::describe::{describe_file, Description};
 use onedata::npy::NpyArray;
-use onedata::recipe::LoadingRecipe;
+use onedata::recipe::{json_text, ArrayBytes, LoadingRecipe};
 use onedata::{Error, Result};
 use serde_json::json;
 
@@ -43,18 +43,15 @@ pub fn info(path: &Path, as_json: bool) -> Result<()> {
             "file_bytes": file_bytes,
         }),
         Description::Recipe(r) => {
-            let kwargs = r.to_json().map_err(|e| {
-                Error::argument(format!(
-                    "{}: recipe kwargs have no JSON form: {e:?}",
-                    path.display()
-                ))
-            })?;
+            // The JSON tree of the kwargs (ints beyond 64 bits print as
+            // digits, see `json_text`; sets, arrays, ... as `$`-objects).
+            let kwargs = r.to_dict().to_json_tree(ArrayBytes::Count)["kwargs"].take();
             json!({
                 "kind": "recipe",
                 "loader_type": r.loader_type,
                 "source_arg": r.source_arg,
                 "transforms": r.transforms,
-                "kwargs": kwargs["kwargs"],
+                "kwargs": kwargs,
                 "file_bytes": file_bytes,
                 "note": format!("{}, not an array", recipe_summary(&r)),
                 "digest_with": digest_command(path),
@@ -66,11 +63,11 @@ pub fn info(path: &Path, as_json: bool) -> Result<()> {
             "shape": header.shape(),
             "summary": v.summary(),
             "file_bytes": file_bytes,
-            "value": v.to_json_tree(onedata::recipe::ArrayBytes::Count),
+            "value": v.to_json_tree(ArrayBytes::Count),
         }),
     };
     if as_json {
-        println!("{value}");
+        println!("{}", json_text(&value));
         return Ok(());
     }
     println!("file           {}", path.display());
@@ -90,7 +87,7 @@ pub fn info(path: &Path, as_json: bool) -> Result<()> {
                         .collect();
                     shape_text(&dims)
                 }
-                other => other.to_string(),
+                other => json_text(other),
             };
             let text = match k.as_str() {
                 "file_bytes" | "data_bytes" => v.as_u64().map(human_bytes).unwrap_or(text),

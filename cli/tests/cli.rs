@@ -803,10 +803,9 @@ fn object_arrays_that_are_not_recipes_are_described_listed_and_digested() {
         serde_json::from_str(&stdout(&onedata(&["info", "--json", s(&zero_d)]))).unwrap();
     assert_eq!(v["kind"], "object");
     assert_eq!(v["summary"], "dict[3]");
-    assert_eq!(
-        v["value"]["big"],
-        serde_json::json!({"$int": "1180591620717411303424"})
-    );
+    // Ints beyond 64 bits print as digits, as json.dumps writes them.
+    let out = stdout(&onedata(&["info", "--json", s(&zero_d)]));
+    assert!(out.contains(r#""big":1180591620717411303424"#), "{out}");
     assert_eq!(v["value"]["xs"], serde_json::json!([1, 2, 3]));
     assert_eq!(
         v["value"]["v"],
@@ -870,4 +869,61 @@ fn info_describes_the_element_of_every_dtype() {
         assert_eq!(v["supported"], true, "{file}: {out}");
         assert_eq!(v["element"], element, "{file}: {out}");
     }
+}
+
+/// `info --json` of a recipe whose kwargs hold ints past 64 and 128 bits,
+/// sets, complex numbers and arrays: the ints print as JSON digits, which
+/// Python's `json.loads` reads back exact, as `json.dumps` would write them.
+#[test]
+fn info_json_prints_recipe_ints_past_64_bits_as_digits() {
+    use onedata::recipe::{write_recipe, ArrayData, LoadingRecipe, PyArray, PyValue};
+    common::require_numpy();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mpci.big.npy");
+    let mut b130 = vec![0u8; 17];
+    b130[16] = 4; // 2**130
+    let recipe = LoadingRecipe::new("s2p", Some("F"), ["transpose"])
+        .with_kwarg("i70", PyValue::Int(1 << 70))
+        .with_kwarg("neg70", PyValue::Int(-(1 << 70)))
+        .with_kwarg("i130", PyValue::BigInt(b130))
+        .with_kwarg("small", 3)
+        .with_kwarg(
+            "ints",
+            PyValue::List(vec![PyValue::Int(1 << 100), PyValue::Int(-1)]),
+        )
+        .with_kwarg(
+            "planes",
+            PyValue::Set(vec![PyValue::Int(0), PyValue::Int(1)]),
+        )
+        .with_kwarg("z", PyValue::Complex(1.0, -2.0))
+        .with_kwarg(
+            "a",
+            PyValue::Array(Box::new(PyArray {
+                descr: "<f8".into(),
+                shape: vec![2],
+                fortran: false,
+                data: ArrayData::Raw(vec![0; 16]),
+            })),
+        );
+    write_recipe(&path, &recipe).unwrap();
+    let out = stdout(&onedata(&["info", "--json", s(&path)]));
+    assert!(
+        out.contains(
+            r#""kwargs":{"i70":1180591620717411303424,"neg70":-1180591620717411303424,"i130":1361129467683753853853498429727072845824,"small":3,"ints":[1267650600228229401496703205376,-1],"planes":{"$set":[0,1]},"z":{"$complex":[1.0,-2.0]},"a":{"$ndarray":{"dtype":"<f8","shape":[2],"fortran":false,"nbytes":16}}}"#
+        ),
+        "{out}"
+    );
+    // Python reads the same ints back.
+    let check = common::run_python(
+        "-c",
+        &[
+            "import json, sys; k = json.loads(sys.argv[1])['kwargs']; \
+             assert k['i70'] == 2**70 and k['neg70'] == -2**70 and k['i130'] == 2**130, k; \
+             assert k['ints'] == [2**100, -1] and type(k['i70']) is int, k; print('ok')",
+            out.trim(),
+        ],
+    );
+    assert_eq!(check.trim(), "ok");
+    let text = stdout(&onedata(&["info", s(&path)]));
+    assert!(text.contains("1180591620717411303424"), "{text}");
 }

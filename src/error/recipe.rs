@@ -88,7 +88,9 @@ pub enum PickleError {
         /// Where the get is.
         offset: usize,
     },
-    /// An integer that does not fit in 128 bits.
+    /// An integer that does not fit in 128 bits, in a plain pickle
+    /// ([`decode_pickle`](crate::recipe::decode_pickle); recipes and object
+    /// arrays hold it as a [`PyValue::BigInt`](crate::recipe::PyValue::BigInt)).
     #[error("integer of {bytes} bytes at offset {offset} does not fit in 128 bits")]
     IntTooLarge {
         /// Its length in bytes.
@@ -114,10 +116,11 @@ pub enum PickleError {
         /// Where the opcode is.
         offset: usize,
     },
-    /// A numpy scalar of a type that has no recipe value: complex numbers,
-    /// datetimes, voids (bool, int, float, str and bytes scalars are read
-    /// as the Python value they equal).
-    #[error("numpy scalar of dtype {dtype} at offset {offset} is not a recipe value: only bool, int, float, str and bytes scalars are")]
+    /// A numpy scalar of a type onedata has no value for (voids, objects,
+    /// long doubles; and for [`decode_pickle`](crate::recipe::decode_pickle),
+    /// complex and datetime scalars). Bool, int, float, complex, str and
+    /// bytes scalars are read as the Python value they equal.
+    #[error("numpy scalar of dtype {dtype} at offset {offset} is not supported: only bool, int, float, complex, str, bytes, datetime64 and timedelta64 scalars are (complex and datetime scalars not in plain pickles)")]
     UnsupportedScalar {
         /// The scalar's dtype, as numpy's `dtype.str` spells it.
         dtype: String,
@@ -160,8 +163,8 @@ pub enum PickleError {
         /// Where the `BUILD` is.
         offset: usize,
     },
-    /// The pickled object array is not 0-d.
-    #[error("pickled object array has shape {}; only 0-d object arrays (one Python object) are supported", py_shape(.shape))]
+    /// The pickled object array does not hold exactly one element.
+    #[error("pickled object array has shape {}; only object arrays of one element (one Python object, as `.item()` reads it) are supported", py_shape(.shape))]
     NotZeroDim {
         /// Its shape.
         shape: Vec<u64>,
@@ -173,13 +176,14 @@ pub enum PickleError {
 #[non_exhaustive]
 pub enum RecipeError {
     /// The array is not an object array, so it holds numbers, not a recipe.
-    #[error("array of dtype {descr} is not a loading recipe (a recipe is a 0-d object array)")]
+    #[error("array of dtype {descr} is not a loading recipe (a recipe is an object array of one element)")]
     NotObjectArray {
         /// The dtype as spelled in the header.
         descr: String,
     },
-    /// The object array is not 0-d.
-    #[error("object array of shape {} is not a loading recipe (a recipe is a 0-d object array); onedata cannot return arbitrary Python objects", py_shape(.shape))]
+    /// The object array does not hold exactly one element (vrAnalysis reads
+    /// a recipe with `.item()`, which needs one).
+    #[error("object array of shape {} is not a loading recipe (a recipe is an object array of one element); onedata cannot return arbitrary Python objects", py_shape(.shape))]
     NotZeroDim {
         /// Its shape.
         shape: Vec<usize>,

@@ -11,61 +11,82 @@
 //! ```
 //!
 //! The file is a `.npy` of dtype `|O` and shape `()` whose data is a pickle of
-//! the array. onedata decodes that pickle with a small, restricted pickle
-//! machine ([`decode_object_array`]) that understands exactly what numpy and
-//! Python write for such an array, protocols 2 to 5, and nothing more:
+//! the array. vrAnalysis's `LoadingRecipe.is_recipe` and `loadone` read it
+//! with `data.item()`, which accepts any array of one element, so onedata
+//! reads a recipe dict in an object array of shape `(1,)`, `(1, 1)`, ... as a
+//! recipe too (and refuses a header whose shape is not the pickled array's).
+//! onedata decodes that pickle with a small, restricted pickle machine
+//! ([`decode_object_array`]) that understands exactly what numpy and Python
+//! write for such an array, protocols 2 to 5, and nothing more:
 //!
 //! - **Nothing is ever imported or called.** The only globals a pickle may
 //!   name are `numpy.core.multiarray._reconstruct` and
 //!   `numpy.core.multiarray.scalar` (and their numpy 2 spellings under
 //!   `numpy._core.multiarray`), `numpy.ndarray`, `numpy.dtype`,
-//!   `_codecs.encode` and `builtins.bytes`; any other (`os.system`,
-//!   `builtins.eval`, ...) is refused at the opcode that names it. `REDUCE`
-//!   and `BUILD` are only interpreted, symbolically, for those: the
-//!   array-reconstruct, scalar and dtype patterns, and
+//!   `_codecs.encode`, `builtins.bytes`, `builtins.set`,
+//!   `builtins.frozenset`, `builtins.complex` and `datetime.datetime` (and
+//!   their protocol 2 spellings under `__builtin__`); any other
+//!   (`os.system`, `builtins.eval`, `numpy.timedelta64`, ...) is refused at
+//!   the opcode that names it. `REDUCE` and `BUILD` are only interpreted,
+//!   symbolically, for those and only in the call Python pickles them with:
+//!   the array-reconstruct, scalar and dtype patterns,
 //!   `_codecs.encode(str, 'latin1')` and `bytes()` (how protocol 2 spells
-//!   bytes and empty bytes).
+//!   bytes and empty bytes), `set(list)`, `frozenset(list)`,
+//!   `complex(re, im)` and `datetime(10-byte state)`; an arbitrary
+//!   `__reduce__` has nothing to call.
 //! - **Memory and time are bounded.** Containers nest at most [`MAX_DEPTH`]
 //!   levels; a pickle may create (or, through shared memo references, expand
-//!   to) at most [`MAX_VALUES`] values and [`MAX_EXPANDED_BYTES`] bytes of text
-//!   (or its own length, if larger), so a "billion laughs" memo bomb is a typed
-//!   error, not an allocation. Every length prefix is checked against the bytes
-//!   that are left before anything is allocated; memo indices live in a hash map.
+//!   to) at most [`MAX_VALUES`] values and [`MAX_EXPANDED_BYTES`] bytes of text,
+//!   bytes and array data (or its own length, if larger), so a "billion
+//!   laughs" memo bomb is a typed error, not an allocation. Every length
+//!   prefix is checked against the bytes that are left before anything is
+//!   allocated, and an array's data must be exactly its shape's product
+//!   times its itemsize ([`PickleError::ArraySize`]); memo indices live in a
+//!   hash map.
 //! - **It never panics**: every fault is a [`PickleError`] naming it.
 //!
-//! Python values become [`PyValue`]s. Integers are `i128`: Python's unbounded
-//! ints beyond 128 bits are refused with [`PickleError::IntTooLarge`]. numpy
-//! scalars (`np.int64(3)`, `np.float32(0.5)`, `np.bool_(True)`, `np.str_`,
-//! `np.bytes_`) become the Python value they equal, so a recipe whose kwargs
-//! came out of numpy reads as if they had been plain Python values (and is
-//! written back as such); complex and datetime scalars, arrays, sets and
-//! other objects inside a recipe are refused.
+//! Python values become [`PyValue`]s, everywhere in a recipe (its kwargs
+//! included) as in any other object array ([`decode_object_npy`]): `None`,
+//! bools, ints (`i128`, and [`PyValue::BigInt`] beyond 128 bits), floats,
+//! `str`, `bytes`, lists, tuples, dicts, sets and frozensets, `complex`,
+//! naive `datetime.datetime`s, numpy arrays of every dtype but structured
+//! and subarray ones ([`PyArray`]: dtype, shape, Fortran flag and raw bytes,
+//! or the elements of an object array; non-native data byte-swapped to
+//! native order, long doubles included, as numpy's `__setstate__` does),
+//! numpy datetime64 and timedelta64 scalars (with their unit), and the
+//! other numpy scalars (`np.int64(3)`, `np.float32(0.5)`, `np.bool_(True)`,
+//! `np.complex64(1j)`, `np.str_`, `np.bytes_`) as the Python value they
+//! equal, so a recipe whose kwargs came out of numpy reads as if they had
+//! been plain Python values (and is written back as such). Structured
+//! dtypes (arrays or scalars) are refused with a [`PickleError::BadValue`]
+//! that says so. Only [`decode_pickle`], the reader of plain pickles, keeps
+//! to plain data (no sets, complex, big ints, arrays or datetimes).
 //!
-//! **Object arrays that are not recipes** (`np.save(path, a_dict)`, lists
-//! and arrays of arrays, suite2p's `stat.npy` and `ops.npy`) are read by the
-//! same machine in a wider mode, [`decode_object_npy`]: there numpy arrays of
-//! any non-structured dtype (as [`PyArray`]: dtype, shape, Fortran flag and
-//! the raw bytes, whose length must be exactly the shape's product times the
-//! itemsize), nested object arrays, sets, complex numbers, ints of any size,
-//! numpy complex and datetime64/timedelta64 scalars and naive
-//! `datetime.datetime`s are values, and the allowed globals grow by
-//! `builtins.set`, `builtins.frozenset`, `builtins.complex` and
-//! `datetime.datetime` (each only in the call Python pickles it with; none
-//! runs code). As `np.load` does, non-native array data is byte-swapped to
-//! native order. `loadone` returns such a file as
-//! [`OneData::Object`](crate::OneData::Object); the recipe readers keep
-//! the restrictions above.
+//! `loadone` returns a file that is not a recipe as
+//! [`OneData::Object`](crate::OneData::Object).
 //!
 //! Writing ([`write_recipe`], [`encode_recipe_npy`]) produces the file
 //! numpy 1.x's `np.save` writes for the recipe: the same header as numpy, and a
-//! protocol 3 pickle naming `numpy.core.multiarray._reconstruct`. Protocol 3
-//! and the `numpy.core` path load in every Python 3 and every numpy from 1.x
-//! to 2.x; numpy 2 keeps `numpy.core.multiarray._reconstruct` importable
+//! protocol 3 pickle naming `numpy.core.multiarray._reconstruct` (and
+//! `numpy.core.multiarray.scalar` for datetime64 and timedelta64 scalars).
+//! Protocol 3 and the `numpy.core` path load in every Python 3 and every
+//! numpy from 1.x to 2.x (numpy 2.2.6 and 1.26.4 checked, with warnings as
+//! errors, to read the same values from onedata's files): numpy 2
+//! keeps `numpy.core.multiarray._reconstruct` and `scalar` importable
 //! without a deprecation warning precisely to load such pickles, while
-//! numpy 1.x has no `numpy._core` (so numpy 2's own `np.save` output does not
-//! load there). The opcodes and memo numbering are the ones CPython's pickler
-//! emits; only where Python would share one object between two places (a
-//! memo get) onedata writes the value again.
+//! numpy 1.x before 1.26 has no `numpy._core` (so numpy 2's own `np.save`
+//! output, protocol 4 naming `numpy._core`, does not load there). Sets and
+//! frozensets are written as CPython's protocol 3 pickler writes them
+//! (`set([...])`; protocol 3 has no `EMPTY_SET`), complex numbers as
+//! `complex(re, im)`, ints beyond 128 bits as `LONG1`/`LONG4`, datetimes as
+//! `datetime(state)`, and arrays and datetime scalars as numpy's
+//! `__reduce__` gives them (`_reconstruct` and the state
+//! `(1, shape, dtype, is_fortran, data)`, `scalar(dtype, bytes)`). The
+//! opcodes and memo numbering are the ones CPython's pickler emits, globals
+//! named again through the memo as CPython does; only where Python would
+//! share another object between two places (a memo get, e.g. the dtype of two
+//! arrays) onedata writes the value again. [`LoadingRecipe::validate`]
+//! refuses, before anything is written, what would not read back equal.
 //!
 //! ```
 //! # fn main() -> onedata::Result<()> {
@@ -82,7 +103,8 @@
 //! ```
 //!
 //! [`PickleError`]: crate::PickleError
-//! [`PickleError::IntTooLarge`]: crate::PickleError::IntTooLarge
+//! [`PickleError::ArraySize`]: crate::PickleError::ArraySize
+//! [`PickleError::BadValue`]: crate::PickleError::BadValue
 
 use std::borrow::Cow;
 use std::io::Write;
@@ -97,7 +119,7 @@ mod value;
 
 pub(crate) use pickle::decode_object_npy_shaped as pickle_decode_shaped;
 pub use pickle::{decode_object_array, decode_object_npy, decode_pickle};
-pub use tree::ArrayBytes;
+pub use tree::{json_text, ArrayBytes};
 pub use value::{
     big_int_decimal, py_float_repr, ArrayData, JsonError, PyArray, PyDateTime, PyValue, TimeValue,
 };
@@ -290,10 +312,15 @@ impl LoadingRecipe {
     }
 
     /// Checks that the recipe can be written so that numpy and onedata read
-    /// back an equal recipe: kwargs keys unique, dict keys hashable and
-    /// distinct by Python's equality (`1`, `1.0` and `True` are one key),
-    /// nesting within [`MAX_DEPTH`], at most [`MAX_VALUES`] values, no text or
-    /// bytes of 4 GiB or more.
+    /// back an equal recipe: kwargs keys unique, dict keys and set elements
+    /// hashable and distinct by Python's equality (`1`, `1.0` and `True` are
+    /// one key), nesting within [`MAX_DEPTH`], at most [`MAX_VALUES`] values,
+    /// no text, bytes or array data of 4 GiB or more (protocol 3's limit);
+    /// arrays of a dtype onedata writes (not structured or subarray) whose
+    /// data is exactly shape product times itemsize bytes (or one element per
+    /// item for object arrays), [`PyValue::BigInt`]s in their minimal bytes
+    /// and beyond 128 bits (smaller ints are [`PyValue::Int`]s), datetime64
+    /// units numpy knows, datetimes that exist.
     pub fn validate(&self) -> Result<(), RecipeError> {
         for (i, (k, _)) in self.kwargs.iter().enumerate() {
             if self.kwargs[..i].iter().any(|(j, _)| j == k) {
@@ -323,18 +350,14 @@ fn check_writable(v: &PyValue, depth: usize, count: &mut usize) -> Result<(), Re
     if *count > MAX_VALUES {
         return Err(unwritable(format!("more than {MAX_VALUES} values")));
     }
+    let nested = |depth: usize| {
+        if depth >= MAX_DEPTH {
+            Err(unwritable(format!("nested deeper than {MAX_DEPTH} levels")))
+        } else {
+            Ok(())
+        }
+    };
     match v {
-        PyValue::Set(_)
-        | PyValue::FrozenSet(_)
-        | PyValue::Complex(..)
-        | PyValue::BigInt(_)
-        | PyValue::Array(_)
-        | PyValue::Datetime64(_)
-        | PyValue::Timedelta64(_)
-        | PyValue::DateTime(_) => Err(unwritable(format!(
-            "{} is not a recipe value",
-            v.describe()
-        ))),
         PyValue::Str(s) if s.len() > u32::MAX as usize => {
             Err(unwritable("a str of 4 GiB or more".into()))
         }
@@ -342,17 +365,29 @@ fn check_writable(v: &PyValue, depth: usize, count: &mut usize) -> Result<(), Re
             Err(unwritable("a bytes of 4 GiB or more".into()))
         }
         PyValue::List(items) | PyValue::Tuple(items) => {
-            if depth >= MAX_DEPTH {
-                return Err(unwritable(format!("nested deeper than {MAX_DEPTH} levels")));
-            }
+            nested(depth)?;
             items
                 .iter()
                 .try_for_each(|x| check_writable(x, depth + 1, count))
         }
-        PyValue::Dict(items) => {
-            if depth >= MAX_DEPTH {
-                return Err(unwritable(format!("nested deeper than {MAX_DEPTH} levels")));
+        PyValue::Set(items) | PyValue::FrozenSet(items) => {
+            nested(depth)?;
+            let mut seen = std::collections::HashSet::with_capacity(items.len());
+            for (i, x) in items.iter().enumerate() {
+                let key = value_key(x, 0, i).ok_or_else(|| {
+                    unwritable(format!(
+                        "set element {x} is unhashable (or not hashable by onedata) or nested too deep"
+                    ))
+                })?;
+                if !seen.insert(key) {
+                    return Err(unwritable(format!("duplicate set element {x}")));
+                }
+                check_writable(x, depth + 1, count)?;
             }
+            Ok(())
+        }
+        PyValue::Dict(items) => {
+            nested(depth)?;
             let mut seen = std::collections::HashSet::with_capacity(items.len());
             for (i, (k, x)) in items.iter().enumerate() {
                 let key = value_key(k, 0, i).ok_or_else(|| {
@@ -366,7 +401,99 @@ fn check_writable(v: &PyValue, depth: usize, count: &mut usize) -> Result<(), Re
             }
             Ok(())
         }
+        PyValue::BigInt(b) => {
+            // What the decoder gives back: minimal bytes, beyond i128.
+            if pickle::minimal_long(b) != *b || pickle::decode_long(b).is_some() {
+                return Err(unwritable(
+                    "a BigInt that fits in 128 bits or is not in its minimal bytes \
+                     (write it as PyValue::Int, or without redundant sign bytes)"
+                        .into(),
+                ));
+            }
+            if b.len() > i32::MAX as usize {
+                return Err(unwritable("an int of 2 GiB or more".into()));
+            }
+            Ok(())
+        }
+        PyValue::Datetime64(t) | PyValue::Timedelta64(t) => {
+            let delta = matches!(v, PyValue::Timedelta64(_));
+            match pickle::DtypeSpec::of(&pickle::time_descr(delta, t)) {
+                Some(_) => Ok(()),
+                None => Err(unwritable(format!(
+                    "{} with unit {:?}: not a numpy unit",
+                    v.describe(),
+                    t.unit
+                ))),
+            }
+        }
+        PyValue::DateTime(d) => {
+            let mut state = Vec::with_capacity(10);
+            state.extend_from_slice(&d.year.to_be_bytes());
+            state.extend_from_slice(&[d.month, d.day, d.hour, d.minute, d.second]);
+            state.extend_from_slice(&d.microsecond.to_be_bytes()[1..]);
+            match pickle::datetime_from_state(&state) {
+                Some(back) if back == *d => Ok(()),
+                _ => Err(unwritable(format!(
+                    "datetime {d} is not a valid date and time"
+                ))),
+            }
+        }
+        PyValue::Array(a) => check_array(a, depth, count),
         _ => Ok(()),
+    }
+}
+
+fn check_array(a: &PyArray, depth: usize, count: &mut usize) -> Result<(), RecipeError> {
+    let unwritable = |m: String| RecipeError::Unwritable(m);
+    if depth >= MAX_DEPTH {
+        return Err(unwritable(format!("nested deeper than {MAX_DEPTH} levels")));
+    }
+    let shape = pickle::py_shape(&a.shape);
+    let len = a
+        .len()
+        .ok_or_else(|| unwritable(format!("array of shape {shape}: too many elements")))?;
+    match &a.data {
+        ArrayData::Objects(items) => {
+            if items.len() as u64 != len {
+                return Err(unwritable(format!(
+                    "object array of shape {shape} holds {} elements",
+                    items.len()
+                )));
+            }
+            items
+                .iter()
+                .try_for_each(|x| check_writable(x, depth + 1, count))
+        }
+        ArrayData::Raw(raw) => {
+            let spec = pickle::DtypeSpec::of(&a.descr).ok_or_else(|| {
+                unwritable(format!(
+                    "array of dtype {:?}: onedata writes numeric, bool, str, bytes, void, \
+                     datetime and object arrays, not structured, subarray or size-0 dtypes",
+                    a.descr
+                ))
+            })?;
+            let Some(itemsize) = spec.itemsize else {
+                return Err(unwritable(format!(
+                    "array of dtype {} holds raw bytes, not elements",
+                    a.descr
+                )));
+            };
+            let needed = len.checked_mul(itemsize as u64);
+            if needed != Some(raw.len() as u64) {
+                return Err(unwritable(format!(
+                    "array of dtype {} and shape {shape} holds {} bytes, not {}",
+                    a.descr,
+                    raw.len(),
+                    needed.map_or_else(|| "more than 2^64".into(), |n| n.to_string())
+                )));
+            }
+            if raw.len() > u32::MAX as usize {
+                return Err(unwritable(
+                    "an array of 4 GiB or more (protocol 3 bytes)".into(),
+                ));
+            }
+            Ok(())
+        }
     }
 }
 
@@ -381,12 +508,23 @@ fn value_key(v: &PyValue, depth: usize, nan_id: usize) -> Option<HashKey<'_>> {
         PyValue::Float(f) => float_key(*f, nan_id),
         PyValue::Str(s) => HashKey::Str(Cow::Borrowed(s)),
         PyValue::Bytes(b) => HashKey::Bytes(Cow::Borrowed(b)),
+        PyValue::BigInt(b) => HashKey::BigInt(pickle::minimal_long(b)),
+        PyValue::Complex(re, im) if *im == 0.0 => float_key(*re, nan_id),
+        PyValue::Complex(re, im) => HashKey::Complex(re.to_bits(), im.to_bits()),
         PyValue::Tuple(items) if depth < MAX_DEPTH => HashKey::Tuple(
             items
                 .iter()
                 .map(|x| value_key(x, depth + 1, nan_id))
                 .collect::<Option<_>>()?,
         ),
+        PyValue::FrozenSet(items) if depth < MAX_DEPTH => {
+            let mut keys = items
+                .iter()
+                .map(|x| value_key(x, depth + 1, nan_id))
+                .collect::<Option<Vec<_>>>()?;
+            keys.sort();
+            HashKey::FrozenSet(keys)
+        }
         _ => return None,
     })
 }
@@ -396,10 +534,11 @@ fn value_key(v: &PyValue, depth: usize, nan_id: usize) -> Option<HashKey<'_>> {
 // ---------------------------------------------------------------------------
 
 /// Reads the loading recipe saved at `path` (a `.npy` of dtype `|O` and
-/// shape `()`, as vrAnalysis's `saveone` writes it).
+/// shape `()`, as vrAnalysis's `saveone` writes it, or of any other shape of
+/// one element, which vrAnalysis's `.item()` reads the same).
 ///
 /// Errors name the file: [`Fault::Recipe`](crate::Fault::Recipe) when it is
-/// not a 0-d object array or its object is not a recipe ("object array is
+/// not an object array of one element or its object is not a recipe ("object array is
 /// not a loading recipe; onedata cannot return arbitrary Python objects"),
 /// [`Fault::Pickle`](crate::Fault::Pickle) when the pickle is malformed,
 /// hostile or holds more than onedata decodes.
@@ -443,7 +582,8 @@ fn check_recipe_header(path: &Path, header: &Header) -> Result<()> {
             },
         ));
     }
-    if !header.shape().is_empty() {
+    // vrAnalysis's `is_recipe` reads `data.item()`: any size-1 array.
+    if header.shape().iter().any(|&d| d != 1) {
         return Err(Error::invalid(
             path,
             RecipeError::NotZeroDim {
@@ -462,7 +602,8 @@ pub(crate) fn recipe_from_parts(
     data: &[u8],
 ) -> Result<LoadingRecipe> {
     check_recipe_header(path, header)?;
-    let value = decode_object_array(data).map_err(|e| Error::invalid(path, e))?;
+    let (shape, value) = pickle::decode_object_item(data).map_err(|e| Error::invalid(path, e))?;
+    check_pickled_shape(path, header, &shape)?;
     if !LoadingRecipe::is_recipe(&value) {
         let holds = match &value {
             PyValue::Dict(_) => format!("a dict without the '{RECIPE_MARKER}' marker"),
@@ -476,7 +617,7 @@ pub(crate) fn recipe_from_parts(
 /// What an object-array (`|O`) `.npy` file holds.
 #[derive(Debug, Clone)]
 pub(crate) enum ObjectFile {
-    /// A loading recipe (a 0-d object array holding a recipe dict).
+    /// A loading recipe (an object array of one element holding a recipe dict).
     Recipe(LoadingRecipe),
     /// Any other value (see [`decode_object_npy`]).
     Value(PyValue),
@@ -484,7 +625,7 @@ pub(crate) enum ObjectFile {
 
 /// The recipe or value in an object-array `.npy` file already split into its
 /// parsed header and its data bytes; `path` names the source in errors. A
-/// 0-d array holding a dict with the recipe marker is read as a recipe
+/// size-1 array (0-d, `(1,)`, ...) holding a dict with the recipe marker is read as a recipe
 /// exactly as [`read_recipe`] reads it (so a malformed one is an error).
 pub(crate) fn object_file_from_parts(
     path: &Path,
@@ -501,6 +642,25 @@ pub(crate) fn object_file_from_parts(
     }
     let (shape, value) =
         pickle::decode_object_npy_shaped(data).map_err(|e| Error::invalid(path, e))?;
+    check_pickled_shape(path, header, &shape)?;
+    // As vrAnalysis's `is_recipe`: `data.item()` of any size-1 array.
+    let item = match &value {
+        PyValue::Array(a) if !shape.is_empty() => match &a.data {
+            ArrayData::Objects(items) if items.len() == 1 => items.first(),
+            _ => None,
+        },
+        _ if shape.is_empty() => Some(&value),
+        _ => None,
+    };
+    if item.is_some_and(LoadingRecipe::is_recipe) {
+        return recipe_from_parts(path, header, data).map(ObjectFile::Recipe);
+    }
+    Ok(ObjectFile::Value(value))
+}
+
+/// The header's shape must be the pickled array's (`np.load` would return
+/// the pickled array whatever the header says; onedata refuses the mismatch).
+fn check_pickled_shape(path: &Path, header: &Header, shape: &[u64]) -> Result<()> {
     let header_shape: Vec<u64> = header.shape().iter().map(|&d| d as u64).collect();
     if shape != header_shape {
         return Err(Error::invalid(
@@ -513,10 +673,7 @@ pub(crate) fn object_file_from_parts(
             },
         ));
     }
-    if shape.is_empty() && LoadingRecipe::is_recipe(&value) {
-        return recipe_from_parts(path, header, data).map(ObjectFile::Recipe);
-    }
-    Ok(ObjectFile::Value(value))
+    Ok(())
 }
 
 /// Writes `recipe` to `path` atomically (temporary file, then rename), as
@@ -566,5 +723,176 @@ mod tests {
             );
         let bytes = encode_recipe_npy(&recipe).unwrap();
         assert_eq!(recipe_from_npy_bytes("mem", &bytes).unwrap(), recipe);
+    }
+
+    /// A recipe whose kwargs hold every kind the object-array decoder reads.
+    pub(crate) fn every_kind() -> LoadingRecipe {
+        let arr = |descr: &str, shape: Vec<u64>, fortran: bool, raw: Vec<u8>| {
+            PyValue::Array(Box::new(PyArray {
+                descr: descr.into(),
+                shape,
+                fortran,
+                data: ArrayData::Raw(raw),
+            }))
+        };
+        let t = |value: i64, unit: &str| TimeValue {
+            value,
+            unit: unit.into(),
+        };
+        let mut big = vec![0u8; 25];
+        big[24] = 1; // 2**192
+        LoadingRecipe::new("s2p", Some("F"), ["transpose"])
+            .with_kwarg(
+                "set",
+                PyValue::Set(vec![PyValue::Int(1), PyValue::Str("a".into())]),
+            )
+            .with_kwarg("empty_set", PyValue::Set(vec![]))
+            .with_kwarg(
+                "frozen",
+                PyValue::FrozenSet(vec![PyValue::Tuple(vec![PyValue::Int(2)])]),
+            )
+            .with_kwarg("z", PyValue::Complex(1.5, -2.0))
+            .with_kwarg("big", PyValue::BigInt(big))
+            .with_kwarg(
+                "neg_big",
+                PyValue::BigInt(vec![0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80]),
+            )
+            .with_kwarg("i70", PyValue::Int(1 << 70))
+            .with_kwarg("day", PyValue::Datetime64(t(19723, "D")))
+            .with_kwarg("nat", PyValue::Datetime64(t(i64::MIN, "generic")))
+            .with_kwarg("dt", PyValue::Timedelta64(t(-5, "25s")))
+            .with_kwarg(
+                "when",
+                PyValue::DateTime(PyDateTime {
+                    year: 2024,
+                    month: 2,
+                    day: 29,
+                    hour: 23,
+                    minute: 59,
+                    second: 58,
+                    microsecond: 999_999,
+                }),
+            )
+            .with_kwarg(
+                "f8",
+                arr(
+                    "<f8",
+                    vec![2],
+                    false,
+                    [1.5f64, -0.0]
+                        .iter()
+                        .flat_map(|f| f.to_le_bytes())
+                        .collect(),
+                ),
+            )
+            .with_kwarg(
+                "i2F",
+                arr("<i2", vec![2, 2], true, vec![1, 0, 2, 0, 3, 0, 4, 0]),
+            )
+            .with_kwarg(
+                "u",
+                arr("<U2", vec![1], false, vec![b'h', 0, 0, 0, 0xe9, 0, 0, 0]),
+            )
+            .with_kwarg("s", arr("|S3", vec![], false, b"ab\0".to_vec()))
+            .with_kwarg("b", arr("|b1", vec![0, 3], false, vec![]))
+            .with_kwarg(
+                "m8",
+                arr("<M8[ms]", vec![1], false, 7i64.to_le_bytes().to_vec()),
+            )
+            .with_kwarg("v", arr("|V2", vec![1], false, vec![1, 2]))
+            .with_kwarg(
+                "obj",
+                PyValue::Array(Box::new(PyArray {
+                    descr: "|O".into(),
+                    shape: vec![2, 1],
+                    fortran: false,
+                    data: ArrayData::Objects(vec![
+                        PyValue::None,
+                        PyValue::Set(vec![PyValue::Complex(0.0, 1.0)]),
+                    ]),
+                })),
+            )
+    }
+
+    #[test]
+    fn every_kind_roundtrips_through_pickle() {
+        let recipe = every_kind();
+        let bytes = encode_recipe_npy(&recipe).unwrap();
+        assert_eq!(recipe_from_npy_bytes("mem", &bytes).unwrap(), recipe);
+        // Big-endian data reads back in native order, as numpy's
+        // `__setstate__` makes it (long doubles too).
+        for (descr, raw, native, back) in [
+            (">i2", vec![0, 1], "<i2", vec![1, 0]),
+            (
+                ">f16",
+                (0..16).collect::<Vec<u8>>(),
+                "<f16",
+                (0..16).rev().collect(),
+            ),
+            (
+                ">c32",
+                (0..32).collect(),
+                "<c32",
+                (0..16).rev().chain((16..32).rev()).collect(),
+            ),
+        ] {
+            let a = |descr: &str, raw: Vec<u8>| {
+                PyValue::Array(Box::new(PyArray {
+                    descr: descr.into(),
+                    shape: vec![],
+                    fortran: false,
+                    data: ArrayData::Raw(raw),
+                }))
+            };
+            let r =
+                LoadingRecipe::new("x", None, Vec::<String>::new()).with_kwarg("a", a(descr, raw));
+            let got = recipe_from_npy_bytes("mem", &encode_recipe_npy(&r).unwrap()).unwrap();
+            assert_eq!(got.kwarg("a"), Some(&a(native, back)), "{descr}");
+        }
+    }
+
+    #[test]
+    fn unwritable_kinds_are_typed_errors() {
+        let bad = |v: PyValue| {
+            let r = LoadingRecipe::new("x", None, Vec::<String>::new()).with_kwarg("k", v);
+            assert!(
+                matches!(r.validate(), Err(RecipeError::Unwritable(_))),
+                "{:?}",
+                r.kwargs
+            );
+        };
+        bad(PyValue::BigInt(vec![1]));
+        bad(PyValue::BigInt(vec![0; 20]));
+        bad(PyValue::Set(vec![PyValue::Int(1), PyValue::Float(1.0)]));
+        bad(PyValue::Set(vec![PyValue::List(vec![])]));
+        bad(PyValue::Datetime64(TimeValue {
+            value: 0,
+            unit: "fortnight".into(),
+        }));
+        let raw = |descr: &str, n: usize| {
+            PyValue::Array(Box::new(PyArray {
+                descr: descr.into(),
+                shape: vec![2],
+                fortran: false,
+                data: ArrayData::Raw(vec![0; n]),
+            }))
+        };
+        bad(raw("<f8", 15));
+        bad(raw("[('a', '<i4')]", 8));
+        bad(raw("|S0", 0));
+        bad(raw("<x9", 2));
+        let mut d = PyDateTime {
+            year: 2023,
+            month: 2,
+            day: 29,
+            hour: 0,
+            minute: 0,
+            second: 0,
+            microsecond: 0,
+        };
+        bad(PyValue::DateTime(d));
+        d.day = 28;
+        d.microsecond = 1_000_000;
+        bad(PyValue::DateTime(d));
     }
 }

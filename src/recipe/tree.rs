@@ -76,6 +76,10 @@ impl PyValue {
     /// An object array's `"data"` is the list of its elements (in C order); with [`ArrayBytes::Count`] other arrays give `"nbytes"`
     /// instead of `"data"`.
     ///
+    /// [`json_text`] writes the tree as JSON text with ints beyond 64 bits
+    /// as bare digits, as Python's `json.dumps` writes them (what
+    /// `onedata info --json` prints).
+    ///
     /// ```
     /// use onedata::recipe::{ArrayBytes, PyValue};
     /// let v = PyValue::Dict(vec![
@@ -296,6 +300,61 @@ impl PyValue {
     }
 }
 
+/// `value` as compact JSON text (as `serde_json::to_string` writes it),
+/// except that each `{"$int": "<decimal digits>"}` object of a
+/// [`PyValue::to_json_tree`] is written as the bare digits: Python's
+/// `json.dumps` writes `2**70` as `1180591620717411303424`, and
+/// `serde_json` numbers cannot hold it.
+///
+/// ```
+/// use onedata::recipe::{json_text, ArrayBytes, PyValue};
+/// let v = PyValue::List(vec![PyValue::Int(1 << 70), PyValue::Int(-3)]);
+/// assert_eq!(
+///     json_text(&v.to_json_tree(ArrayBytes::Count)),
+///     "[1180591620717411303424,-3]"
+/// );
+/// ```
+pub fn json_text(value: &Value) -> String {
+    let mut out = String::new();
+    write_json(value, &mut out);
+    out
+}
+
+fn write_json(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            if let (1, Some(Value::String(digits))) = (map.len(), map.get("$int")) {
+                let body = digits.strip_prefix('-').unwrap_or(digits);
+                if !body.is_empty() && body.bytes().all(|b| b.is_ascii_digit()) {
+                    out.push_str(digits);
+                    return;
+                }
+            }
+            out.push('{');
+            for (i, (k, v)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                write_json(v, out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json(v, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
 fn array_tree(a: &PyArray, arrays: ArrayBytes) -> Value {
     let mut map = Map::new();
     map.insert("dtype".into(), Value::String(a.descr.clone()));
@@ -319,6 +378,30 @@ fn array_tree(a: &PyArray, arrays: ArrayBytes) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_text_writes_big_ints_as_digits_and_the_rest_as_serde_json() {
+        let mut b = vec![0u8; 17];
+        b[16] = 1;
+        let v = PyValue::Dict(vec![
+            (PyValue::Str("i70".into()), PyValue::Int(1 << 70)),
+            (PyValue::Str("i128".into()), PyValue::BigInt(b)),
+            (PyValue::Str("neg".into()), PyValue::Int(i128::MIN)),
+            (
+                PyValue::Str("x".into()),
+                PyValue::List(vec![PyValue::Float(0.5), PyValue::Str("\"$int\"".into())]),
+            ),
+            (PyValue::Int(1), PyValue::None),
+        ]);
+        let tree = v.to_json_tree(ArrayBytes::Count);
+        assert_eq!(
+            json_text(&tree),
+            r#"{"$dict":[["i70",1180591620717411303424],["i128",340282366920938463463374607431768211456],["neg",-170141183460469231731687303715884105728],["x",[0.5,"\"$int\""]],[1,null]]}"#
+        );
+        // Without big ints it is serde_json's text.
+        let plain = json!({"a": [1, -2, 0.25, "é\n", null, true], "b": {"$int": "x1"}});
+        assert_eq!(json_text(&plain), plain.to_string());
+    }
 
     #[test]
     fn int_bytes_are_minimal() {

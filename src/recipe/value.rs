@@ -10,8 +10,7 @@ use crate::error::Result;
 /// A plain Python value, as a recipe holds it.
 ///
 /// Dicts keep their insertion order, as Python's do. Integers are `i128`;
-/// beyond that a recipe refuses them, while object-array values hold them
-/// as [`PyValue::BigInt`].
+/// beyond that they are [`PyValue::BigInt`].
 /// Equality is structural (`NaN != NaN`, `Int(1) != Float(1.0)`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum PyValue {
@@ -34,9 +33,10 @@ pub enum PyValue {
     /// A `dict`, in insertion order.
     Dict(Vec<(PyValue, PyValue)>),
     /// A `set`, its elements in the order pickled (unique by Python's
-    /// equality). Only decoded from object arrays (see
-    /// [`decode_object_npy`](crate::recipe::decode_object_npy)), as are the
-    /// variants below.
+    /// equality). This and the variants below are decoded from recipes and
+    /// object arrays (see
+    /// [`decode_object_npy`](crate::recipe::decode_object_npy)), not by
+    /// [`decode_pickle`](crate::recipe::decode_pickle).
     Set(Vec<PyValue>),
     /// A `frozenset`, its elements in the order pickled.
     FrozenSet(Vec<PyValue>),
@@ -62,9 +62,13 @@ pub enum PyValue {
 /// `__setstate__` state `(version, shape, dtype, is_fortran, data)`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PyArray {
-    /// numpy's `dtype.str`, with the byte order of the pickled dtype and
-    /// the datetime unit where there is one: `<f8`, `>i4`, `|b1`, `<U6`,
-    /// `<M8[D]`, `|O`.
+    /// numpy's `dtype.str`, in native byte order (as numpy's
+    /// `__setstate__` makes it) with the datetime unit where there is one:
+    /// `<f8`, `<i4`, `|b1`, `<U6`, `<M8[D]`, `<f16`, `|O`. For a structured
+    /// dtype (whose `dtype.str` would be `|V12`), numpy's `dtype.descr`
+    /// list as `repr` and a `.npy` header spell it, fields in their own byte
+    /// order and padding as `('', '|V<n>')`:
+    /// `[('a', '<i4'), ('b', '<f8', (2,))]` (see [`PyArray::fields`]).
     pub descr: String,
     /// The shape.
     pub shape: Vec<u64>,
@@ -130,6 +134,35 @@ impl PyArray {
     /// Whether this is an object array.
     pub fn is_object(&self) -> bool {
         matches!(self.data, ArrayData::Objects(_))
+    }
+
+    /// The fields of a structured array, in order, with their offsets and
+    /// dtypes (padding skipped), read from its descr (numpy's `dtype.descr`
+    /// list); `None` for other arrays.
+    ///
+    /// ```
+    /// use onedata::recipe::{ArrayData, PyArray};
+    /// let a = PyArray {
+    ///     descr: "[('a', '>i4'), ('', '|V4'), ('b', '<f8', (2,))]".into(),
+    ///     shape: vec![0],
+    ///     fortran: false,
+    ///     data: ArrayData::Raw(vec![]),
+    /// };
+    /// let fields = a.fields().unwrap();
+    /// assert_eq!((fields[1].name.as_str(), fields[1].offset), ("b", 8));
+    /// assert_eq!(fields[1].shape, [2]);
+    /// ```
+    pub fn fields(&self) -> Option<Vec<crate::npy::Field>> {
+        if self.descr.starts_with('[') {
+            // (The itemsize is not needed to read the fields.)
+            crate::npy::Dtype::Other {
+                descr: self.descr.clone(),
+                itemsize: Some(0),
+            }
+            .fields()
+        } else {
+            None
+        }
     }
 }
 

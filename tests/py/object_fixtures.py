@@ -161,7 +161,9 @@ def float_tree(f):
 def tree(v):
     if isinstance(v, np.ndarray):
         order = "F" if fortran(v) else "C"
-        d = {"dtype": v.dtype.str, "shape": list(v.shape), "fortran": fortran(v)}
+        # A structured dtype as its dtype.descr list (a .npy header's spelling).
+        descr = repr(v.dtype.descr) if v.dtype.names else v.dtype.str
+        d = {"dtype": descr, "shape": list(v.shape), "fortran": fortran(v)}
         if v.dtype == object:
             # numpy pickles object elements in C order, whatever the flag.
             d["data"] = [tree(x) for x in v.ravel(order="C")]

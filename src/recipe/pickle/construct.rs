@@ -106,16 +106,26 @@ impl<'a> Vm<'a> {
                     HashKey::Complex(re.to_bits(), im.to_bits())
                 }
             }
-            Obj::Tuple(items) => {
+            Obj::Tuple(items) | Obj::FrozenSet(items) => {
                 if depth >= MAX_DEPTH {
                     return Err(PickleError::DepthExceeded { limit: MAX_DEPTH });
                 }
+                let frozen = matches!(self.arena[id], Obj::FrozenSet(_));
                 let items = items.clone();
+                // Each tuple hashed counts as a value: a key shared through
+                // the memo (t = (t, t) sixty times) would otherwise take
+                // 2^60 steps.
+                self.charge()?;
                 let mut keys = Vec::with_capacity(items.len());
                 for item in items {
                     keys.push(self.hash_key(item, depth + 1)?);
                 }
-                HashKey::Tuple(keys)
+                if frozen {
+                    keys.sort();
+                    HashKey::FrozenSet(keys)
+                } else {
+                    HashKey::Tuple(keys)
+                }
             }
             other => {
                 let what = format!("{} cannot be a dict key", other.describe());
@@ -339,6 +349,17 @@ impl<'a> Vm<'a> {
             // matters for the dtypes a recipe holds (object arrays and
             // numpy scalars).
             Obj::Dtype(_) => {
+                let is_some = |i: usize| {
+                    fields
+                        .get(i)
+                        .is_some_and(|&f| !matches!(self.arena[f], Obj::None))
+                };
+                if is_some(2) || is_some(3) || is_some(4) {
+                    let (descr, size) = self.composite_dtype(&fields)?;
+                    self.arena[inst] = Obj::Dtype(descr);
+                    self.dtype_sizes.insert(inst, size);
+                    return Ok(());
+                }
                 let order = match fields.get(1).map(|&o| &self.arena[o]) {
                     Some(Obj::Str(o)) if matches!(o.as_ref(), "<" | ">" | "|" | "=") => {
                         Some(o.to_string())
@@ -357,6 +378,10 @@ impl<'a> Vm<'a> {
                 if let (Some(unit), Obj::Dtype(descr)) = (unit, &mut self.arena[inst]) {
                     if (descr.ends_with("M8") || descr.ends_with("m8")) && unit != "generic" {
                         descr.push_str(&format!("[{unit}]"));
+                        if crate::npy::Dtype::parse(descr).is_none() {
+                            let what = format!("datetime dtype of unknown unit {unit:?}");
+                            return self.bad(what);
+                        }
                     }
                 }
                 Ok(())
@@ -398,6 +423,10 @@ impl<'a> Vm<'a> {
                     descr.trim_start_matches(['|', '<', '>', '=']),
                     "O" | "O4" | "O8"
                 );
+                if descr.starts_with('(') {
+                    return self.bad("array of a subarray dtype (numpy never pickles one)");
+                }
+                let structured_size = self.dtype_sizes.get(&dtype).copied();
                 let size = shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d));
                 let items = if is_object {
                     match &self.arena[data] {
@@ -418,8 +447,8 @@ impl<'a> Vm<'a> {
                     _ => return self.bad("array state's Fortran flag is not a bool"),
                 };
                 let raw = if self.objects && !is_object {
-                    let itemsize = crate::npy::Dtype::parse(&descr)
-                        .and_then(|d| d.itemsize())
+                    let itemsize = structured_size
+                        .or_else(|| crate::npy::Dtype::parse(&descr).and_then(|d| d.itemsize()))
                         .ok_or_else(|| PickleError::BadValue {
                             what: format!("array of unknown dtype {descr:?}"),
                             offset: self.at,
@@ -431,6 +460,16 @@ impl<'a> Vm<'a> {
                             return self.bad(what);
                         }
                     };
+                    let unit = crate::npy::Dtype::parse(&descr).and_then(|d| d.datetime_unit());
+                    if unit.is_some_and(|u| !(1..=i32::MAX as u64).contains(&u.count)) {
+                        let what = format!("datetime array of unit count out of range: {descr}");
+                        return self.bad(what);
+                    }
+                    if itemsize == 0 || itemsize > i32::MAX as usize {
+                        // (numpy's itemsize is a C int, and never 0 in an array.)
+                        let what = format!("array of dtype {descr}: itemsize {itemsize}");
+                        return self.bad(what);
+                    }
                     let needed = size.and_then(|n| n.checked_mul(itemsize as u64));
                     if needed != Some(raw.len() as u64) {
                         return Err(PickleError::ArraySize {
@@ -462,10 +501,220 @@ impl<'a> Vm<'a> {
     }
 }
 
+/// Python's `repr` of a field name, if it is one onedata spells as Python
+/// does: single-quoted, without quotes, backslashes or unprintable
+/// characters.
+fn name_repr(name: &str) -> Option<String> {
+    let plain = name.chars().all(|c| {
+        !matches!(c, '\'' | '"' | '\\') && (c.is_ascii_graphic() || c == ' ' || c.is_alphanumeric())
+    });
+    plain.then(|| format!("'{name}'"))
+}
+
+/// A field entry of numpy's `dtype.descr` list, as `repr` writes it:
+/// `('a', '<i4')`, `('b', '<f8', (2,))`, `('n', [('x', '|u1')])`.
+fn field_entry(name: &str, descr: &str) -> String {
+    if let Some(inner) = descr.strip_prefix('(').and_then(|d| d.strip_suffix(')')) {
+        format!("({name}, {inner})")
+    } else if descr.starts_with('[') {
+        format!("({name}, {descr})")
+    } else {
+        format!("({name}, '{descr}')")
+    }
+}
+
+/// Python's `repr` of a shape tuple: `(2,)`, `(2, 3)`, `()`.
+fn shape_repr(dims: &[u64]) -> String {
+    match dims {
+        [d] => format!("({d},)"),
+        _ => {
+            let dims: Vec<String> = dims.iter().map(u64::to_string).collect();
+            format!("({})", dims.join(", "))
+        }
+    }
+}
+
 impl Vm<'_> {
+    /// The itemsize of the built dtype `id` (`None` for objects).
+    fn dtype_size(&self, id: usize) -> Option<usize> {
+        match &self.arena[id] {
+            Obj::Dtype(d) => self
+                .dtype_sizes
+                .get(&id)
+                .copied()
+                .or_else(|| crate::npy::Dtype::parse(d).and_then(|d| d.itemsize())),
+            _ => None,
+        }
+    }
+
+    /// The descr and itemsize of a structured or subarray dtype from its
+    /// state `(3, '|', subarray, names, fields, elsize, alignment, flags)`.
+    /// A structured dtype's descr is numpy's `dtype.descr` list as `repr`
+    /// (and a `.npy` header) spells it, padding gaps as `('', '|V<n>')`:
+    /// `[('a', '>i4'), ('', '|V4'), ('b', '<f8', (2,))]` (numpy's
+    /// `dtype.str` would say `|V16`). A subarray dtype, which only appears as
+    /// a field's, is `('<f8', (2,))`. Refuses titles, overlapping or
+    /// out-of-order fields (which numpy's `dtype.descr` refuses too), fields
+    /// holding objects, and sizes that do not add up.
+    fn composite_dtype(&mut self, state: &[usize]) -> PResult<(String, usize)> {
+        let unsupported =
+            |what: &str| format!("numpy structured dtype not supported in a pickle: {what}");
+        let elsize = match state.get(5).map(|&i| &self.arena[i]) {
+            Some(&Obj::Int(n)) if (0..=i64::MAX as i128).contains(&n) => n as usize,
+            _ => return self.bad(unsupported("its itemsize is not a size")),
+        };
+        let part = |i: usize| {
+            state
+                .get(i)
+                .copied()
+                .filter(|&f| !matches!(self.arena[f], Obj::None))
+        };
+        let (subarray, names, fields) = (part(2), part(3), part(4));
+        if let (Some(sub), None, None) = (subarray, names, fields) {
+            let (base, shape) = match &self.arena[sub] {
+                Obj::Tuple(t) if t.len() == 2 => (t[0], t[1]),
+                _ => return self.bad(unsupported("its subarray is not (dtype, shape)")),
+            };
+            let base_descr = match &self.arena[base] {
+                Obj::Dtype(d) => d.clone(),
+                _ => return self.bad(unsupported("its subarray base is not a dtype")),
+            };
+            let dims = match &self.arena[shape] {
+                Obj::Tuple(dims) => dims
+                    .iter()
+                    .map(|&d| match self.arena[d] {
+                        Obj::Int(n) if (0..=i64::MAX as i128).contains(&n) => Some(n as u64),
+                        _ => None,
+                    })
+                    .collect::<Option<Vec<u64>>>(),
+                _ => None,
+            };
+            let Some(dims) = dims else {
+                return self.bad(unsupported("its subarray shape is not a tuple of sizes"));
+            };
+            let base_size = self.dtype_size(base);
+            let total = dims
+                .iter()
+                .try_fold(base_size.map(|s| s as u64), |acc, &d| {
+                    acc?.checked_mul(d).map(Some)
+                })
+                .flatten();
+            if total != Some(elsize as u64) {
+                return self.bad(unsupported("its subarray's size is not its itemsize"));
+            }
+            let base_repr = if base_descr.starts_with('[') {
+                base_descr
+            } else if base_descr.starts_with('(') {
+                return self.bad(unsupported("a subarray of a subarray"));
+            } else {
+                format!("'{base_descr}'")
+            };
+            let descr = format!("({base_repr}, {})", shape_repr(&dims));
+            self.charge_bytes(descr.len())?;
+            return Ok((descr, elsize));
+        }
+        let (Some(names), Some(fields), None) = (names, fields, subarray) else {
+            return self.bad(unsupported("names, fields and subarray do not go together"));
+        };
+        let names = match &self.arena[names] {
+            Obj::Tuple(n) => n.clone(),
+            _ => return self.bad(unsupported("its names are not a tuple")),
+        };
+        let by_name: std::collections::HashMap<&str, usize> = match &self.arena[fields] {
+            Obj::Dict(items) => items
+                .iter()
+                .filter_map(|&(k, v)| match &self.arena[k] {
+                    Obj::Str(s) => Some((s.as_ref(), v)),
+                    _ => None,
+                })
+                .collect(),
+            _ => return self.bad(unsupported("its fields are not a dict")),
+        };
+        // (entry descr, name, offset, size) of each field, in names order.
+        let mut layout = Vec::with_capacity(names.len().min(1024));
+        for &n in &names {
+            let Obj::Str(name) = &self.arena[n] else {
+                return self.bad(unsupported("a field name is not a str"));
+            };
+            let Some(&field) = by_name.get(name.as_ref()) else {
+                return self.bad(unsupported("a name has no field"));
+            };
+            let (dtype, offset) = match &self.arena[field] {
+                Obj::Tuple(t) if t.len() == 2 => (t[0], t[1]),
+                Obj::Tuple(t) if t.len() == 3 => return self.bad(unsupported("field titles")),
+                _ => return self.bad(unsupported("a field is not (dtype, offset)")),
+            };
+            if !matches!(self.arena[dtype], Obj::Dtype(_)) {
+                return self.bad(unsupported("a field's dtype is not a dtype"));
+            }
+            let Some(size) = self.dtype_size(dtype) else {
+                return self.bad(unsupported("a field holds Python objects"));
+            };
+            let offset = match self.arena[offset] {
+                Obj::Int(o) if (0..=i64::MAX as i128).contains(&o) => o as usize,
+                _ => return self.bad(unsupported("a field offset is not a size")),
+            };
+            let Some(name) = name_repr(name) else {
+                return self.bad(unsupported(
+                    "a field name onedata cannot spell as Python does",
+                ));
+            };
+            layout.push((dtype, name, offset, size));
+        }
+        // The entries (a padding entry's dtype is `None`), their total length
+        // checked against the byte budget before any text is built (a field
+        // dtype shared through the memo would otherwise multiply it).
+        let descr_of = |id: usize| match &self.arena[id] {
+            Obj::Dtype(d) => d.as_str(),
+            _ => "",
+        };
+        let mut entries: Vec<(String, Option<usize>)> = Vec::with_capacity(layout.len());
+        let mut end = 0usize;
+        for (dtype, name, offset, size) in layout {
+            if offset < end {
+                return self.bad(unsupported("overlapping or out-of-order fields"));
+            }
+            if offset > end {
+                entries.push((format!("('', '|V{}')", offset - end), None));
+            }
+            end = offset
+                .checked_add(size)
+                .ok_or_else(|| PickleError::BadValue {
+                    what: unsupported("a field past 2^64 bytes"),
+                    offset: self.at,
+                })?;
+            entries.push((name, Some(dtype)));
+        }
+        if end > elsize {
+            return self.bad(unsupported("its fields reach past its itemsize"));
+        }
+        if end < elsize {
+            entries.push((format!("('', '|V{}')", elsize - end), None));
+        }
+        let text_len = entries.iter().fold(2usize, |n, (head, dtype)| {
+            n.saturating_add(head.len())
+                .saturating_add(dtype.map_or(0, |d| descr_of(d).len()))
+                .saturating_add(8)
+        });
+        self.charge_bytes(text_len)?;
+        let descr_of = |id: usize| match &self.arena[id] {
+            Obj::Dtype(d) => d.as_str(),
+            _ => "",
+        };
+        let parts: Vec<String> = entries
+            .iter()
+            .map(|(head, dtype)| match dtype {
+                Some(d) => field_entry(head, descr_of(*d)),
+                None => head.clone(),
+            })
+            .collect();
+        Ok((format!("[{}]", parts.join(", ")), elsize))
+    }
+
     /// The datetime unit of a dtype state (`state[8]` is `(metadata,
     /// (unit, count, 1, 1))` for datetimes), as numpy spells it in a descr:
-    /// `D`, `25m`, `generic`. Refuses structured and subarray dtypes.
+    /// `D`, `25m`, `generic`. Refuses structured and subarray dtypes (their
+    /// state's `subarray`, `names` or `fields` is not `None`).
     fn dtype_unit(&self, fields: &[usize]) -> PResult<Option<String>> {
         let is_none = |i: usize| {
             fields
@@ -473,7 +722,10 @@ impl Vm<'_> {
                 .is_none_or(|&f| matches!(self.arena[f], Obj::None))
         };
         if !is_none(2) || !is_none(3) {
-            return self.bad("structured and subarray dtypes are not supported");
+            return self.bad(
+                "numpy structured and subarray dtypes (a dtype with fields or a \
+                 subarray shape) are not supported in pickles",
+            );
         }
         let Some(&extra) = fields.get(8) else {
             return Ok(None);
@@ -489,7 +741,9 @@ impl Vm<'_> {
         };
         match unit.as_slice() {
             [name, count, ..] => match (&self.arena[*name], &self.arena[*count]) {
-                (Obj::Bytes(n), Obj::Int(c)) if n.is_ascii() && n.len() <= 16 => {
+                (Obj::Bytes(n), Obj::Int(c))
+                    if n.is_ascii() && n.len() <= 16 && (1..=i32::MAX as i128).contains(c) =>
+                {
                     let n = String::from_utf8_lossy(n).into_owned();
                     Ok(Some(if *c == 1 || n == "generic" {
                         n
@@ -505,7 +759,7 @@ impl Vm<'_> {
 }
 
 /// Python's `int.from_bytes(b, 'little', signed=True)`, if it fits in i128.
-pub(super) fn decode_long(b: &[u8]) -> Option<i128> {
+pub(in crate::recipe) fn decode_long(b: &[u8]) -> Option<i128> {
     let Some(&last) = b.last() else {
         return Some(0);
     };

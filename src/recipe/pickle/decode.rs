@@ -37,12 +37,21 @@ pub fn decode_pickle(bytes: &[u8]) -> Result<PyValue, PickleError> {
     vm.expand(root)
 }
 
-/// Decodes the pickle of a 0-d numpy object array (the data of a `|O` `.npy`
-/// file of shape `()`) and returns its one element. Refuses pickles that are
-/// not a numpy array, arrays that are not object arrays or not 0-d, and
-/// elements that are not plain data.
+/// Decodes the pickle of a numpy object array of one element (the data of
+/// a `|O` `.npy` file of shape `()`, `(1,)`, `(1, 1)`, ...) and returns that
+/// element, what `.item()` gives (vrAnalysis's `LoadingRecipe.is_recipe`
+/// and `loadone` read a recipe with `.item()`, which accepts any size-1
+/// array). The element may hold every value [`decode_object_npy`] accepts.
+/// Refuses pickles that are not a numpy array, arrays that are not object
+/// arrays and arrays of more or fewer than one element.
 pub fn decode_object_array(bytes: &[u8]) -> Result<PyValue, PickleError> {
+    decode_object_item(bytes).map(|(_, v)| v)
+}
+
+/// [`decode_object_array`], with the shape of the pickled array.
+pub(crate) fn decode_object_item(bytes: &[u8]) -> Result<(Vec<u64>, PyValue), PickleError> {
     let mut vm = Vm::new(bytes);
+    vm.objects = true;
     let root = vm.run()?;
     let state = match &vm.arena[root] {
         Obj::Array(Some(state)) => state,
@@ -67,9 +76,10 @@ pub fn decode_object_array(bytes: &[u8]) -> Result<PyValue, PickleError> {
         }
     };
     match items.as_slice() {
-        [element] if state.shape.is_empty() => {
-            let element = *element;
-            vm.expand(element)
+        // BUILD checked that the list holds one item per element.
+        [element] => {
+            let (shape, element) = (state.shape.clone(), *element);
+            Ok((shape, vm.expand(element)?))
         }
         _ => Err(PickleError::NotZeroDim {
             shape: state.shape.clone(),
@@ -150,6 +160,8 @@ pub(super) struct Vm<'a> {
     pub(super) arena: Vec<Obj<'a>>,
     /// For each dict, its keys' positions.
     pub(super) dict_index: HashMap<usize, HashMap<HashKey<'a>, usize>>,
+    /// The itemsize of each structured or subarray dtype built.
+    pub(super) dtype_sizes: HashMap<usize, usize>,
     pub(super) stack: Vec<usize>,
     marks: Vec<usize>,
     memo: HashMap<u32, usize>,
@@ -171,6 +183,7 @@ impl<'a> Vm<'a> {
             at: 0,
             arena: Vec::new(),
             dict_index: HashMap::new(),
+            dtype_sizes: HashMap::new(),
             stack: Vec::new(),
             marks: Vec::new(),
             memo: HashMap::new(),
@@ -246,7 +259,7 @@ impl<'a> Vm<'a> {
 
     // -- budgets ------------------------------------------------------------
 
-    fn charge(&mut self) -> PResult<()> {
+    pub(super) fn charge(&mut self) -> PResult<()> {
         self.values += 1;
         if self.values > MAX_VALUES {
             return Err(PickleError::TooLarge {

@@ -11,9 +11,12 @@ mod decode;
 mod encode;
 mod object;
 
-pub(crate) use decode::decode_object_npy_shaped;
+pub(super) use crate::error::py_shape;
+pub(super) use construct::decode_long;
 pub use decode::{decode_object_array, decode_object_npy, decode_pickle};
-pub(super) use encode::encode_object_array;
+pub(crate) use decode::{decode_object_item, decode_object_npy_shaped};
+pub(super) use encode::{encode_object_array, time_descr, DtypeSpec};
+pub(super) use object::{datetime_from_state, minimal_long};
 pub(super) use object::{float_key, HashKey};
 
 type PResult<T> = std::result::Result<T, PickleError>;

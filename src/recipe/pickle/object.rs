@@ -83,13 +83,9 @@ pub(super) fn numpy_scalar<'a>(
     let bad = |what: String| PickleError::BadValue { what, offset: at };
     let code = descr.trim_start_matches(['<', '>', '|', '=']);
     if objects && (code.starts_with("M8") || code.starts_with("m8")) {
-        let unit = match code[2..]
-            .strip_prefix('[')
-            .and_then(|u| u.strip_suffix(']'))
-        {
-            Some(u) => u.to_string(),
-            None if code.len() == 2 => "generic".to_string(),
-            None => return Err(bad(format!("numpy scalar of unknown dtype {descr:?}"))),
+        let unit = match Dtype::parse(descr).and_then(|d| d.datetime_unit()) {
+            Some(u) if (1..=i32::MAX as u64).contains(&u.count) => unit_text(u),
+            _ => return Err(bad(format!("numpy scalar of unknown dtype {descr:?}"))),
         };
         let raw: [u8; 8] = data.try_into().map_err(|_| {
             bad(format!(
@@ -296,7 +292,7 @@ impl Obj<'_> {
 
 /// A dict key by Python's equality: `True == 1 == 1.0`, `-0.0 == 0`,
 /// NaN keys equal only to themselves (by identity).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(in crate::recipe) enum HashKey<'a> {
     None,
     Int(i128),
@@ -309,6 +305,8 @@ pub(in crate::recipe) enum HashKey<'a> {
     BigInt(Vec<u8>),
     /// A complex with a nonzero imaginary part, by its bits.
     Complex(u64, u64),
+    /// A frozenset, by its elements' keys in sorted order.
+    FrozenSet(Vec<HashKey<'a>>),
 }
 
 pub(in crate::recipe) fn float_key<'a>(f: f64, nan_id: usize) -> HashKey<'a> {
@@ -460,7 +458,7 @@ impl Expander<'_, '_> {
                 };
                 let (descr, data) = match data {
                     ArrayData::Raw(raw) => {
-                        let (descr, raw) = to_native(&state.descr, raw);
+                        let (descr, raw) = to_native(&canonical_descr(&state.descr), raw);
                         (descr, ArrayData::Raw(raw))
                     }
                     objects => ("|O".to_string(), objects),
@@ -481,23 +479,55 @@ impl Expander<'_, '_> {
     }
 }
 
+/// numpy's text of a datetime unit: `D`, `25m`, `generic`.
+fn unit_text(u: crate::npy::DatetimeUnit) -> String {
+    match (u.base, u.count) {
+        (crate::npy::TimeBase::Generic, _) => "generic".to_string(),
+        (b, 1) => b.code().to_string(),
+        (b, n) => format!("{n}{}", b.code()),
+    }
+}
+
+/// numpy's `dtype.str` for a descr as pickled: the byte order spelled
+/// (`f8` is `<f8`, `<u1` is `|u1`) and a datetime unit as numpy writes it
+/// (`M8[1D]` is `<M8[D]`). Descrs onedata does not parse stay as they are.
+fn canonical_descr(descr: &str) -> String {
+    let Some(d) = Dtype::parse(descr) else {
+        return descr.to_string();
+    };
+    let text = d.descr();
+    match d.datetime_unit() {
+        Some(u) => {
+            let head = text.get(..3).unwrap_or(&text);
+            match u.base {
+                crate::npy::TimeBase::Generic => head.to_string(),
+                _ => format!("{head}[{}]", unit_text(u)),
+            }
+        }
+        None => text,
+    }
+}
+
 /// The descr and bytes of array data in this machine's byte order, as
 /// numpy's `ndarray.__setstate__` makes them: numbers, complex parts, UTF-32
-/// code points and datetimes swapped when the dtype's order is not native.
-/// Long doubles keep their order.
+/// code points, datetimes and long doubles (`f16`, each half of `c32`)
+/// swapped when the dtype's order is not native.
 fn to_native(descr: &str, mut raw: Vec<u8>) -> (String, Vec<u8>) {
-    let (native, foreign) = if cfg!(target_endian = "big") {
-        ('>', '<')
+    let foreign = if cfg!(target_endian = "big") {
+        '<'
     } else {
-        ('<', '>')
+        '>'
     };
     let Some(code) = descr.strip_prefix(foreign) else {
         return (descr.to_string(), raw);
     };
+    let native = if foreign == '<' { '>' } else { '<' };
     let unit = match Dtype::parse(descr) {
         Some(Dtype::Numeric { kind, .. }) => kind.swap_unit(),
-        _ if code.starts_with('U') => 4,
-        _ if code.starts_with("M8") || code.starts_with("m8") => 8,
+        Some(d @ Dtype::Other { .. }) => match d.other_swap_unit() {
+            Some(unit) => unit,
+            None => return (descr.to_string(), raw),
+        },
         _ => return (descr.to_string(), raw),
     };
     if unit > 1 {
@@ -509,7 +539,7 @@ fn to_native(descr: &str, mut raw: Vec<u8>) -> (String, Vec<u8>) {
 }
 
 /// `b` without the sign-extension bytes a minimal encoding would not have.
-pub(super) fn minimal_long(b: &[u8]) -> Vec<u8> {
+pub(in crate::recipe) fn minimal_long(b: &[u8]) -> Vec<u8> {
     let mut out = b.to_vec();
     while let [.., a, last] = out.as_slice() {
         let redundant = (*last == 0 && a & 0x80 == 0) || (*last == 0xff && a & 0x80 != 0);
@@ -527,7 +557,7 @@ pub(super) fn minimal_long(b: &[u8]) -> Vec<u8> {
 /// A naive `datetime.datetime` from its pickled state: year (2 bytes,
 /// big-endian), month (its high bit is `fold`), day, hour, minute, second,
 /// microsecond (3 bytes, big-endian); `None` if a field is out of range.
-pub(super) fn datetime_from_state(b: &[u8]) -> Option<PyDateTime> {
+pub(in crate::recipe) fn datetime_from_state(b: &[u8]) -> Option<PyDateTime> {
     let b: &[u8; 10] = b.try_into().ok()?;
     let d = PyDateTime {
         year: u16::from_be_bytes([b[0], b[1]]),

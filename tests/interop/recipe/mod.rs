@@ -12,6 +12,7 @@
 //! numpy is required: without it these tests fail, they never skip.
 
 mod hostile;
+mod kinds;
 mod objects;
 mod python;
 mod values;

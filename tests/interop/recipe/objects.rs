@@ -63,7 +63,7 @@ fn session(root: &std::path::Path) -> Session {
 
 /// `tree` with the elements of sets sorted (Python and the pickle may
 /// iterate a set in different orders).
-fn sorted_sets(tree: &Value) -> Value {
+pub(super) fn sorted_sets(tree: &Value) -> Value {
     match tree {
         Value::Array(items) => Value::Array(items.iter().map(sorted_sets).collect()),
         Value::Object(map) => Value::Object(
@@ -261,17 +261,6 @@ fn recipe_object_arrays_keep_refusing_hostile_globals() {
         );
     }
     // The new globals only in the pattern Python pickles them with.
-    for bad in [
-        &b"cbuiltins\nset\nK\x01\x85R"[..],             // set(1)
-        b"cbuiltins\ncomplex\nX\x01\x00\x00\x00a\x85R", // complex('a')
-        b"cdatetime\ndatetime\nC\x03abc\x85R",          // 3-byte state
-        b"cdatetime\ndatetime\nC\x0a\x07\xe8\x01\x01\x0c\x00\x00\x00\x00\x05N\x86R", // with tzinfo
-        b"cdatetime\ndatetime\nC\x0a\x07\xe8\x0d\x01\x0c\x00\x00\x00\x00\x05\x85R", // month 13
-    ] {
-        let e = decode_object_npy(&wrap(bad)).unwrap_err();
-        assert!(matches!(e, PickleError::BadValue { .. }), "{e:?}");
-    }
-    // Recipes still refuse the object-only globals and opcodes.
     let recipe_with = |inner: &[u8]| {
         let mut p = wrap(b"");
         p.truncate(p.len() - 4);
@@ -282,12 +271,40 @@ fn recipe_object_arrays_keep_refusing_hostile_globals() {
         p.extend_from_slice(b"satb.");
         p
     };
-    let e = onedata::recipe::decode_object_array(&recipe_with(b"cbuiltins\nset\n)R")).unwrap_err();
-    assert!(matches!(e, PickleError::ForbiddenGlobal { .. }), "{e:?}");
-    // ... while the object decoder reads that dict.
-    let v = decode_object_npy(&recipe_with(b"cbuiltins\nset\n)R")).unwrap();
+    let bad_calls: &[&[u8]] = &[
+        &b"cbuiltins\nset\nK\x01\x85R"[..],             // set(1)
+        b"cbuiltins\ncomplex\nX\x01\x00\x00\x00a\x85R", // complex('a')
+        b"cdatetime\ndatetime\nC\x03abc\x85R",          // 3-byte state
+        b"cdatetime\ndatetime\nC\x0a\x07\xe8\x01\x01\x0c\x00\x00\x00\x00\x05N\x86R", // with tzinfo
+        b"cdatetime\ndatetime\nC\x0a\x07\xe8\x0d\x01\x0c\x00\x00\x00\x00\x05\x85R", // month 13
+    ];
+    for &bad in bad_calls {
+        let e = decode_object_npy(&wrap(bad)).unwrap_err();
+        assert!(matches!(e, PickleError::BadValue { .. }), "{e:?}");
+        // The same in a recipe's kwargs.
+        let e = onedata::recipe::decode_object_array(&recipe_with(bad)).unwrap_err();
+        assert!(matches!(e, PickleError::BadValue { .. }), "recipe: {e:?}");
+    }
+    // Globals that run code stay refused in a recipe's values too.
+    for call in [
+        &b"cos\nsystem\nX\x02\x00\x00\x00ls\x85R"[..],
+        b"cbuiltins\neval\nX\x01\x00\x00\x001\x85R",
+        b"cbuiltins\nset\ncos\nsystem\n\x85R",
+    ] {
+        let e = onedata::recipe::decode_object_array(&recipe_with(call)).unwrap_err();
+        assert!(matches!(e, PickleError::ForbiddenGlobal { .. }), "{e:?}");
+    }
+    // Recipes read the object kinds now, as the object decoder does...
+    let v = onedata::recipe::decode_object_array(&recipe_with(b"cbuiltins\nset\n)R")).unwrap();
     assert!(LoadingRecipe::is_recipe(&v));
     assert_eq!(v.get("x"), Some(&PyValue::Set(vec![])));
+    assert_eq!(
+        decode_object_npy(&recipe_with(b"cbuiltins\nset\n)R")).unwrap(),
+        v
+    );
+    // ... while plain-data pickles (decode_pickle) still refuse them.
+    let e = onedata::recipe::decode_pickle(b"\x80\x03cbuiltins\nset\n)R.").unwrap_err();
+    assert!(matches!(e, PickleError::ForbiddenGlobal { .. }), "{e:?}");
 }
 
 #[test]

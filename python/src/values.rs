@@ -11,7 +11,7 @@ use pyo3::types::{
 };
 
 use onedata::npy::Dtype;
-use onedata::recipe::{ArrayData, PyArray};
+use onedata::recipe::{ArrayData, PyArray, PyDateTime, TimeValue};
 use onedata::PyValue;
 
 use crate::arrays::{array_over, dtype, Keep};
@@ -117,10 +117,17 @@ fn array_to_python<'py>(py: Python<'py>, a: &PyArray) -> PyResult<Bound<'py, PyA
     let order = if a.fortran { "F" } else { "C" };
     match &a.data {
         ArrayData::Raw(bytes) => {
-            let dt = Dtype::parse(&a.descr).ok_or_else(|| {
-                crate::errors::argument(py, format!("unknown pickled dtype {:?}", a.descr))
-            })?;
-            let descr = dtype(py, &dt)?;
+            let descr = if a.descr.starts_with('[') {
+                // A structured dtype, as numpy's dtype.descr list spells it.
+                py.import("onedata._dtypes")?
+                    .call_method1("from_header_descr", (&a.descr,))?
+                    .cast_into()?
+            } else {
+                let dt = Dtype::parse(&a.descr).ok_or_else(|| {
+                    crate::errors::argument(py, format!("unknown pickled dtype {:?}", a.descr))
+                })?;
+                dtype(py, &dt)?
+            };
             let view = array_over(py, Keep::Bytes(bytes.clone()), descr, &shape, a.fortran)?;
             view.call_method1("copy", (order,))
         }
@@ -206,9 +213,57 @@ pub(crate) fn from_python(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<PyVa
     if let Ok(s) = obj.cast::<PySet>() {
         return items(&mut s.iter()).map(PyValue::Set);
     }
-    // numpy scalars: np.int64(3), np.float32(0.5), np.bool_(True), ...
     let np = py.import("numpy")?;
+    if obj.is_instance(&np.getattr("ndarray")?)? {
+        return array_from_python(obj, depth);
+    }
+    let datetime = py.import("datetime")?.getattr("datetime")?;
+    if obj.is_instance(&datetime)? {
+        if !obj.getattr("tzinfo")?.is_none() {
+            return Err(PyTypeError::new_err(
+                "onedata writes naive datetimes only (this one has a tzinfo)",
+            ));
+        }
+        let get = |name: &str| obj.getattr(name)?.extract::<u32>();
+        let narrow = |v: u32| u8::try_from(v).map_err(|_| PyTypeError::new_err("bad datetime"));
+        return Ok(PyValue::DateTime(PyDateTime {
+            year: u16::try_from(get("year")?).map_err(|_| PyTypeError::new_err("bad year"))?,
+            month: narrow(get("month")?)?,
+            day: narrow(get("day")?)?,
+            hour: narrow(get("hour")?)?,
+            minute: narrow(get("minute")?)?,
+            second: narrow(get("second")?)?,
+            microsecond: get("microsecond")?,
+        }));
+    }
+    // numpy scalars: np.int64(3), np.float32(0.5), np.bool_(True), ...
     if obj.is_instance(&np.getattr("generic")?)? {
+        for (class, is_datetime) in [("datetime64", true), ("timedelta64", false)] {
+            if obj.is_instance(&np.getattr(class)?)? {
+                let (unit, count): (String, i64) = np
+                    .call_method1("datetime_data", (obj.getattr("dtype")?,))?
+                    .extract()?;
+                let unit = match (unit.as_str(), count) {
+                    ("generic", _) => "generic".to_string(),
+                    (u, 1) => u.to_string(),
+                    (u, n) => format!("{n}{u}"),
+                };
+                let value = obj
+                    .call_method1("astype", ("<i8",))?
+                    .call_method0("item")?
+                    .extract::<i64>()?;
+                let t = TimeValue { value, unit };
+                return Ok(if is_datetime {
+                    PyValue::Datetime64(t)
+                } else {
+                    PyValue::Timedelta64(t)
+                });
+            }
+        }
+        if obj.is_instance(&np.getattr("complexfloating")?)? {
+            let c: Bound<'_, PyComplex> = py.get_type::<PyComplex>().call1((obj,))?.cast_into()?;
+            return Ok(PyValue::Complex(c.real(), c.imag()));
+        }
         if obj.is_instance(&np.getattr("bool_")?)? {
             return Ok(PyValue::Bool(obj.is_truthy()?));
         }
@@ -226,4 +281,40 @@ pub(crate) fn from_python(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<PyVa
         "onedata cannot write a value of type {}",
         obj.get_type().name()?
     )))
+}
+
+/// A numpy array as the value tree holds it: dtype (numpy's `dtype.str`),
+/// shape, memory order and raw bytes, or the elements of an object array.
+fn array_from_python(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<PyValue> {
+    let dtype = obj.getattr("dtype")?;
+    if !dtype.getattr("fields")?.is_none() {
+        return Err(PyTypeError::new_err(
+            "onedata does not write structured arrays inside recipes or object arrays",
+        ));
+    }
+    let shape: Vec<u64> = obj.getattr("shape")?.extract()?;
+    let flags = obj.getattr("flags")?;
+    let c = flags.getattr("c_contiguous")?.is_truthy()?;
+    let f = flags.getattr("f_contiguous")?.is_truthy()?;
+    // numpy pickles an F-contiguous, non-C-contiguous array in Fortran order.
+    let fortran = f && !c;
+    let descr: String = dtype.getattr("str")?.extract()?;
+    let data = if dtype.getattr("kind")?.extract::<String>()? == "O" {
+        let flat = obj.call_method1("ravel", ("C",))?;
+        let mut items = Vec::new();
+        for x in flat.try_iter()? {
+            items.push(from_python(&x?, depth + 1)?);
+        }
+        ArrayData::Objects(items)
+    } else {
+        let order = if fortran { "F" } else { "C" };
+        let bytes = obj.call_method1("tobytes", (order,))?;
+        ArrayData::Raw(bytes.cast::<PyBytes>()?.as_bytes().to_vec())
+    };
+    Ok(PyValue::Array(Box::new(PyArray {
+        descr,
+        shape,
+        fortran,
+        data,
+    })))
 }

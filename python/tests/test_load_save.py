@@ -301,3 +301,42 @@ def test_read_recipe(tmp):
     np.save(path, np.arange(3))
     with pytest.raises(onedata.Error):
         onedata.read_recipe(path)
+
+
+def test_recipes_with_every_kwarg_kind_round_trip_with_numpy(tmp):
+    """A recipe written by onedata from Python values of every kind reads back
+    in numpy (allow_pickle) and in onedata with the same values and types."""
+    import datetime
+
+    kwargs = {
+        "s": {1, 2, 3},
+        "fs": frozenset({"a"}),
+        "z": 1 - 2j,
+        "zn": np.complex64(0.5 + 1j),
+        "big": 2**200 + 1,
+        "neg": -(2**130),
+        "when": np.datetime64("2024-01-02", "D"),
+        "span": np.timedelta64(25, "m"),
+        "arr": np.arange(6, dtype=">i2").reshape(2, 3),
+        "farr": np.asfortranarray(np.ones((2, 2))),
+        "objs": np.array([{"k": 1}, [2]], dtype=object),
+        "dt": datetime.datetime(2024, 5, 6, 7, 8, 9, 10),
+        "nested": [{"t": (1, None)}],
+    }
+    recipe = onedata.LoadingRecipe("const", None, ["transpose"], **kwargs)
+    path = tmp / "r.npy"
+    onedata._onedata.write_recipe(path, recipe.to_dict())
+    theirs = np.load(path, allow_pickle=True).item()["kwargs"]
+    ours = onedata.read_recipe(path)["kwargs"]
+    for got in (theirs, ours):
+        assert got.keys() == kwargs.keys()
+        for k, v in kwargs.items():
+            if isinstance(v, np.ndarray):
+                # as numpy's own pickling gives it back (native byte order)
+                want = pickle.loads(pickle.dumps(v))
+                assert got[k].dtype == want.dtype and got[k].shape == want.shape
+                assert got[k].tolist() == want.tolist(), k
+            else:
+                assert got[k] == v, k
+                if k not in ("zn",):
+                    assert type(got[k]) is type(v) or isinstance(v, np.generic), k

@@ -137,14 +137,16 @@ def test_index_dtype_as_scipy_picks_it(tmp_path, fmt, index):
 
 def test_int64_contents_beyond_int32_stay_int64(tmp_path):
     big = 2**31 + 5
-    m = sp.coo_array((np.array([1.0, 2.0]), (np.array([0, big]), np.array([3, 1]))), shape=(big + 1, 4))
-    path = tmp_path / "m.npz"
-    sp.save_npz(path, m)
-    ours, ref = onedata.load_npz(path), sp.load_npz(path)
-    assert ours.row.dtype == ref.row.dtype == np.int64
-    assert_same_members = members(ours), members(ref)
-    for name in assert_same_members[1]:
-        assert assert_same_members[0][name].tobytes() == assert_same_members[1][name].tobytes()
+    for cls in (sp.coo_array, sp.coo_matrix):
+        m = cls((np.array([1.0, 2.0]), (np.array([0, big]), np.array([3, 1]))), shape=(big + 1, 4))
+        path = tmp_path / "m.npz"
+        sp.save_npz(path, m)
+        ours, ref = onedata.load_npz(path), sp.load_npz(path)
+        assert type(ours) is type(ref)
+        assert ours.row.dtype == ref.row.dtype == np.int64
+        for name, want in members(ref).items():
+            got = members(ours)[name]
+            assert got.dtype.str == want.dtype.str and got.tobytes() == want.tobytes(), name
 
 
 def test_aligned_stored_file_is_viewed_in_the_map(tmp_path):

@@ -627,6 +627,16 @@ const BENCH_CASES: [&str; 8] = [
     "save_large",
 ];
 
+/// The cases run through the onedata Python package, after the Rust ones.
+const PYTHON_CASES: [&str; 6] = [
+    "py_load_large",
+    "py_load_large_copy",
+    "py_loadone_cold",
+    "py_loadone_hit",
+    "py_full_scan_large",
+    "py_load_npz",
+];
+
 fn bench_json(python: Option<&str>, extra: &[&str]) -> serde_json::Value {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_onedata"));
     cmd.args(["bench", "--quick", "--size-mb", "4", "--json"])
@@ -652,7 +662,15 @@ fn bench_json_reports_every_case_beside_numpy() {
     assert_eq!(r["large_shape"], serde_json::json!([1048, 1000]));
     let cases = r["cases"].as_array().unwrap();
     let names: Vec<&str> = cases.iter().map(|c| c["name"].as_str().unwrap()).collect();
-    assert_eq!(names, BENCH_CASES);
+    let expected: Vec<&str> = BENCH_CASES.iter().chain(&PYTHON_CASES).copied().collect();
+    assert_eq!(
+        names, expected,
+        "is the onedata Python package installed? (pip install ./python)"
+    );
+    for c in &cases[BENCH_CASES.len()..] {
+        assert_eq!(c["side"], "python", "{c}");
+        assert!(c["goal_ratio"].as_f64().unwrap() >= 1.0, "{c}");
+    }
     // The JSON rounds times to 0.001 us (to 1 us from 100 us on) and ratios
     // the same way; the ratio was taken before rounding.
     let half_unit = |x: f64| if x >= 100.0 { 0.5 } else { 0.0005 };

@@ -10,7 +10,8 @@
 //! - typed access works for its own element and index type only;
 //! - for small shapes, `to_dense` and `to_dense_fortran` hold each stored
 //!   value added to zero at its position and zeros elsewhere;
-//! - written back with `write_npz` (small matrices), it reads back equal.
+//! - written back with `write_npz` (small matrices), it reads back equal;
+//! - `read_npz_parts` never panics, and sizes its members exactly.
 //!
 //! Work is capped: dense outputs only up to `MAX_DENSE_BYTES`, write-backs
 //! only up to `MAX_WRITE_NNZ` entries; everything else the reader allocates
@@ -24,8 +25,8 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use onedata::npy::{ElementKind, NpyArray};
 use onedata::sparse::{
-    read_npz, read_npz_bytes, read_npz_info_bytes, CsMatrix, SparseElement, SparseFormat,
-    SparseIndex, SparseMatrix,
+    read_npz, read_npz_bytes, read_npz_info_bytes, read_npz_parts_bytes, CsMatrix, SparseElement,
+    SparseFormat, SparseIndex, SparseMatrix,
 };
 use sprs::CsMatI;
 
@@ -199,7 +200,25 @@ fn wrong_type<T: SparseElement>(m: &SparseMatrix) {
     assert!(m.cs::<T>().is_err(), "{m:?} viewed as {:?}", T::KIND);
 }
 
+/// `read_npz_parts` (the members as scipy's constructors take them): never
+/// a panic; on success every member holds exactly shape x itemsize bytes
+/// and every index member has the one index dtype reported.
+fn check_parts(data: &[u8]) {
+    let Ok(parts) = read_npz_parts_bytes("fuzz.npz", data) else {
+        return;
+    };
+    for p in parts.parts() {
+        let n: usize = p.shape().iter().product();
+        let size = p.dtype().itemsize().expect("numeric member");
+        assert_eq!(p.bytes().as_bytes().len(), n * size, "{}", p.name());
+        if p.name() != "data" {
+            assert_eq!(p.dtype().kind(), Some(parts.index_kind()), "{}", p.name());
+        }
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
+    check_parts(data);
     let info = read_npz_info_bytes("fuzz.npz", data);
     let m = match read_npz_bytes("fuzz.npz", data) {
         Ok(m) => m,

@@ -26,10 +26,13 @@ pub(crate) enum Keep {
     /// Bytes onedata decoded into memory (sparse members, pickled arrays).
     Bytes(Vec<u8>),
     /// Typed memory (sparse index and value buffers).
+    #[allow(dead_code)] // no binding hands out typed vectors yet
     Words(Box<dyn AsBytes>),
     /// A file read into memory of its own, handed to numpy writeable: Rust
     /// makes no reference to these bytes once an array is over them.
     Owned(#[allow(dead_code)] NpyOwned),
+    /// A member of a sparse archive: a range of its map, or decoded bytes.
+    Member(onedata::sparse::PartBytes),
 }
 
 /// Memory that can be viewed as bytes and sent between threads.
@@ -53,6 +56,7 @@ impl Keep {
             Keep::Array(a) => Some(a.data_bytes()),
             Keep::Bytes(b) => Some(b),
             Keep::Words(w) => Some(w.as_bytes()),
+            Keep::Member(m) => Some(m.as_bytes()),
             Keep::Owned(_) => None,
         }
     }
@@ -61,6 +65,7 @@ impl Keep {
         match self {
             Keep::Stored(s) => s.is_mapped(),
             Keep::Array(a) => a.is_mapped(),
+            Keep::Member(m) => m.is_mapped(),
             Keep::Bytes(_) | Keep::Words(_) | Keep::Owned(_) => false,
         }
     }

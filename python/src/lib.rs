@@ -18,7 +18,10 @@ use onedata::recipe::decode_object_npy;
 use onedata::{LoadingRecipe, PyValue};
 
 mod arrays;
+mod b2;
 mod errors;
+mod info;
+mod sparse;
 mod values;
 
 use arrays::{array_over, dtype, Keep, MapOwner};
@@ -57,7 +60,10 @@ fn load(py: Python<'_>, path: PathBuf, mmap: bool) -> PyResult<Bound<'_, PyAny>>
 
 /// An object ndarray as `np.load(allow_pickle=True)` returns it: for a
 /// value decoded from a 0-d array, a 0-d object array holding it.
-fn object_array<'py>(py: Python<'py>, value: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn object_array<'py>(
+    py: Python<'py>,
+    value: Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
     let np = py.import("numpy")?;
     if value.is_instance(&np.getattr("ndarray")?)?
         && value
@@ -145,5 +151,9 @@ fn _onedata(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read_recipe, m)?)?;
     m.add_function(wrap_pyfunction!(write_recipe, m)?)?;
     m.add_function(wrap_pyfunction!(decode_object, m)?)?;
+    m.add_function(wrap_pyfunction!(sparse::npz_parts, m)?)?;
+    m.add_function(wrap_pyfunction!(sparse::write_npz, m)?)?;
+    m.add_function(wrap_pyfunction!(info::info_json, m)?)?;
+    m.add_class::<b2::PyB2Session>()?;
     Ok(())
 }

@@ -75,6 +75,7 @@
 mod dense;
 mod element;
 mod member;
+mod parts;
 mod read;
 mod stored;
 mod structure;
@@ -89,8 +90,9 @@ use sprs::{CsMatBase, CsMatI, SpIndex};
 
 use element::{with_values, Values};
 pub use element::{CsMatrix, SparseElement, SparseIndex};
+pub use parts::{read_npz_parts, read_npz_parts_bytes, NpzPart, NpzParts, PartBytes};
 pub use stored::{read_npz_stored, read_npz_stored_bytes, StoredMatrix, StoredView};
-pub use write::{write_npz_with, NpzOptions};
+pub use write::{write_npz_members, write_npz_with, NpzOptions};
 
 use crate::error::{Error, ErrorKind, Result, SparseError};
 use crate::npy::{Dtype, Element, ElementKind, Header, NpyArray, OpenedFile};

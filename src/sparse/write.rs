@@ -356,8 +356,14 @@ where
             &[1u8],
         ));
     }
+    write_members(path, &members, compressed, align)
+}
+
+/// Writes `members` as a zip archive, atomically: deflated when
+/// `compressed`, else stored with data starting at multiples of `align`.
+fn write_members(path: &Path, members: &[Member<'_>], compressed: bool, align: u64) -> Result<()> {
     if compressed {
-        let deflated = deflate_all(&members).map_err(|e| Error::io(path, e))?;
+        let deflated = deflate_all(members).map_err(|e| Error::io(path, e))?;
         write_atomic(path, |w| {
             let mut zip = ZipWriter::new(w);
             for (m, (bytes, crc)) in members.iter().zip(&deflated) {
@@ -389,6 +395,103 @@ where
             zip.finish().map(|_| ())
         })
     }
+}
+
+/// The member names `scipy.sparse.save_npz` writes, in the archive's spelling.
+const SCIPY_MEMBERS: [&str; 9] = [
+    "indices.npy",
+    "indptr.npy",
+    "row.npy",
+    "col.npy",
+    "offsets.npy",
+    "format.npy",
+    "shape.npy",
+    "data.npy",
+    "_is_array.npy",
+];
+
+/// Writes a sparse `.npz` file from its members as `scipy.sparse.save_npz`
+/// gathers them (`indices`, `indptr`, `row`, `col`, `offsets`, `format`,
+/// `shape`, `data`, `_is_array`): each given as its key, the `.npy` header
+/// `numpy.save` writes for it and its data bytes, written in the order
+/// given, laid out as `options` say (deflated as `numpy.savez_compressed`,
+/// stored as `numpy.savez`, or stored with 64-byte aligned data for
+/// [`read_npz_stored`](super::read_npz_stored) and
+/// [`read_npz_parts`](super::read_npz_parts) to view in place). The file is
+/// written atomically. Each header must parse and promise exactly the bytes
+/// given; nothing else about the matrix is checked here.
+///
+/// ```
+/// # fn main() -> onedata::Result<()> {
+/// use onedata::npy::{Dtype, ElementKind, Header};
+/// use onedata::sparse::{read_npz, write_npz_members, NpzOptions, SparseFormat};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("m.npz");
+/// let i32s = |n| Header::new(Dtype::native(ElementKind::I32), false, &[n]).to_bytes();
+/// let (row, col, data) = ([1i32, 0], [0i32, 2], [2.5f64, -1.0]);
+/// let shape = [2i64, 3];
+/// write_npz_members(
+///     &path,
+///     &[
+///         ("row", &i32s(2), bytemuck::cast_slice(&row)),
+///         ("col", &i32s(2), bytemuck::cast_slice(&col)),
+///         ("format", &Header::new(Dtype::parse("|S3").unwrap(), false, &[]).to_bytes(), b"coo"),
+///         ("shape", &Header::new(Dtype::native(ElementKind::I64), false, &[2]).to_bytes(),
+///          bytemuck::cast_slice(&shape)),
+///         ("data", &Header::new(Dtype::native(ElementKind::F64), false, &[2]).to_bytes(),
+///          bytemuck::cast_slice(&data)),
+///     ],
+///     NpzOptions::COMPRESSED,
+/// )?;
+/// let m = read_npz(&path)?;
+/// assert_eq!(m.format(), SparseFormat::Coo);
+/// assert_eq!(m.to_dense()?.view2::<f64>()?[[1, 0]], 2.5);
+/// # Ok(()) }
+/// ```
+pub fn write_npz_members(
+    path: impl AsRef<Path>,
+    members: &[(&str, &[u8], &[u8])],
+    options: NpzOptions,
+) -> Result<()> {
+    let path = path.as_ref();
+    let refuse = |what: String| Error::argument(format!("{}: {what}", path.display()));
+    let mut out: Vec<Member<'_>> = Vec::with_capacity(members.len());
+    for &(key, header, data) in members {
+        let name = SCIPY_MEMBERS
+            .iter()
+            .copied()
+            .find(|n| n.strip_suffix(".npy") == Some(key))
+            .ok_or_else(|| refuse(format!("{key:?} is not a member save_npz writes")))?;
+        if out.iter().any(|m| m.name == name) {
+            return Err(refuse(format!("member {key:?} given twice")));
+        }
+        let parsed = Header::parse(header)
+            .map_err(|e| refuse(format!("member {key:?} has a bad .npy header: {e}")))?;
+        if parsed.data_offset() != header.len() || parsed.data_len() != Some(data.len()) {
+            return Err(refuse(format!(
+                "member {key:?}: its header does not promise the {} bytes given",
+                data.len()
+            )));
+        }
+        out.push(Member {
+            name,
+            header: header.to_vec(),
+            payload_len: data.len() as u64,
+            emit: Box::new(move |sink| {
+                for c in data.chunks(1 << 20) {
+                    sink(c)?;
+                }
+                Ok(())
+            }),
+        });
+    }
+    let align = if options.aligned && !options.compressed {
+        ARRAY_ALIGN as u64
+    } else {
+        1
+    };
+    write_members(path, &out, options.compressed, align)
 }
 
 /// Deflates every member, the large ones on threads of their own.

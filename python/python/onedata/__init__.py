@@ -28,6 +28,9 @@ from ._errors import (
 from ._io import load, read_recipe, save
 from ._onedata import __version__
 from ._session import LoadingRecipe, OneCache, SessionData
+from ._b2 import B2Session
+from ._info import info
+from ._sparse import load_npz, save_npz
 
 __all__ = [
     "__version__",
@@ -37,6 +40,10 @@ __all__ = [
     "SessionData",
     "LoadingRecipe",
     "OneCache",
+    "load_npz",
+    "save_npz",
+    "info",
+    "B2Session",
     "Error",
     "FileNotFound",
     "PermissionDenied",

@@ -1,0 +1,187 @@
+"""``onedata.B2Session``: vrAnalysis's B2 session type, loaded by onedata."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, List, Optional, Union
+
+from . import _onedata
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+__all__ = ["B2Session"]
+
+
+def _result(value: Any) -> Any:
+    # A matrix kept sparse comes back as ("sparse", path): load it as scipy's.
+    if isinstance(value, tuple) and len(value) == 2 and value[0] == "sparse":
+        from ._sparse import load_npz
+
+        return load_npz(value[1])
+    return value
+
+
+class B2Session:
+    """A vrAnalysis B2 session (suite2p imaging output under ``suite2p/``).
+
+    Loads run in Rust with the GIL released. Dense results are read-only
+    numpy arrays over onedata's memory (the file's map for ``.npy`` files
+    loaded as they are; the one concatenated copy for recipes such as
+    ``mpci.roiActivityF``, ``S2P("F")`` then ``transpose``, which come back
+    as vrAnalysis computes them, dtype and memory order included). Object
+    arrays (suite2p's ``stat``, ``ops``) are decoded by onedata's restricted
+    pickle reader, which executes nothing. Loads are cached and shared
+    between sessions made with :meth:`with_spks_type`.
+
+    Parameters
+    ----------
+    root : str or os.PathLike
+        The data root: the session is ``root/mouse_name/date/session_id``.
+    mouse_name : str
+    date : str
+        ``YYYY-MM-DD``.
+    session_id : str, optional
+    spks_type : str, optional
+        Which activity :meth:`spks` returns: ``"significant"`` (default),
+        ``"oasis"``, ``"deconvolved"``, ``"raw"``, ``"neuropil"``,
+        ``"sigbase"``, ``"sigrebase"`` or ``"corrected"``.
+
+    Examples
+    --------
+    >>> import onedata
+    >>> s = onedata.B2Session("/data", "ATL001", "2024-05-03", "701")  # doctest: +SKIP
+    >>> f = s.loadone("mpci.roiActivityF")      # frames x ROIs  # doctest: +SKIP
+    >>> s.get_roi_position("median").shape     # doctest: +SKIP
+    (26, 3)
+    """
+
+    def __init__(
+        self,
+        root: PathLike,
+        mouse_name: str,
+        date: str,
+        session_id: Optional[str] = None,
+        spks_type: Optional[str] = None,
+        *,
+        _inner: Any = None,
+    ) -> None:
+        if _inner is None:
+            _inner = _onedata.B2Session(os.fspath(root), mouse_name, str(date), session_id, spks_type)
+        self._inner = _inner
+
+    @classmethod
+    def open(cls, data_path: PathLike) -> "B2Session":
+        """The session kept in ``data_path`` (``.../mouse/YYYY-MM-DD[/session_id]``)."""
+        return cls(None, "", "", _inner=_onedata.B2Session.open(os.fspath(data_path)))
+
+    def with_spks_type(self, spks_type: str) -> "B2Session":
+        """The same session (sharing its cache and values) with another spks type."""
+        return B2Session(None, "", "", _inner=self._inner.with_spks_type(spks_type))
+
+    @property
+    def spks_type(self) -> str:
+        """The spks type in force."""
+        return self._inner.spks_type
+
+    @property
+    def session_name(self) -> List[str]:
+        """``[mouse_name, date(, session_id)]``."""
+        return self._inner.session_name
+
+    def session_print(self, joinby: str = "/") -> str:
+        """The session's name parts joined by ``joinby``."""
+        return self._inner.session_print(joinby)
+
+    @property
+    def data_path(self):
+        """The session folder."""
+        return self._inner.data_path
+
+    @property
+    def one_path(self):
+        """The session's ``oneData`` folder."""
+        return self._inner.one_path
+
+    @property
+    def s2p_path(self):
+        """``data_path / "suite2p"``."""
+        return self._inner.s2p_path
+
+    @property
+    def neuropil_coefficient(self) -> float:
+        """The neuropil coefficient of ``corrected`` spks."""
+        return self._inner.neuropil_coefficient
+
+    @property
+    def opts(self) -> dict:
+        """The registration options of ``vrExperimentOptions.json``."""
+        return json.loads(self._inner.options_json())
+
+    def loadone(self, name: str, force: bool = False, sparse: bool = False, keep_sparse: bool = False) -> Any:
+        """Load the onedata file ``name``, resolving loading recipes, as vrAnalysis's ``loadone``.
+
+        Parameters
+        ----------
+        name : str
+            The onedata name (``mpci.roiActivityF``), without extension.
+        force : bool, optional
+            Reload even if cached.
+        sparse : bool, optional
+            Load ``name.npz`` (a scipy sparse matrix): densified as scipy's
+            ``toarray()`` unless ``keep_sparse``.
+        keep_sparse : bool, optional
+            With ``sparse``, return the scipy sparse object (see
+            :func:`onedata.load_npz`).
+
+        Returns
+        -------
+        numpy.ndarray, scipy sparse object, or the Python value of an object array
+
+        Examples
+        --------
+        >>> f = session.loadone("mpci.roiActivityF")  # doctest: +SKIP
+        >>> f.flags.writeable  # doctest: +SKIP
+        False
+        """
+        return _result(self._inner.loadone(name, force, sparse, keep_sparse))
+
+    def spks(self, spks_type: Optional[str] = None) -> Any:
+        """The activity of the session's spks type (or of ``spks_type``), frames x ROIs."""
+        return _result(self._inner.spks(spks_type))
+
+    def load_s2p(self, var_name: str, concatenate: bool = True) -> Any:
+        """vrAnalysis's ``load_s2p``: a suite2p variable of every plane, concatenated."""
+        return _result(self._inner.load_s2p(var_name, concatenate))
+
+    def get_roi_position(self, mode: str = "weightedmean") -> Any:
+        """vrAnalysis's ``get_roi_position``: ``(nROIs, 3)`` float64, columns ``x, y, planeID``."""
+        return self._inner.get_roi_position(mode)
+
+    def loadfcorr(self) -> Any:
+        """vrAnalysis's ``loadfcorr``: ``F - c * (Fneu - mean(Fneu))``, ROIs x frames."""
+        return self._inner.loadfcorr()
+
+    def get_value(self, key: str) -> Any:
+        """The session value ``key`` (``vrExperimentValues.json``), as ``json.load`` reads it."""
+        return json.loads(self._inner.get_value_json(key))
+
+    def set_value(self, key: str, value: Any) -> None:
+        """Set the session value ``key`` and save the values file."""
+        self._inner.set_value_json(key, json.dumps(value))
+
+    @property
+    def values(self) -> dict:
+        """Every session value."""
+        return json.loads(self._inner.values_json())
+
+    def get_saved_one(self) -> list:
+        """The files in the session's ``oneData`` folder."""
+        return self._inner.get_saved_one()
+
+    def clear_cache(self, file_names: Optional[List[str]] = None) -> None:
+        """Drop cached loads (all, or of these file names)."""
+        self._inner.clear_cache(file_names)
+
+    def __repr__(self) -> str:
+        return repr(self._inner)

@@ -154,6 +154,16 @@ pub(crate) struct Archive<'a> {
     concat: u64,
 }
 
+/// An entry's name, shown as [`Entry::display_name`] shows it (`{:?}`
+/// quotes it), for messages made only when there is an error.
+struct NameOf<'e>(&'e Entry);
+
+impl std::fmt::Debug for NameOf<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&String::from_utf8_lossy(&self.0.name), f)
+    }
+}
+
 /// The bytes of one member as [`Archive::raw_data`] finds them.
 #[derive(Clone, Copy)]
 pub(crate) struct Raw<'a> {
@@ -397,7 +407,8 @@ impl<'a> Archive<'a> {
     /// The compressed bytes of `entry`, after checking its local header
     /// (read from a copy where one holds it).
     pub(crate) fn raw_data(&self, entry: &Entry) -> Result<Raw<'a>, SparseError> {
-        let name = entry.display_name();
+        // The name for messages, made only when one is given.
+        let name = NameOf(entry);
         let at = self
             .local_at(entry)
             .ok_or_else(|| bad(format!("member {name:?}: local header offset out of range")))?;

@@ -19,6 +19,12 @@
 //! behaviour. [`StoredView::to_sprs`] runs sprs's full structure check
 //! (`O(nnz)`) and gives a `sprs::CsMatViewI` over the same bytes.
 //!
+//! The load reads no page of the map: the zip directory, the local and
+//! `.npy` headers, the small members and the index pointer are read with
+//! `pread` (the file's first 4 KiB when it is opened, its last 4 KiB, then
+//! one read per cluster of the rest), as a dense open reads its header, and
+//! checked in those copies; only what they miss is read from the map.
+//!
 //! [`NpzOptions::ALIGNED`]: super::NpzOptions::ALIGNED
 
 use std::ops::Range;
@@ -26,7 +32,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::element::{SparseElement, SparseIndex};
-use super::member::{self, Member};
+use super::member::Member;
 use super::structure::check_indptr;
 use super::zip::{Archive, Copies, Want};
 use super::{read, SparseFormat};
@@ -206,26 +212,6 @@ fn from_storage(
     })
 }
 
-fn dtype_error(m: &Member<'_>, expected: &'static str) -> SparseError {
-    SparseError::MemberDtype {
-        member: m.name().to_string(),
-        found: m.header().dtype().descr(),
-        expected,
-    }
-}
-
-fn require_1d(m: &Member<'_>) -> Result<(), SparseError> {
-    if m.header().shape().len() == 1 {
-        Ok(())
-    } else {
-        Err(SparseError::MemberShape {
-            member: m.name().to_string(),
-            found: m.header().shape().to_vec(),
-            expected: "1-d".to_string(),
-        })
-    }
-}
-
 /// The member's data in place when the map can hold it as `align`-aligned
 /// native elements, else an owned, byte-swapped copy.
 fn part(
@@ -277,57 +263,35 @@ fn parse(
     storage: &Arc<Storage>,
 ) -> Result<StoredMatrix, SparseError> {
     let meta = read::read_meta(archive)?;
-    let csc = match meta.format {
-        SparseFormat::Csc => true,
-        SparseFormat::Csr => false,
-        other => return Err(SparseError::UnsupportedFormat(other.as_str().to_string())),
-    };
-    let data = member::open(archive, "data")?;
-    let indices = member::open(archive, "indices")?;
-    let indptr = member::open(archive, "indptr")?;
-    for m in [&data, &indices, &indptr] {
-        require_1d(m)?;
+    if !matches!(meta.format, SparseFormat::Csc | SparseFormat::Csr) {
+        return Err(SparseError::UnsupportedFormat(
+            meta.format.as_str().to_string(),
+        ));
     }
-    let kind = data
-        .header()
-        .dtype()
-        .kind()
-        .ok_or_else(|| dtype_error(&data, "a numeric dtype"))?;
-    let index_kind = match (
-        indices.header().dtype().kind(),
-        indptr.header().dtype().kind(),
-    ) {
-        (Some(ElementKind::I32), Some(ElementKind::I32)) => ElementKind::I32,
-        (Some(ElementKind::I64), Some(ElementKind::I64)) => ElementKind::I64,
-        _ => {
-            return Err(dtype_error(
-                &indices,
-                "int32 or int64 indices, with an index pointer of the same dtype",
-            ))
-        }
-    };
-    let [rows, cols] = meta.shape;
-    let (major, minor) = if csc { (cols, rows) } else { (rows, cols) };
-    let expected = major.checked_add(1).ok_or_else(|| SparseError::BadShape {
-        shape: vec![rows as i128, cols as i128],
-        reason: "dimension too large",
-    })?;
-    if indptr.len() != expected {
-        return Err(SparseError::BadIndptr(format!(
-            "it has {} entries, expected {expected} (the {} count plus one)",
-            indptr.len(),
-            if csc { "column" } else { "row" }
-        )));
-    }
-    if indices.len() != data.len() {
-        return Err(SparseError::LengthMismatch {
-            first: data.name().to_string(),
-            first_len: data.len(),
-            second: indices.name().to_string(),
-            second_len: indices.len(),
-        });
-    }
-    let _ = minor;
+    let (members, (kind, index_kind)) =
+        read::open_compressed(archive, &meta, |data, indices, indptr| {
+            let kind = read::data_kind(data)?;
+            let index_kind = match (
+                indices.header().dtype().kind(),
+                indptr.header().dtype().kind(),
+            ) {
+                (Some(ElementKind::I32), Some(ElementKind::I32)) => ElementKind::I32,
+                (Some(ElementKind::I64), Some(ElementKind::I64)) => ElementKind::I64,
+                _ => {
+                    return Err(read::dtype_error(
+                        indices,
+                        "int32 or int64 indices, with an index pointer of the same dtype",
+                    ))
+                }
+            };
+            Ok((kind, index_kind))
+        })?;
+    let read::Compressed {
+        data,
+        indices,
+        indptr,
+        ..
+    } = members;
     let stored = data.len();
     // The index pointer is checked in the copy read beforehand when there
     // is one (the same bytes as the map's; no page of the map touched).

@@ -303,6 +303,7 @@ pub(crate) struct Compressed<'a> {
     pub(crate) lanes_plus_one: usize,
 }
 
+/// Opens and checks the members of a CSC or CSR file (see [`Compressed`]).
 pub(crate) fn open_compressed<'a, K>(
     archive: &Archive<'a>,
     meta: &Meta,

@@ -761,6 +761,46 @@ mod tests {
     }
 
     #[test]
+    fn plan_reads_an_aligned_sparse_file_in_one_more_range() {
+        // As `read_npz_stored` reads it: the first 4 KiB, the last 4 KiB,
+        // then what the plan asks for, in one range, after which every
+        // small member is held whole by a copy and no header is missing.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.npz");
+        let m = crate::demo::random_csc(3000, 500, 0.05, 3);
+        crate::sparse::write_npz_with(&path, &m, crate::sparse::NpzOptions::ALIGNED).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let tail_at = (bytes.len() - 4096) & !63;
+        let mut copies = Copies::default();
+        copies.push(0, &bytes[..4096]);
+        copies.push(tail_at, &bytes[tail_at..]);
+        let archive = Archive::parse_with(&bytes, copies.clone()).unwrap();
+        let wanted = [
+            ("format", Want::Whole),
+            ("shape", Want::Whole),
+            ("_is_array", Want::Whole),
+            ("indptr", Want::Whole),
+            ("indices", Want::Headers),
+            ("data", Want::Headers),
+        ];
+        let plan = archive.plan(&wanted);
+        assert_eq!(plan.len(), 1, "{plan:?}");
+        assert!(plan[0].len() < 8192, "{plan:?}");
+        copies.push(plan[0].start, &bytes[plan[0].clone()]);
+        let archive = archive.with_copies(copies);
+        for (key, want) in wanted {
+            let raw = archive.raw_data(archive.find(key).unwrap()).unwrap();
+            let held = if want == Want::Whole {
+                raw.data.len()
+            } else {
+                256
+            };
+            assert!(raw.copy.len() >= held, "{key}: {}", raw.copy.len());
+            assert_eq!(raw.copy, &raw.data[..raw.copy.len()], "{key}");
+        }
+    }
+
+    #[test]
     fn reads_zip64_end_records() {
         // One stored member, then a directory found through the zip64 end
         // record and its locator, the classic record saturated.

@@ -705,11 +705,13 @@ fn bench_json_reports_every_case_beside_numpy() {
         .iter()
         .find(|c| c["name"] == "sparse_load_stored")
         .unwrap();
+    // The ratio is of the paired runs: ours and the dense cold open timed
+    // in alternating blocks.
     let (ours, dense) = (
-        stored["onedata_us"].as_f64().unwrap(),
+        stored["paired_onedata_us"].as_f64().unwrap(),
         stored["dense_cold_us"].as_f64().unwrap(),
     );
-    assert_eq!(dense, large["onedata_us"].as_f64().unwrap());
+    assert!(stored["onedata_us"].as_f64().unwrap() > 0.0 && dense > 0.0);
     assert!(
         close(stored["ratio_vs_dense_cold"].as_f64().unwrap(), ours, dense),
         "{stored}"

@@ -10,8 +10,8 @@ use std::fs::File;
 use std::path::Path;
 
 use super::header::Header;
-use super::storage::Storage;
-use crate::error::{Error, Fault, HeaderError, Result};
+use super::storage::{AlignedBuf, Storage};
+use crate::error::{Error, ErrorKind, Fault, HeaderError, Result};
 
 /// Bytes read from the start of a file with the first read: `numpy.save`'s
 /// headers are 128 bytes (64 for old files), and a page holds all but
@@ -23,9 +23,14 @@ pub(crate) struct OpenedFile<'p> {
     path: &'p Path,
     file: File,
     len: usize,
-    head: [u8; HEAD_READ],
+    head: Head,
     got: usize,
 }
+
+/// The first bytes, 64-byte aligned in memory as a map's bytes are (so
+/// that elements the file holds aligned are aligned in the copy too).
+#[repr(C, align(64))]
+struct Head([u8; HEAD_READ]);
 
 impl<'p> OpenedFile<'p> {
     /// Opens `path` and reads up to its first 4096 bytes: open, fstat and
@@ -36,8 +41,8 @@ impl<'p> OpenedFile<'p> {
         let len = file.metadata().map_err(io)?.len();
         let len = usize::try_from(len)
             .map_err(|_| Error::invalid(path, HeaderError::DimensionTooLarge))?;
-        let mut head = [0u8; HEAD_READ];
-        let got = read_prefix(&file, &mut head).map_err(io)?;
+        let mut head = Head([0u8; HEAD_READ]);
+        let got = read_at(&file, &mut head.0, 0).map_err(io)?;
         Ok(OpenedFile {
             path,
             file,
@@ -59,7 +64,23 @@ impl<'p> OpenedFile<'p> {
 
     /// The first bytes of the file (all of it, for files under 4 KiB).
     pub(crate) fn prefix(&self) -> &[u8] {
-        &self.head[..self.got]
+        &self.head.0[..self.got]
+    }
+
+    /// Reads the bytes `at..at + len` with one positioned read (more only
+    /// if the kernel returns less), into a buffer 8-byte aligned in memory:
+    /// fewer bytes if the file ends first. Touches no page of a map.
+    pub(crate) fn read_at(&self, at: usize, len: usize) -> Result<AlignedBuf> {
+        let io = |e| Error::io(self.path, e);
+        let mut buf = AlignedBuf::try_zeroed(len).ok_or_else(|| {
+            Error::new(ErrorKind::OutOfMemory {
+                what: format!("a read of {}", self.path.display()),
+                bytes: len as u128,
+            })
+        })?;
+        let got = read_at(&self.file, buf.as_bytes_mut(), at as u64).map_err(io)?;
+        buf.truncate(got);
+        Ok(buf)
     }
 
     /// Reads `buf.len()` bytes from offset `at` of the file, splitting the
@@ -137,15 +158,16 @@ impl<'p> OpenedFile<'p> {
     }
 }
 
-/// Reads from offset 0 of `file` until `buf` is full or the file ends;
+/// Reads from offset `at` of `file` until `buf` is full or the file ends;
 /// returns the bytes read.
-fn read_prefix(file: &File, buf: &mut [u8]) -> std::io::Result<usize> {
+fn read_at(file: &File, buf: &mut [u8], at: u64) -> std::io::Result<usize> {
     let mut got = 0;
     while got < buf.len() {
+        let pos = at.saturating_add(got as u64);
         #[cfg(unix)]
-        let n = std::os::unix::fs::FileExt::read_at(file, &mut buf[got..], got as u64);
+        let n = std::os::unix::fs::FileExt::read_at(file, &mut buf[got..], pos);
         #[cfg(windows)]
-        let n = std::os::windows::fs::FileExt::seek_read(file, &mut buf[got..], got as u64);
+        let n = std::os::windows::fs::FileExt::seek_read(file, &mut buf[got..], pos);
         match n {
             Ok(0) => break,
             Ok(n) => got += n,

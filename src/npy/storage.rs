@@ -134,6 +134,11 @@ impl AlignedBuf {
         self.len
     }
 
+    /// Keeps the first `len` bytes (no change if there are fewer).
+    pub(crate) fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
     pub(crate) fn as_bytes(&self) -> &[u8] {
         match &self.mem {
             Mem::Words(w) => &bytemuck::cast_slice(w)[..self.len],

@@ -5,7 +5,7 @@
 use bytemuck::{AnyBitPattern, NoUninit, Zeroable};
 use flate2::{Decompress, FlushDecompress, Status};
 
-use super::zip::{Archive, Entry, DEFLATED, STORED};
+use super::zip::{Archive, Entry, Raw, DEFLATED, STORED};
 use crate::error::{HeaderError, SparseError};
 use crate::npy::{ElementKind, Header, MAX_HEADER_CHARS};
 
@@ -30,6 +30,9 @@ enum Codec {
 struct Stream<'a> {
     name: String,
     input: &'a [u8],
+    /// A prefix of `input` copied beforehand (see [`Raw`]): stored bytes
+    /// are read from it where it holds them, sparing the map's pages.
+    copy: &'a [u8],
     in_pos: usize,
     codec: Codec,
     ended: bool,
@@ -82,7 +85,7 @@ impl<'a> Member<'a> {
                 what: "encryption".into(),
             });
         }
-        let input = archive.raw_data(entry)?;
+        let Raw { data: input, copy } = archive.raw_data(entry)?;
         let codec = match entry.method {
             STORED => {
                 if entry.uncompressed != entry.compressed {
@@ -118,6 +121,7 @@ impl<'a> Member<'a> {
         let mut stream = Stream {
             name,
             input,
+            copy,
             in_pos: 0,
             codec,
             ended: false,
@@ -154,10 +158,19 @@ impl<'a> Member<'a> {
     /// archive, right after its header; `None` for a deflated member. The
     /// CRC is not checked (that would read every byte).
     pub(crate) fn stored_data(&self) -> Option<&'a [u8]> {
+        self.stored_in(self.stream.input)
+    }
+
+    /// [`Member::stored_data`] from the copy read beforehand, when it
+    /// holds all of it: the same bytes, read without touching the map.
+    pub(crate) fn stored_copy(&self) -> Option<&'a [u8]> {
+        self.stored_in(self.stream.copy)
+    }
+
+    fn stored_in(&self, input: &'a [u8]) -> Option<&'a [u8]> {
         match self.stream.codec {
             Codec::Stored => {
                 let start = self.stream.in_pos;
-                let input: &'a [u8] = self.stream.input;
                 input.get(start..start.checked_add(self.data_len())?)
             }
             Codec::Deflate(_) => None,
@@ -257,22 +270,59 @@ impl Stream<'_> {
     }
 
     fn read_header(&mut self) -> Result<Header, SparseError> {
-        let total = self.total;
-        let first = (PREAMBLE as u64).min(total) as usize;
+        let header = match self.codec {
+            Codec::Stored => self.read_stored_header(),
+            Codec::Deflate(_) => self.read_header_copied(),
+        }?;
+        self.check_header(header)
+    }
+
+    /// A stored member's header, parsed where it lies (in the copy read
+    /// beforehand when that holds it), without copying it.
+    fn read_stored_header(&mut self) -> Result<Header, SparseError> {
+        let first = (PREAMBLE as u64).min(self.total) as usize;
+        let (copy, input) = (self.copy, self.input);
+        let pick = |n: usize| copy.get(..n).or_else(|| input.get(..n));
+        let short = || SparseError::Decompress {
+            member: self.name.clone(),
+            detail: "stored data is shorter than its size".into(),
+        };
+        let prefix = pick(first).ok_or_else(short)?;
+        let needed = self.needed_header_len(prefix)?;
+        let bytes = pick(needed).ok_or_else(short)?;
+        self.crc.update(bytes);
+        self.in_pos = needed;
+        Header::parse(bytes).map_err(|e| self.header_error(e))
+    }
+
+    /// A deflated member's header, decoded into a buffer.
+    fn read_header_copied(&mut self) -> Result<Header, SparseError> {
+        let first = (PREAMBLE as u64).min(self.total) as usize;
         let mut buf = vec![0u8; first];
         self.read_exact(&mut buf)?;
-        let needed = Header::required_len(&buf).map_err(|e| self.header_error(e))?;
+        let needed = self.needed_header_len(&buf)?;
+        buf.resize(needed, 0);
+        self.read_exact(&mut buf[first..])?;
+        Header::parse(&buf).map_err(|e| self.header_error(e))
+    }
+
+    /// The length of the header whose first bytes are `prefix`, checked
+    /// against numpy's limit and the member's size.
+    fn needed_header_len(&self, prefix: &[u8]) -> Result<usize, SparseError> {
+        let total = self.total;
+        let first = prefix.len();
+        let needed = Header::required_len(prefix).map_err(|e| self.header_error(e))?;
         // numpy refuses headers over 10000 characters (4 bytes at most each).
         if needed > PREAMBLE + 4 * MAX_HEADER_CHARS {
             return Err(self.header_error(HeaderError::TooLarge(needed - PREAMBLE)));
         }
         if needed as u64 > total {
-            return Err(self.header_error(Header::length_past_end(&buf, total)));
+            return Err(self.header_error(Header::length_past_end(prefix, total)));
         }
         if needed < first {
             // A header text of under two bytes: the preamble already read
             // runs past it, and no dict fits in it anyway.
-            let error = Header::parse(&buf[..needed])
+            let error = Header::parse(&prefix[..needed])
                 .err()
                 .unwrap_or(HeaderError::Syntax {
                     offset: 0,
@@ -280,9 +330,12 @@ impl Stream<'_> {
                 });
             return Err(self.header_error(error));
         }
-        buf.resize(needed, 0);
-        self.read_exact(&mut buf[first..])?;
-        let header = Header::parse(&buf).map_err(|e| self.header_error(e))?;
+        Ok(needed)
+    }
+
+    /// Checks a parsed header against the member's size.
+    fn check_header(&self, header: Header) -> Result<Header, SparseError> {
+        let total = self.total;
         let data_len = header.data_len().ok_or_else(|| SparseError::MemberDtype {
             member: self.name.clone(),
             found: header.dtype().descr(),
@@ -308,9 +361,11 @@ impl Stream<'_> {
             match &mut self.codec {
                 Codec::Stored => {
                     let n = end - start;
+                    let range = self.in_pos..self.in_pos + n;
                     let src = self
-                        .input
-                        .get(self.in_pos..self.in_pos + n)
+                        .copy
+                        .get(range.clone())
+                        .or_else(|| self.input.get(range))
                         .ok_or_else(|| SparseError::Decompress {
                             member: self.name.clone(),
                             detail: "stored data is shorter than its size".into(),

@@ -19,6 +19,12 @@
 //! behaviour. [`StoredView::to_sprs`] runs sprs's full structure check
 //! (`O(nnz)`) and gives a `sprs::CsMatViewI` over the same bytes.
 //!
+//! The load reads no page of the map: the zip directory, the local and
+//! `.npy` headers, the small members and the index pointer are read with
+//! `pread` (the file's first 4 KiB when it is opened, its last 4 KiB, then
+//! one read per cluster of the rest), as a dense open reads its header, and
+//! checked in those copies; only what they miss is read from the map.
+//!
 //! [`NpzOptions::ALIGNED`]: super::NpzOptions::ALIGNED
 
 use std::ops::Range;
@@ -26,9 +32,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::element::{SparseElement, SparseIndex};
-use super::member::{self, Member};
+use super::member::Member;
 use super::structure::check_indptr;
-use super::zip::Archive;
+use super::zip::{Archive, Copies, Want};
 use super::{read, SparseFormat};
 use crate::error::{Error, ErrorKind, Result, SparseError};
 use crate::npy::{AlignedBuf, ElementKind, OpenedFile, Storage};
@@ -117,51 +123,93 @@ pub fn read_npz_stored(path: impl AsRef<Path>) -> Result<StoredMatrix> {
         ));
     }
     let storage = Arc::new(file.map()?);
-    from_storage(path, storage)
+    let len = storage.as_bytes().len();
+    let head = file.prefix();
+    from_storage(path, storage, &head[..head.len().min(len)], |at, n| {
+        file.read_at(at, n)
+    })
 }
 
 /// Fuzzing and test shim: [`read_npz_stored`] on bytes held in memory
-/// (copied once into an aligned buffer; nothing is mapped).
+/// (copied once into an aligned buffer; nothing is mapped). The reads the
+/// file path makes with `pread` are copies of these bytes, so that the
+/// same code runs.
 #[doc(hidden)]
 pub fn read_npz_stored_bytes(path: impl AsRef<Path>, bytes: &[u8]) -> Result<StoredMatrix> {
     let storage = Arc::new(Storage::Owned(AlignedBuf::copy_from(bytes)));
-    from_storage(path.as_ref(), storage)
+    let head = &bytes[..bytes.len().min(HEAD)];
+    let head = AlignedBuf::copy_from(head);
+    from_storage(path.as_ref(), storage, head.as_bytes(), |at, n| {
+        let end = at.saturating_add(n).min(bytes.len());
+        Ok(AlignedBuf::copy_from(bytes.get(at..end).unwrap_or(&[])))
+    })
 }
 
-fn from_storage(path: &Path, storage: Arc<Storage>) -> Result<StoredMatrix> {
-    let parsed = {
-        let bytes = storage.as_bytes();
-        if bytes.len() < 22 {
-            Err(SparseError::NotZip("too short to be a zip archive"))
-        } else {
-            Archive::parse(bytes).and_then(|a| parse(&a, bytes, &storage))
-        }
+/// Bytes the in-memory shim copies as the file's first read (as
+/// [`OpenedFile::open`] reads them).
+const HEAD: usize = 4096;
+/// Bytes read from the end of the file with one `pread` for the zip end
+/// record and directory (a stored sparse file's directory and last member
+/// take under 1 KiB; a longer directory is read from the map).
+const TAIL: usize = 4096;
+
+/// The members a stored load parses, and how much of each it reads first.
+const WANTED: [(&str, Want); 6] = [
+    ("format", Want::Whole),
+    ("shape", Want::Whole),
+    ("_is_array", Want::Whole),
+    ("indptr", Want::Whole),
+    ("indices", Want::Headers),
+    ("data", Want::Headers),
+];
+
+/// Parses the archive in `storage`. Before any byte of the map is read,
+/// the directory (at the end) and then the headers and small members are
+/// read with `read_at` (a `pread` of the file), so that a load from a map
+/// touches none of its pages: `head` is the file's first bytes, already
+/// read. Where a copy misses something (a long directory or header, a
+/// large index pointer), it is read from the map.
+fn from_storage(
+    path: &Path,
+    storage: Arc<Storage>,
+    head: &[u8],
+    read_at: impl Fn(usize, usize) -> Result<AlignedBuf>,
+) -> Result<StoredMatrix> {
+    let invalid = |e| Error::invalid(path, e);
+    let bytes = storage.as_bytes();
+    if bytes.len() < 22 {
+        return Err(invalid(SparseError::NotZip(
+            "too short to be a zip archive",
+        )));
+    }
+    let len = bytes.len();
+    let mut copies = Copies::default();
+    copies.push(0, head);
+    // The tail, from a multiple of 64 (the copy keeps the file's alignment).
+    let tail_at = len.saturating_sub(TAIL) & !63;
+    let tail = if head.len() < len {
+        Some(read_at(tail_at, len - tail_at)?)
+    } else {
+        None
     };
-    let p = parsed.map_err(|e| Error::invalid(path, e))?;
+    if let Some(t) = &tail {
+        copies.push(tail_at, t.as_bytes());
+    }
+    let archive = Archive::parse_with(bytes, copies.clone()).map_err(invalid)?;
+    let reads = archive
+        .plan(&WANTED)
+        .into_iter()
+        .map(|r| Ok((r.start, read_at(r.start, r.len())?)))
+        .collect::<Result<Vec<_>>>()?;
+    for (at, b) in &reads {
+        copies.push(*at, b.as_bytes());
+    }
+    let archive = archive.with_copies(copies);
+    let p = parse(&archive, bytes, &storage).map_err(invalid)?;
     Ok(StoredMatrix {
         path: Arc::from(path),
         ..p
     })
-}
-
-fn dtype_error(m: &Member<'_>, expected: &'static str) -> SparseError {
-    SparseError::MemberDtype {
-        member: m.name().to_string(),
-        found: m.header().dtype().descr(),
-        expected,
-    }
-}
-
-fn require_1d(m: &Member<'_>) -> Result<(), SparseError> {
-    if m.header().shape().len() == 1 {
-        Ok(())
-    } else {
-        Err(SparseError::MemberShape {
-            member: m.name().to_string(),
-            found: m.header().shape().to_vec(),
-            expected: "1-d".to_string(),
-        })
-    }
 }
 
 /// The member's data in place when the map can hold it as `align`-aligned
@@ -215,62 +263,47 @@ fn parse(
     storage: &Arc<Storage>,
 ) -> Result<StoredMatrix, SparseError> {
     let meta = read::read_meta(archive)?;
-    let csc = match meta.format {
-        SparseFormat::Csc => true,
-        SparseFormat::Csr => false,
-        other => return Err(SparseError::UnsupportedFormat(other.as_str().to_string())),
-    };
-    let data = member::open(archive, "data")?;
-    let indices = member::open(archive, "indices")?;
-    let indptr = member::open(archive, "indptr")?;
-    for m in [&data, &indices, &indptr] {
-        require_1d(m)?;
+    if !matches!(meta.format, SparseFormat::Csc | SparseFormat::Csr) {
+        return Err(SparseError::UnsupportedFormat(
+            meta.format.as_str().to_string(),
+        ));
     }
-    let kind = data
-        .header()
-        .dtype()
-        .kind()
-        .ok_or_else(|| dtype_error(&data, "a numeric dtype"))?;
-    let index_kind = match (
-        indices.header().dtype().kind(),
-        indptr.header().dtype().kind(),
-    ) {
-        (Some(ElementKind::I32), Some(ElementKind::I32)) => ElementKind::I32,
-        (Some(ElementKind::I64), Some(ElementKind::I64)) => ElementKind::I64,
-        _ => {
-            return Err(dtype_error(
-                &indices,
-                "int32 or int64 indices, with an index pointer of the same dtype",
-            ))
-        }
-    };
-    let [rows, cols] = meta.shape;
-    let (major, minor) = if csc { (cols, rows) } else { (rows, cols) };
-    let expected = major.checked_add(1).ok_or_else(|| SparseError::BadShape {
-        shape: vec![rows as i128, cols as i128],
-        reason: "dimension too large",
-    })?;
-    if indptr.len() != expected {
-        return Err(SparseError::BadIndptr(format!(
-            "it has {} entries, expected {expected} (the {} count plus one)",
-            indptr.len(),
-            if csc { "column" } else { "row" }
-        )));
-    }
-    if indices.len() != data.len() {
-        return Err(SparseError::LengthMismatch {
-            first: data.name().to_string(),
-            first_len: data.len(),
-            second: indices.name().to_string(),
-            second_len: indices.len(),
-        });
-    }
-    let _ = minor;
+    let (members, (kind, index_kind)) =
+        read::open_compressed(archive, &meta, |data, indices, indptr| {
+            let kind = read::data_kind(data)?;
+            let index_kind = match (
+                indices.header().dtype().kind(),
+                indptr.header().dtype().kind(),
+            ) {
+                (Some(ElementKind::I32), Some(ElementKind::I32)) => ElementKind::I32,
+                (Some(ElementKind::I64), Some(ElementKind::I64)) => ElementKind::I64,
+                _ => {
+                    return Err(read::dtype_error(
+                        indices,
+                        "int32 or int64 indices, with an index pointer of the same dtype",
+                    ))
+                }
+            };
+            Ok((kind, index_kind))
+        })?;
+    let read::Compressed {
+        data,
+        indices,
+        indptr,
+        ..
+    } = members;
     let stored = data.len();
+    // The index pointer is checked in the copy read beforehand when there
+    // is one (the same bytes as the map's; no page of the map touched).
+    let copy = indptr.stored_copy();
     let indptr = part(indptr, index_kind, bytes, storage)?;
+    let check = match copy {
+        Some(c) if indptr.is_mapped() => c,
+        _ => indptr.bytes(),
+    };
     let nnz = match index_kind {
-        ElementKind::I64 => quick_indptr::<i64>(typed(indptr.bytes())?, stored)?,
-        _ => quick_indptr::<i32>(typed(indptr.bytes())?, stored)?,
+        ElementKind::I64 => quick_indptr::<i64>(typed_or_aligned(check, &indptr)?, stored)?,
+        _ => quick_indptr::<i32>(typed_or_aligned(check, &indptr)?, stored)?,
     };
     let indices = part(indices, index_kind, bytes, storage)?;
     let data = part(data, kind, bytes, storage)?;
@@ -306,6 +339,15 @@ fn quick_indptr<I: SparseIndex + PartialOrd + Default>(
     } else {
         check_indptr(indptr, len)
     }
+}
+
+/// `check` as elements, or the part's own bytes when `check` is not
+/// aligned for them.
+fn typed_or_aligned<'b, T: bytemuck::AnyBitPattern>(
+    check: &'b [u8],
+    part: &'b Part,
+) -> Result<&'b [T], SparseError> {
+    bytemuck::try_cast_slice(check).or_else(|_| typed(part.bytes()))
 }
 
 /// Bytes as elements, or an error if they are misaligned or of a length

@@ -366,7 +366,13 @@ struct Fields {
 }
 
 fn header_fields(text: &str, python2: bool) -> Result<Fields, HeaderError> {
-    if let Some(offset) = text.bytes().position(|b| b == 0) {
+    // `contains` is a memchr; the position is looked for only on a hit.
+    if let Some(offset) = text
+        .as_bytes()
+        .contains(&0)
+        .then(|| text.bytes().position(|b| b == 0))
+        .flatten()
+    {
         return Err(HeaderError::Syntax {
             offset,
             what: "NUL character (Python source cannot contain one)",
@@ -503,9 +509,9 @@ fn numpy_layout(text: &str) -> Option<Fields> {
             return None;
         }
     }
-    let rest = rest.strip_prefix(b"), }")?;
-    let padding = rest.iter().take_while(|&&c| c == b' ').count();
-    if &rest[padding..] != b"\n" {
+    // Spaces, then one newline (all compared at once, which vectorizes).
+    let padding = rest.strip_prefix(b"), }")?.strip_suffix(b"\n")?;
+    if !padding.iter().fold(true, |all, &c| all & (c == b' ')) {
         return None;
     }
     let info = descr_from_str(descr)?;

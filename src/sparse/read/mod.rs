@@ -195,24 +195,25 @@ fn integer_kind(m: &Member<'_>) -> Result<ElementKind, SparseError> {
     use ElementKind as K;
     match m.header().dtype().kind() {
         Some(k @ (K::I8 | K::U8 | K::I16 | K::U16 | K::I32 | K::U32 | K::I64 | K::U64)) => Ok(k),
-        _ => Err(SparseError::MemberDtype {
-            member: m.name().to_string(),
-            found: m.header().dtype().descr(),
-            expected: "an integer dtype",
-        }),
+        _ => Err(dtype_error(m, "an integer dtype")),
+    }
+}
+
+/// The error for a member whose dtype is not the `expected` one.
+pub(crate) fn dtype_error(m: &Member<'_>, expected: &'static str) -> SparseError {
+    SparseError::MemberDtype {
+        member: m.name().to_string(),
+        found: m.header().dtype().descr(),
+        expected,
     }
 }
 
 /// The member's kind if it is numeric (the data of a sparse matrix).
-fn data_kind(m: &Member<'_>) -> Result<ElementKind, SparseError> {
+pub(crate) fn data_kind(m: &Member<'_>) -> Result<ElementKind, SparseError> {
     m.header()
         .dtype()
         .kind()
-        .ok_or_else(|| SparseError::MemberDtype {
-            member: m.name().to_string(),
-            found: m.header().dtype().descr(),
-            expected: "a bool, integer, float or complex dtype",
-        })
+        .ok_or_else(|| dtype_error(m, "a bool, integer, float or complex dtype"))
 }
 
 fn require_1d(m: &Member<'_>) -> Result<(), SparseError> {
@@ -284,18 +285,34 @@ fn fits_i32(kinds: [ElementKind; 2], dims: &[usize]) -> bool {
     kinds.iter().all(|&k| k == ElementKind::I32) && dims.iter().all(|&d| d < i32::MAX as usize)
 }
 
-/// Reads a CSC or CSR matrix.
-pub(crate) fn read_compressed(
-    archive: &Archive<'_>,
+/// The `data`, `indices` and `indptr` members of a CSC or CSR file
+/// (`meta.format` is one of them), opened and checked: dtypes by `kinds`
+/// (which returns what the caller needs of them), then every member 1-d,
+/// an index pointer of one entry more than the major dimension, and as
+/// many indices as values. The one place both the decoding reader and the
+/// stored one ([`read_npz_stored`](crate::sparse::read_npz_stored)) check
+/// these, in the same order.
+pub(crate) struct Compressed<'a> {
+    pub(crate) data: Member<'a>,
+    pub(crate) indices: Member<'a>,
+    pub(crate) indptr: Member<'a>,
+    pub(crate) csc: bool,
+    /// The inner dimension (rows of a CSC matrix).
+    pub(crate) minor: usize,
+    /// Entries of the index pointer: the major dimension plus one.
+    pub(crate) lanes_plus_one: usize,
+}
+
+/// Opens and checks the members of a CSC or CSR file (see [`Compressed`]).
+pub(crate) fn open_compressed<'a, K>(
+    archive: &Archive<'a>,
     meta: &Meta,
-    path: &std::path::Path,
-) -> Result<SparseMatrix, SparseError> {
+    kinds: impl FnOnce(&Member<'a>, &Member<'a>, &Member<'a>) -> Result<K, SparseError>,
+) -> Result<(Compressed<'a>, K), SparseError> {
     let data = member::open(archive, "data")?;
     let indices = member::open(archive, "indices")?;
     let indptr = member::open(archive, "indptr")?;
-    let kind = data_kind(&data)?;
-    let ikind = integer_kind(&indices)?;
-    let pkind = integer_kind(&indptr)?;
+    let kinds = kinds(&data, &indices, &indptr)?;
     for m in [&data, &indices, &indptr] {
         require_1d(m)?;
     }
@@ -321,6 +338,39 @@ pub(crate) fn read_compressed(
             second_len: indices.len(),
         });
     }
+    let members = Compressed {
+        data,
+        indices,
+        indptr,
+        csc,
+        minor,
+        lanes_plus_one: expected,
+    };
+    Ok((members, kinds))
+}
+
+/// Reads a CSC or CSR matrix.
+pub(crate) fn read_compressed(
+    archive: &Archive<'_>,
+    meta: &Meta,
+    path: &std::path::Path,
+) -> Result<SparseMatrix, SparseError> {
+    let (members, (kind, ikind, pkind)) =
+        open_compressed(archive, meta, |data, indices, indptr| {
+            Ok((
+                data_kind(data)?,
+                integer_kind(indices)?,
+                integer_kind(indptr)?,
+            ))
+        })?;
+    let Compressed {
+        data,
+        indices,
+        indptr,
+        csc,
+        minor,
+        lanes_plus_one: expected,
+    } = members;
     let stored = data.len();
     let parallel = data.data_len() + indices.data_len() >= PARALLEL_MIN_BYTES;
     let narrow = fits_i32([ikind, pkind], &[minor, expected, stored]);

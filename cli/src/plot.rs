@@ -10,7 +10,7 @@ use serde_json::Value;
 
 /// The bars: case, the ratio key to plot, its label (`SIZE` stands for the
 /// large file's size), and the goal (a ratio).
-const BARS: [(&str, &str, &str, Option<f64>); 7] = [
+const BARS: [(&str, &str, &str, Option<f64>); 14] = [
     (
         "cold_load_small",
         "ratio_vs_numpy",
@@ -43,10 +43,52 @@ const BARS: [(&str, &str, &str, Option<f64>); 7] = [
         Some(2.0),
     ),
     (
+        "sparse_load_stored",
+        "ratio_vs_numpy",
+        "sparse load, aligned stored file (load_npz)",
+        Some(50.0),
+    ),
+    (
         "save_large",
         "ratio_vs_numpy",
         "save SIZE (np.save)",
         Some(1.0),
+    ),
+    (
+        "py_load_large",
+        "ratio_vs_numpy",
+        "Python: onedata.load SIZE (np.load mmap_mode='r')",
+        Some(5.0),
+    ),
+    (
+        "py_load_large_copy",
+        "ratio_vs_numpy",
+        "Python: load(mmap=False) SIZE (np.load)",
+        Some(1.5),
+    ),
+    (
+        "py_loadone_cold",
+        "ratio_vs_numpy",
+        "Python: SessionData.loadone cold (vrAnalysis-style)",
+        Some(1.0),
+    ),
+    (
+        "py_loadone_hit",
+        "ratio_vs_numpy",
+        "Python: loadone cache hit (dict hit)",
+        Some(1.0),
+    ),
+    (
+        "py_full_scan_large",
+        "ratio_vs_numpy",
+        "Python: load + sum SIZE (np.load + sum)",
+        Some(2.0),
+    ),
+    (
+        "py_load_npz",
+        "ratio_vs_numpy",
+        "Python: load_npz (scipy load_npz)",
+        Some(3.0),
     ),
 ];
 
@@ -72,7 +114,7 @@ pub fn write_png(report: &Value, path: &Path) -> Result<()> {
         .collect();
     let top = bars.iter().filter_map(|b| b.2).fold(20.0f64, f64::max) * 1.6;
 
-    let root = BitMapBackend::new(path, (1100, 560)).into_drawing_area();
+    let root = BitMapBackend::new(path, (1200, 900)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| fail(e.to_string()))?;
     let title = format!(
         "onedata vs numpy {} / scipy {}: speedup (their time / ours), {} MB spks",
@@ -85,7 +127,7 @@ pub fn write_png(report: &Value, path: &Path) -> Result<()> {
         .caption(title, ("sans-serif", 20))
         .margin(16)
         .x_label_area_size(40)
-        .y_label_area_size(330)
+        .y_label_area_size(420)
         .build_cartesian_2d((0.5f64..top).log_scale(), 0f64..n as f64)
         .map_err(|e| fail(e.to_string()))?;
     chart

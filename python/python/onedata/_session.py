@@ -99,7 +99,6 @@ class LoadingRecipe:
         return f"LoadingRecipe({self.loader_type!r}, {self.source_arg!r}, {self.transforms!r}{kwargs})"
 
 
-_MISSING = object()
 
 
 class OneCache(OrderedDict):
@@ -107,16 +106,17 @@ class OneCache(OrderedDict):
 
     It is a dict (an ``OrderedDict``) of file name -> what ``loadone``
     returned, as vrAnalysis's ``one_cache`` is, and differs by design in one
-    way: it holds at most ``max_items`` entries, dropping the least recently
-    used first (``loadone`` hits count as uses). Each operation is atomic,
-    so sessions can be used from several threads at once. An array dropped
+    way: it holds at most ``max_items`` entries, dropping first the entry
+    loaded (or saved) longest ago. A hit is one dict lookup, as fast as
+    vrAnalysis's dict, so it does not reorder entries. Each operation is
+    atomic, so sessions can be used from several threads at once. An array dropped
     from the cache stays valid for as long as the caller holds it (its
     memory map goes when the last array over it does).
 
     Parameters
     ----------
     max_items : int, optional
-        Entries kept before the least recently used is dropped (default 256;
+        Entries kept before the oldest is dropped (default 256;
         None for no bound, as vrAnalysis's dict).
 
     Examples
@@ -140,13 +140,6 @@ class OneCache(OrderedDict):
                     self.popitem(last=False)
                 except KeyError:  # emptied by another thread meanwhile
                     break
-
-    def touch(self, key: str) -> None:
-        """Marks ``key`` as just used (``loadone`` does, on a hit)."""
-        try:
-            self.move_to_end(key)
-        except KeyError:  # dropped by another thread meanwhile
-            pass
 
     def __reduce__(self):
         """A cache pickles empty: it refills from the files where it lands."""
@@ -427,12 +420,8 @@ class SessionData(ABC):
             file_name = _sparse_name(file_name)
         if not force:
             cache = self.one_cache
-            hit = cache.get(file_name, _MISSING)
-            if hit is not _MISSING:
-                try:
-                    cache.move_to_end(file_name)  # a use, for the LRU order
-                except (AttributeError, KeyError):  # a plain dict; or just dropped
-                    pass
+            hit = cache.get(file_name)
+            if hit is not None or file_name in cache:
                 return hit
         _check_file_name(file_name)
         path = self.one_path / file_name

@@ -253,6 +253,33 @@ impl<'a> Member<'a> {
         Ok((v, start))
     }
 
+    /// For a large deflated member: inflates its whole stream (header
+    /// included) in one call of libdeflate into a fresh buffer of header +
+    /// data bytes and returns it with the offset of the data in it (numpy
+    /// pads headers to 64 bytes, so the data is aligned). `Ok(None)` for a
+    /// member better streamed: stored, or under 64 KiB.
+    pub(crate) fn inflate_whole_padded(
+        self,
+    ) -> Result<Option<(crate::npy::AlignedBuf, usize)>, SparseError> {
+        if self.data_len() < WHOLE_STREAM_MIN || !matches!(self.stream.codec, Codec::Deflate(_)) {
+            return Ok(None);
+        }
+        let head = self.header.data_offset();
+        let total = head
+            .checked_add(self.data_len())
+            .ok_or_else(|| SparseError::TooLarge {
+                what: format!("archive member {:?}", self.stream.name),
+                bytes: head as u128 + self.data_len() as u128,
+            })?;
+        let mut buf =
+            crate::npy::AlignedBuf::try_zeroed(total).ok_or_else(|| SparseError::TooLarge {
+                what: format!("archive member {:?}", self.stream.name),
+                bytes: total as u128,
+            })?;
+        self.stream.inflate_whole(buf.as_bytes_mut())?;
+        Ok(Some((buf, head)))
+    }
+
     /// Decodes the data as bytes (for the small `format` member).
     pub(crate) fn read_bytes(self) -> Result<Vec<u8>, SparseError> {
         let mut v = vec![0u8; self.data_len()];

@@ -298,6 +298,35 @@ fn raw(
         }
     }
     let len = m.data_len();
+    if m.data_len() >= (1 << 16) {
+        // One call of libdeflate into a buffer that keeps the member's
+        // header in front: no copy after the inflate.
+        if let Some((buf, head)) = m.inflate_whole_padded()? {
+            return Ok(Raw {
+                name,
+                dtype,
+                kind,
+                shape,
+                fortran,
+                bytes: PartBytes {
+                    storage: Arc::new(Storage::Owned(buf)),
+                    range: head..head + len,
+                },
+            });
+        }
+        // Stored and misaligned: reopened and copied below.
+        let m = member::open(archive, name)?;
+        let mut buf = alloc(len, name)?;
+        m.read_into(buf.as_bytes_mut())?;
+        return Ok(Raw {
+            name,
+            dtype,
+            kind,
+            shape,
+            fortran,
+            bytes: PartBytes::owned(buf),
+        });
+    }
     let mut buf = alloc(len, name)?;
     m.read_into(buf.as_bytes_mut())?;
     Ok(Raw {
@@ -491,24 +520,11 @@ fn parse(
     let [rows, cols] = meta.shape;
     let biggest = rows.max(cols);
     let format = meta.format;
-    let data = raw(archive, "data", bytes, storage, false)?;
     let index_names: &[&'static str] = match format {
         SparseFormat::Csc | SparseFormat::Csr | SparseFormat::Bsr => &["indices", "indptr"],
         SparseFormat::Coo => &["row", "col"],
         SparseFormat::Dia => &["offsets"],
     };
-    let index = index_names
-        .iter()
-        .map(|&n| raw(archive, n, bytes, storage, true))
-        .collect::<Result<Vec<Raw>, _>>()?;
-    for m in &index {
-        m.require_dims(1)?;
-    }
-    data.require_dims(match format {
-        SparseFormat::Bsr => 3,
-        SparseFormat::Dia => 2,
-        _ => 1,
-    })?;
     // scipy's get_index_dtype: maxval from the shape (csr and csc pass none
     // when a dimension is 0), then the index members' dtypes and contents
     // (dia passes no arrays).
@@ -518,8 +534,67 @@ fn parse(
     };
     // scipy checks contents for sparse matrices only (`_get_index_dtype`).
     let check_contents = !meta.is_array;
-    let wide = maxval > i32::MAX as usize
-        || (format != SparseFormat::Dia && index.iter().any(|m| m.needs_int64(check_contents)));
+    // The values inflate on a second thread while this one reads the index
+    // members and, for CSC and CSR, checks every index: inflating is most
+    // of a load.
+    let (data, index, wide, early) = std::thread::scope(|scope| {
+        let data = scope.spawn(|| raw(archive, "data", bytes, storage, false));
+        let checked = (|| {
+            let index = index_names
+                .iter()
+                .map(|&n| raw(archive, n, bytes, storage, true))
+                .collect::<Result<Vec<Raw>, _>>()?;
+            for m in &index {
+                m.require_dims(1)?;
+            }
+            let wide = maxval > i32::MAX as usize
+                || (format != SparseFormat::Dia
+                    && index.iter().any(|m| m.needs_int64(check_contents)));
+            let minor = match format {
+                SparseFormat::Csc => Some(rows),
+                SparseFormat::Csr => Some(cols),
+                _ => None,
+            };
+            match (minor, index.as_slice()) {
+                (Some(minor), [_, indptr]) => {
+                    let major = if format == SparseFormat::Csc {
+                        cols
+                    } else {
+                        rows
+                    };
+                    if Some(indptr.len()) != major.checked_add(1) {
+                        return Err(SparseError::BadIndptr(format!(
+                            "it has {} entries, expected {} plus one",
+                            indptr.len(),
+                            major
+                        )));
+                    }
+                    let mut it = index.into_iter();
+                    let (indices, indptr) = match (it.next(), it.next()) {
+                        (Some(a), Some(b)) => (a.into_index(wide)?, b.into_index(wide)?),
+                        _ => return Err(SparseError::MissingMember("indptr.npy".into())),
+                    };
+                    let canonical = if wide {
+                        check_lanes(ints::<i64>(&indptr)?, ints::<i64>(&indices)?, minor)?
+                    } else {
+                        check_lanes(ints::<i32>(&indptr)?, ints::<i32>(&indices)?, minor)?
+                    };
+                    Ok((Vec::new(), wide, Some((indices, indptr, canonical))))
+                }
+                _ => Ok((index, wide, None)),
+            }
+        })();
+        let data = data
+            .join()
+            .unwrap_or_else(|_| Err(SparseError::BadZip("a member read failed".into())));
+        let (index, wide, early) = checked?;
+        Ok::<_, SparseError>((data?, index, wide, early))
+    })?;
+    data.require_dims(match format {
+        SparseFormat::Bsr => 3,
+        SparseFormat::Dia => 2,
+        _ => 1,
+    })?;
     let mut parts = vec![];
     let canonical;
     match format {
@@ -539,31 +614,40 @@ fn parse(
             } else {
                 (rows, cols, data.len())
             };
-            if index[0].len() != entries {
+            let (indices, indptr, lanes_canonical) = match early {
+                // CSC and CSR: checked on the index thread.
+                Some(checked) => checked,
+                None => {
+                    if Some(index[1].len()) != major.checked_add(1) {
+                        return Err(SparseError::BadIndptr(format!(
+                            "it has {} entries, expected {} plus one",
+                            index[1].len(),
+                            major
+                        )));
+                    }
+                    let mut it = index.into_iter();
+                    let (indices, indptr) = match (it.next(), it.next()) {
+                        (Some(a), Some(b)) => (a.into_index(wide)?, b.into_index(wide)?),
+                        _ => return Err(SparseError::MissingMember("indptr.npy".into())),
+                    };
+                    let canonical = if wide {
+                        check_lanes(ints::<i64>(&indptr)?, ints::<i64>(&indices)?, minor)?
+                    } else {
+                        check_lanes(ints::<i32>(&indptr)?, ints::<i32>(&indices)?, minor)?
+                    };
+                    (indices, indptr, canonical)
+                }
+            };
+            let n_indices = indices.shape.iter().product::<usize>();
+            if n_indices != entries {
                 return Err(SparseError::LengthMismatch {
                     first: data.member(),
                     first_len: entries,
-                    second: index[0].member(),
-                    second_len: index[0].len(),
+                    second: "indices.npy".into(),
+                    second_len: n_indices,
                 });
             }
-            if Some(index[1].len()) != major.checked_add(1) {
-                return Err(SparseError::BadIndptr(format!(
-                    "it has {} entries, expected {} plus one",
-                    index[1].len(),
-                    major
-                )));
-            }
-            let mut it = index.into_iter();
-            let (indices, indptr) = match (it.next(), it.next()) {
-                (Some(a), Some(b)) => (a.into_index(wide)?, b.into_index(wide)?),
-                _ => return Err(SparseError::MissingMember("indptr.npy".into())),
-            };
-            canonical = if wide {
-                check_lanes(ints::<i64>(&indptr)?, ints::<i64>(&indices)?, minor)?
-            } else {
-                check_lanes(ints::<i32>(&indptr)?, ints::<i32>(&indices)?, minor)?
-            };
+            canonical = lanes_canonical;
             parts.push(data.into_part());
             parts.push(indices);
             parts.push(indptr);

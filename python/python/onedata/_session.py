@@ -290,10 +290,23 @@ class SessionData(ABC):
     def one_path(self) -> Path:
         """The session's onedata folder: ``data_path / "oneData"``, or ``"onedata"``
         when only that spelling exists (vrAnalysis versions have used both)."""
-        data_path = Path(self.data_path)
-        if not (data_path / ONE_DIR).is_dir() and (data_path / ONE_DIR_LOWER).is_dir():
-            return data_path / ONE_DIR_LOWER
-        return data_path / ONE_DIR
+        return Path(self._one_dir())
+
+    def _one_dir(self) -> str:
+        """``one_path`` as a string, remembered once the folder exists."""
+        data_path = os.fspath(self.data_path)
+        known = self.__dict__.get("_one_dir_known")
+        if known is not None and known[0] == data_path:
+            return known[1]
+        upper = os.path.join(data_path, ONE_DIR)
+        lower = os.path.join(data_path, ONE_DIR_LOWER)
+        if not os.path.isdir(upper) and os.path.isdir(lower):
+            chosen = lower
+        else:
+            chosen = upper
+        if os.path.isdir(chosen):
+            self.__dict__["_one_dir_known"] = (data_path, chosen)
+        return chosen
 
     def get_saved_one(self) -> List[Path]:
         """Every saved onedata file: the ``*.npy`` files, then the ``*.npz``
@@ -424,7 +437,7 @@ class SessionData(ABC):
             if hit is not None or file_name in cache:
                 return hit
         _check_file_name(file_name)
-        path = self.one_path / file_name
+        path = os.path.join(self._one_dir(), file_name)
         if sparse:
             data = _load_sparse(path, file_name, self)
             if not keep_sparse:
@@ -434,7 +447,8 @@ class SessionData(ABC):
                 data = _io.load(path)
             except FileNotFoundError as e:
                 raise self._not_available(file_name) from e
-            if LoadingRecipe.is_recipe(data):
+            # Only object arrays can hold a recipe.
+            if data.dtype.hasobject and LoadingRecipe.is_recipe(data):
                 recipe = LoadingRecipe.from_dict(data.item())
                 if recipe.source_arg is not None:
                     data = self.recipe_loaders[recipe.loader_type](recipe.source_arg, **recipe.kwargs)
@@ -468,21 +482,22 @@ class SessionData(ABC):
         """Sessions pickle by identity and path: the cache is left behind (it
         refills from the files), so workers get a light session."""
         state = self.__dict__.copy()
+        state.pop("_one_dir_known", None)
         cache = self.one_cache
         state["one_cache"] = OneCache(cache.max_items) if isinstance(cache, OneCache) else {}
         return state
 
 
 def _save_sparse(path: Path, matrix: Any) -> None:
-    from . import _sparse_io
+    from ._sparse import save_npz
 
-    _sparse_io.save_npz(path, matrix)
+    save_npz(path, matrix)
 
 
-def _load_sparse(path: Path, file_name: str, session: SessionData) -> Any:
-    from . import _sparse_io
+def _load_sparse(path: Any, file_name: str, session: SessionData) -> Any:
+    from ._sparse import load_npz
 
     try:
-        return _sparse_io.load_npz(path)
+        return load_npz(path)
     except FileNotFoundError as e:
         raise session._not_available(file_name) from e

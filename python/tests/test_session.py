@@ -344,3 +344,24 @@ def test_forked_child_loads(sessions):
         os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_an_overridden_get_one_filename_is_used(tmp_path):
+    @dataclass
+    class Prefixed(onedata.SessionData):
+        def _init_data_path(self):
+            return tmp_path
+
+        def get_one_filename(self, *names):
+            return "lab." + ".".join(names) + ".npy"
+
+        @property
+        def spks(self):
+            return self.loadone("mpci", "spks")
+
+    s = Prefixed("ATL001", "2024-03-05", "1")
+    s.saveone(np.arange(3.0), "mpci", "spks")
+    assert (s.one_path / "lab.mpci.spks.npy").is_file()
+    s.clear_cache()
+    assert s.spks.tolist() == [0.0, 1.0, 2.0]
+    assert list(s.one_cache) == ["lab.mpci.spks.npy"]

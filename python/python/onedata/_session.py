@@ -227,6 +227,14 @@ class SessionData(ABC):
     values: SimpleNamespace = field(default_factory=SimpleNamespace, repr=False, init=False)
     one_cache: OneCache = field(default_factory=OneCache, repr=False, init=False)
 
+    #: Whether ``get_one_filename`` is this class's own (so ``loadone`` may
+    #: inline it); set for each subclass.
+    _plain_names = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._plain_names = cls.get_one_filename is SessionData.get_one_filename
+
     def __post_init__(self) -> None:
         self.date = _session_date(self.date)
         self.data_path = self._init_data_path()
@@ -428,7 +436,10 @@ class SessionData(ABC):
             A ValueError (as vrAnalysis raises) when the file does not exist;
             the message lists the files that do.
         """
-        file_name = self.get_one_filename(*names)
+        if self._plain_names:  # get_one_filename as defined here, inlined
+            file_name = ".".join(names) + ".npy"
+        else:
+            file_name = self.get_one_filename(*names)
         if sparse:
             file_name = _sparse_name(file_name)
         if not force:

@@ -516,25 +516,38 @@ pub fn bench(as_json: bool, size_mb: usize, quick: bool, plot: Option<&Path>) ->
     // From Python: the onedata package and numpy/scipy in one process, on
     // the same files. Each of ours is paired with the numpy/scipy timing of
     // the same task.
-    let mut py_run = |case: &str, runs: usize| {
-        theirs
-            .as_mut()
-            .and_then(|t| t.run(case, runs, WARMUP))
-            .filter(|v| !v.is_empty())
-            .map(median)
+    let mut py_pair = |ours: &str, numpy: &str, runs: usize| -> (Option<f64>, Option<f64>) {
+        // Blocks alternate the two sides (taking turns at going first), as
+        // `interleaved` does for the Rust cases.
+        let Some(t) = theirs.as_mut() else {
+            return (None, None);
+        };
+        let runs = runs.max(1);
+        let blocks = BLOCKS.min(runs);
+        let (mut a, mut b) = (Some(Vec::new()), Some(Vec::new()));
+        for blk in 0..blocks {
+            let n = runs / blocks + usize::from(blk < runs % blocks);
+            let w = if blk == 0 { WARMUP } else { 0 };
+            let order = if blk % 2 == 0 { [true, false] } else { [false, true] };
+            for is_ours in order {
+                let (case, acc) = if is_ours { (ours, &mut a) } else { (numpy, &mut b) };
+                if let Some(v) = acc.as_mut() {
+                    match t.run(case, n, w) {
+                        Some(s) => v.extend(s),
+                        None => *acc = None,
+                    }
+                }
+            }
+        }
+        let m = |v: Option<Vec<f64>>| v.filter(|v| !v.is_empty()).map(median);
+        (m(a), m(b))
     };
-    let py_load = py_run("py_load_large", plan.cold);
-    let py_copy = py_run("py_load_large_copy", plan.scan.max(3));
-    let np_copy = py_run("cold_load_large", plan.scan.max(3));
-    let py_cold = py_run("py_loadone_cold", plan.cold);
-    let vr_cold = py_run("vr_loadone_cold", plan.scan.max(3));
-    let py_hit = py_run("py_loadone_hit", 200);
-    let np_hit2 = py_run("cache_hit", 200);
-    let py_scan = py_run("py_full_scan_large", plan.scan);
-    let np_scan2 = py_run("full_scan_large", plan.scan);
-    let py_npz = py_run("py_load_npz", plan.sparse);
-    let np_npz = py_run("sparse_load", plan.sparse);
-    let np_mmap2 = py_run("cold_load_large_mmap", plan.cold);
+    let (py_load, np_mmap2) = py_pair("py_load_large", "cold_load_large_mmap", plan.cold);
+    let (py_copy, np_copy) = py_pair("py_load_large_copy", "cold_load_large", plan.sparse);
+    let (py_cold, vr_cold) = py_pair("py_loadone_cold", "vr_loadone_cold", plan.scan.max(3));
+    let (py_hit, np_hit2) = py_pair("py_loadone_hit", "cache_hit", 200);
+    let (py_scan, np_scan2) = py_pair("py_full_scan_large", "full_scan_large", plan.sparse);
+    let (py_npz, np_npz) = py_pair("py_load_npz", "sparse_load", plan.sparse);
     let onedata_python = versions
         .get("onedata_python")
         .cloned()

@@ -528,9 +528,17 @@ pub fn bench(as_json: bool, size_mb: usize, quick: bool, plot: Option<&Path>) ->
         for blk in 0..blocks {
             let n = runs / blocks + usize::from(blk < runs % blocks);
             let w = if blk == 0 { WARMUP } else { 0 };
-            let order = if blk % 2 == 0 { [true, false] } else { [false, true] };
+            let order = if blk % 2 == 0 {
+                [true, false]
+            } else {
+                [false, true]
+            };
             for is_ours in order {
-                let (case, acc) = if is_ours { (ours, &mut a) } else { (numpy, &mut b) };
+                let (case, acc) = if is_ours {
+                    (ours, &mut a)
+                } else {
+                    (numpy, &mut b)
+                };
                 if let Some(v) = acc.as_mut() {
                     match t.run(case, n, w) {
                         Some(s) => v.extend(s),

@@ -511,6 +511,37 @@ fn out_of_bounds(member: &str, position: usize, value: i128, bound: usize) -> Sp
     }
 }
 
+/// The `indices` and `indptr` members of a CSC, CSR or BSR archive in the
+/// index dtype (`wide`: int64), checked: the index pointer has `major + 1`
+/// entries, never decreases and ends at the number of indices, and every
+/// index lies below `minor`. Also returns whether each lane's indices are
+/// strictly increasing (scipy's canonical format).
+fn lanes(
+    index: Vec<Raw>,
+    major: usize,
+    minor: usize,
+    wide: bool,
+) -> Result<(NpzPart, NpzPart, bool), SparseError> {
+    let mut it = index.into_iter();
+    let (Some(indices), Some(indptr)) = (it.next(), it.next()) else {
+        return Err(SparseError::MissingMember("indptr.npy".into()));
+    };
+    if Some(indptr.len()) != major.checked_add(1) {
+        return Err(SparseError::BadIndptr(format!(
+            "it has {} entries, expected {} plus one",
+            indptr.len(),
+            major
+        )));
+    }
+    let (indices, indptr) = (indices.into_index(wide)?, indptr.into_index(wide)?);
+    let canonical = if wide {
+        check_lanes(ints::<i64>(&indptr)?, ints::<i64>(&indices)?, minor)?
+    } else {
+        check_lanes(ints::<i32>(&indptr)?, ints::<i32>(&indices)?, minor)?
+    };
+    Ok((indices, indptr, canonical))
+}
+
 fn parse(
     archive: &Archive<'_>,
     bytes: &[u8],
@@ -555,33 +586,17 @@ fn parse(
                 SparseFormat::Csr => Some(cols),
                 _ => None,
             };
-            match (minor, index.as_slice()) {
-                (Some(minor), [_, indptr]) => {
+            match minor {
+                Some(minor) => {
                     let major = if format == SparseFormat::Csc {
                         cols
                     } else {
                         rows
                     };
-                    if Some(indptr.len()) != major.checked_add(1) {
-                        return Err(SparseError::BadIndptr(format!(
-                            "it has {} entries, expected {} plus one",
-                            indptr.len(),
-                            major
-                        )));
-                    }
-                    let mut it = index.into_iter();
-                    let (indices, indptr) = match (it.next(), it.next()) {
-                        (Some(a), Some(b)) => (a.into_index(wide)?, b.into_index(wide)?),
-                        _ => return Err(SparseError::MissingMember("indptr.npy".into())),
-                    };
-                    let canonical = if wide {
-                        check_lanes(ints::<i64>(&indptr)?, ints::<i64>(&indices)?, minor)?
-                    } else {
-                        check_lanes(ints::<i32>(&indptr)?, ints::<i32>(&indices)?, minor)?
-                    };
-                    Ok((Vec::new(), wide, Some((indices, indptr, canonical))))
+                    let checked = lanes(index, major, minor, wide)?;
+                    Ok((Vec::new(), wide, Some(checked)))
                 }
-                _ => Ok((index, wide, None)),
+                None => Ok((index, wide, None)),
             }
         })();
         let data = data
@@ -617,26 +632,7 @@ fn parse(
             let (indices, indptr, lanes_canonical) = match early {
                 // CSC and CSR: checked on the index thread.
                 Some(checked) => checked,
-                None => {
-                    if Some(index[1].len()) != major.checked_add(1) {
-                        return Err(SparseError::BadIndptr(format!(
-                            "it has {} entries, expected {} plus one",
-                            index[1].len(),
-                            major
-                        )));
-                    }
-                    let mut it = index.into_iter();
-                    let (indices, indptr) = match (it.next(), it.next()) {
-                        (Some(a), Some(b)) => (a.into_index(wide)?, b.into_index(wide)?),
-                        _ => return Err(SparseError::MissingMember("indptr.npy".into())),
-                    };
-                    let canonical = if wide {
-                        check_lanes(ints::<i64>(&indptr)?, ints::<i64>(&indices)?, minor)?
-                    } else {
-                        check_lanes(ints::<i32>(&indptr)?, ints::<i32>(&indices)?, minor)?
-                    };
-                    (indices, indptr, canonical)
-                }
+                None => lanes(index, major, minor, wide)?,
             };
             let n_indices = indices.shape.iter().product::<usize>();
             if n_indices != entries {

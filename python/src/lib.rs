@@ -37,11 +37,17 @@ use errors::IntoPyResult;
 #[pyo3(signature = (path, mmap = true))]
 fn load(py: Python<'_>, path: PathBuf, mmap: bool) -> PyResult<Bound<'_, PyAny>> {
     if !mmap {
-        if let Ok(owned) = py.detach(|| NpyOwned::read(&path)) {
-            let descr = dtype(py, owned.header().dtype())?;
-            return arrays::array_owned(py, owned, descr);
+        match py.detach(|| NpyOwned::read(&path)) {
+            Ok(owned) => {
+                let descr = dtype(py, owned.header().dtype())?;
+                return arrays::array_owned(py, owned, descr);
+            }
+            // An object array: its pickle is decoded below, into objects
+            // of their own.
+            Err(e) if matches!(e.kind(), onedata::ErrorKind::TypeMismatch { .. }) => {}
+            // Never a read-only map in place of the copy asked for.
+            Err(e) => return Err(errors::to_py(py, e)),
         }
-        // Object arrays (and every error, reported by the open below).
     }
     let stored = py.detach(|| NpyStored::open(&path)).py(py)?;
     let header = stored.header();

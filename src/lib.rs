@@ -171,6 +171,7 @@ pub mod describe;
 pub mod digest;
 pub mod discover;
 mod error;
+pub mod memory;
 pub mod names;
 pub mod npy;
 pub mod pyjson;

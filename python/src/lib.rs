@@ -148,6 +148,39 @@ fn decode_object<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyAny
     values::to_python(py, &value)
 }
 
+/// Sets the bound, in bytes, on the freed copy buffers onedata keeps for
+/// reuse (1 GiB unless ``ONEDATA_RETAIN_MB`` says otherwise); ``0`` keeps
+/// none and frees those kept now.
+///
+/// ``onedata.load(path, mmap=False)`` and ``load_npz`` fill owned buffers.
+/// On Linux a dropped buffer of 4 MiB or more is kept (marked
+/// ``MADV_FREE``, so the kernel reclaims it first when memory is short), and
+/// the next owned load of a similar size reuses it instead of paying the
+/// kernel to zero fresh pages.
+///
+/// Examples
+/// --------
+/// >>> import onedata
+/// >>> onedata.set_retained_limit(256 << 20)
+/// >>> onedata.retained_limit()
+/// 268435456
+#[pyfunction]
+fn set_retained_limit(bytes: usize) {
+    onedata::memory::set_retained_limit(bytes);
+}
+
+/// The bound, in bytes, on the freed copy buffers kept for reuse.
+#[pyfunction]
+fn retained_limit() -> usize {
+    onedata::memory::retained_limit()
+}
+
+/// The bytes of freed copy buffers kept for reuse now.
+#[pyfunction]
+fn retained_bytes() -> usize {
+    onedata::memory::retained_bytes()
+}
+
 #[pymodule]
 fn _onedata(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -160,6 +193,9 @@ fn _onedata(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sparse::npz_parts, m)?)?;
     m.add_function(wrap_pyfunction!(sparse::write_npz, m)?)?;
     m.add_function(wrap_pyfunction!(info::info_json, m)?)?;
+    m.add_function(wrap_pyfunction!(set_retained_limit, m)?)?;
+    m.add_function(wrap_pyfunction!(retained_limit, m)?)?;
+    m.add_function(wrap_pyfunction!(retained_bytes, m)?)?;
     m.add_class::<b2::PyB2Session>()?;
     Ok(())
 }

@@ -340,3 +340,34 @@ def test_recipes_with_every_kwarg_kind_round_trip_with_numpy(tmp):
                 assert got[k] == v, k
                 if k not in ("zn",):
                     assert type(got[k]) is type(v) or isinstance(v, np.generic), k
+
+
+def test_copies_reuse_kept_buffers_and_read_only_their_own_file(tmp):
+    # Two files of close sizes and different bytes: a copy of the second,
+    # made into the buffer the first copy left behind, holds the second's
+    # bytes exactly, and is an ordinary owned, writeable array.
+    rng = np.random.default_rng(7)
+    first = rng.standard_normal((1300, 1000)).astype(np.float32)
+    second = rng.integers(-(2**31), 2**31, (1200, 1000), dtype=np.int32)
+    np.save(tmp / "first.npy", first)
+    np.save(tmp / "second.npy", second)
+    onedata.set_retained_limit(1 << 30)
+    a = onedata.load(tmp / "first.npy", mmap=False)
+    assert np.array_equal(a, first)
+    del a
+    gc.collect()
+    if os.uname().sysname == "Linux":
+        assert onedata.retained_bytes() >= first.nbytes
+    b = onedata.load(tmp / "second.npy", mmap=False)
+    assert b.dtype == second.dtype and b.shape == second.shape
+    assert b.tobytes() == second.tobytes()
+    assert b.flags.writeable and b.flags.owndata is False
+    b[0, 0] = 5
+    assert np.load(tmp / "second.npy")[0, 0] == second[0, 0]
+    del b
+    onedata.set_retained_limit(0)
+    assert onedata.retained_bytes() == 0
+    assert onedata.retained_limit() == 0
+    c = onedata.load(tmp / "first.npy", mmap=False)
+    assert c.tobytes() == first.tobytes()
+    onedata.set_retained_limit(1 << 30)

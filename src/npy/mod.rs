@@ -26,7 +26,7 @@ pub use write::{
 pub(crate) use read::OpenedFile;
 #[doc(hidden)]
 pub use storage::floor_open_read_map;
-pub(crate) use storage::{AlignedBuf, Storage};
+pub(crate) use storage::{retained, AlignedBuf, Storage};
 pub(crate) use write::write_atomic;
 
 /// Runs `$body` with `$T` bound to the Rust element type of `$kind`

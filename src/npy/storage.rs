@@ -1,7 +1,7 @@
 //! Where array bytes live: a read-only memory map or an owned, 8-byte aligned
 //! buffer. This is the only module of the crate with `unsafe` code: the crate
 //! root denies `unsafe_code` and allows it here alone, for the two calls that
-//! map a file.
+//! map a file, and for keeping and resizing freed anonymous maps.
 #![allow(unsafe_code)]
 
 use std::fs::File;
@@ -106,11 +106,8 @@ impl AlignedBuf {
     /// page faults when they are filled).
     pub(crate) fn try_zeroed(len: usize) -> Option<AlignedBuf> {
         if len >= ANON_MIN {
-            let map = memmap2::MmapOptions::new().len(len).map_anon().ok()?;
-            #[cfg(target_os = "linux")]
-            let _ = map.advise(memmap2::Advice::HugePage);
             return Some(AlignedBuf {
-                mem: Mem::Anon(map),
+                mem: Mem::Anon(fresh_anon(len)?),
                 len,
             });
         }
@@ -121,6 +118,25 @@ impl AlignedBuf {
             mem: Mem::Words(words),
             len,
         })
+    }
+
+    /// A buffer of `len` bytes whose contents are unspecified (zeros, or the
+    /// bytes of a buffer freed earlier): for a caller that overwrites every
+    /// byte before anything reads it, or fails and drops the buffer. Large
+    /// buffers come from the [`retained`](crate::memory) buffers when one is
+    /// free, which saves the kernel zeroing fresh pages (half the cost of
+    /// reading a file from the page cache into new memory); otherwise as
+    /// [`AlignedBuf::try_zeroed`].
+    pub(crate) fn try_for_overwrite(len: usize) -> Option<AlignedBuf> {
+        if len >= ANON_MIN {
+            if let Some(map) = retained::take(len) {
+                return Some(AlignedBuf {
+                    mem: Mem::Anon(map),
+                    len,
+                });
+            }
+        }
+        AlignedBuf::try_zeroed(len)
     }
 
     /// A copy of `bytes`.
@@ -154,6 +170,145 @@ impl AlignedBuf {
     }
 }
 
+impl Drop for AlignedBuf {
+    fn drop(&mut self) {
+        if let Mem::Anon(map) = std::mem::replace(&mut self.mem, Mem::Words(Vec::new())) {
+            retained::put(map);
+        }
+    }
+}
+
+/// A fresh anonymous map of `len` bytes (zero pages), huge pages advised.
+fn fresh_anon(len: usize) -> Option<memmap2::MmapMut> {
+    let map = memmap2::MmapOptions::new().len(len).map_anon().ok()?;
+    #[cfg(target_os = "linux")]
+    let _ = map.advise(memmap2::Advice::HugePage);
+    Some(map)
+}
+
+/// Large buffers freed recently, kept for the next load that overwrites a
+/// whole buffer (see [`crate::memory`]). Linux only: the kept pages are
+/// marked `MADV_FREE`, so the kernel takes them back first when memory runs
+/// short, and a kept buffer costs no memory anyone else needs.
+pub(crate) mod retained {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use parking_lot::Mutex;
+
+    /// The default bound on the bytes kept.
+    pub(crate) const DEFAULT_LIMIT: usize = 1 << 30;
+
+    /// `usize::MAX` until the limit is first read (from
+    /// `ONEDATA_RETAIN_MB`, else the default) or set.
+    static LIMIT: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+    /// Kept maps, oldest first, and the bytes they hold.
+    static KEPT: Mutex<(Vec<memmap2::MmapMut>, usize)> = parking_lot::const_mutex((Vec::new(), 0));
+
+    pub(crate) fn limit() -> usize {
+        match LIMIT.load(Ordering::Relaxed) {
+            usize::MAX => {
+                let limit = std::env::var("ONEDATA_RETAIN_MB")
+                    .ok()
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                    .map_or(DEFAULT_LIMIT, |mb| mb.saturating_mul(1 << 20));
+                let limit = limit.min(usize::MAX - 1);
+                LIMIT.store(limit, Ordering::Relaxed);
+                limit
+            }
+            limit => limit,
+        }
+    }
+
+    /// Sets the bound, dropping kept buffers past it.
+    pub(crate) fn set_limit(bytes: usize) {
+        LIMIT.store(bytes.min(usize::MAX - 1), Ordering::Relaxed);
+        let mut kept = KEPT.lock();
+        trim(&mut kept, bytes);
+    }
+
+    /// The bytes kept now.
+    pub(crate) fn kept_bytes() -> usize {
+        KEPT.lock().1
+    }
+
+    fn trim(kept: &mut (Vec<memmap2::MmapMut>, usize), limit: usize) {
+        while kept.1 > limit && !kept.0.is_empty() {
+            let map = kept.0.remove(0);
+            kept.1 -= map.len();
+        }
+    }
+
+    /// Keeps `map` for reuse if it fits the bound; otherwise it is unmapped.
+    /// Never waits: if another thread holds the list (or a fork left it
+    /// held), the map is simply unmapped.
+    pub(crate) fn put(map: memmap2::MmapMut) {
+        if !cfg!(target_os = "linux") || map.len() > limit() {
+            return;
+        }
+        #[cfg(target_os = "linux")]
+        {
+            // SAFETY: `map` is a private anonymous map owned here and
+            // referenced by nothing else (its buffer was dropped);
+            // MADV_FREE only lets the kernel replace its pages with zero
+            // pages until they are next written, which no reader can
+            // observe: a kept map is handed out only to a caller that
+            // overwrites every byte before reading any.
+            let freed = unsafe { map.unchecked_advise(memmap2::UncheckedAdvice::Free) };
+            if freed.is_err() {
+                return;
+            }
+        }
+        if let Some(mut kept) = KEPT.try_lock() {
+            kept.1 += map.len();
+            kept.0.push(map);
+            let limit = limit();
+            trim(&mut kept, limit);
+        }
+    }
+
+    /// A kept map resized to `len` bytes, or `None` when none within a
+    /// factor of two of `len` is kept (or another thread holds the list).
+    pub(crate) fn take(len: usize) -> Option<memmap2::MmapMut> {
+        #[cfg(target_os = "linux")]
+        {
+            let mut map = {
+                let mut kept = KEPT.try_lock()?;
+                // The kept map closest in size, if it is within a factor
+                // of two (a far larger one is worth keeping for a larger
+                // load; a far smaller one saves little).
+                let at = (0..kept.0.len())
+                    .filter(|&i| {
+                        let have = kept.0[i].len();
+                        have / 2 <= len && len / 2 <= have
+                    })
+                    .min_by_key(|&i| kept.0[i].len().abs_diff(len))?;
+                let map = kept.0.remove(at);
+                kept.1 -= map.len();
+                map
+            };
+            if map.len() != len {
+                // SAFETY: the map is owned here and nothing points into it;
+                // `remap` may move it, and the pointer is read from `map`
+                // again after the call. Growing adds zero pages at the end;
+                // shrinking unmaps the tail.
+                let resized =
+                    unsafe { map.remap(len, memmap2::RemapOptions::new().may_move(true)) };
+                if resized.is_err() {
+                    return None;
+                }
+                let _ = map.advise(memmap2::Advice::HugePage);
+            }
+            Some(map)
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = len;
+            None
+        }
+    }
+}
+
 /// The least any mapped load can cost, for `onedata bench`: open the file,
 /// read its first 128 bytes, map its `len` bytes (known to the caller, as
 /// the length of a file it wrote), close it. Returns the first byte read and
@@ -170,4 +325,52 @@ pub fn floor_open_read_map(path: &std::path::Path, len: usize) -> io::Result<(u8
     // no page of it is ever read and no change to the file can be observed.
     let map = unsafe { memmap2::MmapOptions::new().len(len).map(&file)? };
     Ok((head[..n].first().copied().unwrap_or(0), map))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filled(len: usize, byte: u8) -> AlignedBuf {
+        let mut buf = AlignedBuf::try_for_overwrite(len).unwrap();
+        buf.as_bytes_mut().fill(byte);
+        buf
+    }
+
+    /// A dropped large buffer is kept and handed to the next overwrite of a
+    /// size within a factor of two (grown or shrunk to it), and a zeroed
+    /// buffer never comes from the kept ones.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn large_buffers_are_kept_and_reused() {
+        // Sizes no other test of this crate allocates.
+        let len = (9 << 20) + 3 * 4096 + 17;
+        let a = filled(len, 0xA5);
+        let at = a.as_bytes().as_ptr();
+        drop(a);
+        assert!(retained::kept_bytes() >= len);
+        let b = AlignedBuf::try_for_overwrite(len).unwrap();
+        assert_eq!(b.len(), len);
+        assert_eq!(b.as_bytes().as_ptr(), at, "the kept map is reused in place");
+        drop(b);
+
+        // Zeroed buffers are fresh zero pages, whatever is kept.
+        let z = AlignedBuf::try_zeroed(len).unwrap();
+        assert!(z.as_bytes().iter().all(|&x| x == 0));
+        drop(z);
+
+        // A larger request grows a kept map: every byte is writable.
+        let mut c = AlignedBuf::try_for_overwrite(len + (2 << 20)).unwrap();
+        assert_eq!(c.len(), len + (2 << 20));
+        c.as_bytes_mut().fill(7);
+        assert!(c.as_bytes().iter().all(|&x| x == 7));
+        drop(c);
+
+        // Far smaller requests leave large kept maps alone.
+        let kept = retained::kept_bytes();
+        let small = AlignedBuf::try_for_overwrite(ANON_MIN).unwrap();
+        assert_ne!(small.as_bytes().as_ptr(), at);
+        assert_eq!(retained::kept_bytes(), kept);
+        drop(small);
+    }
 }

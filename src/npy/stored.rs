@@ -161,7 +161,7 @@ impl NpyOwned {
                 found: header.dtype().descr(),
             }));
         };
-        let mut buf = AlignedBuf::try_zeroed(len).ok_or_else(|| {
+        let mut buf = AlignedBuf::try_for_overwrite(len).ok_or_else(|| {
             Error::new(ErrorKind::OutOfMemory {
                 what: format!("the data of {}", path.display()),
                 bytes: len as u128,

@@ -339,8 +339,9 @@ fn raw(
     })
 }
 
+/// A buffer for a member's data; the caller overwrites all of it (or fails).
 fn alloc(len: usize, name: &str) -> Result<AlignedBuf, SparseError> {
-    AlignedBuf::try_zeroed(len).ok_or_else(|| SparseError::TooLarge {
+    AlignedBuf::try_for_overwrite(len).ok_or_else(|| SparseError::TooLarge {
         what: format!("archive member {name:?}"),
         bytes: len as u128,
     })

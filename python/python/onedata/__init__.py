@@ -26,7 +26,7 @@ from ._errors import (
     ValuesError,
 )
 from ._io import load, read_recipe, save
-from ._onedata import __version__
+from ._onedata import __version__, retained_bytes, retained_limit, set_retained_limit
 from ._session import LoadingRecipe, OneCache, SessionData
 from ._b2 import B2Session
 from ._info import info
@@ -44,6 +44,9 @@ __all__ = [
     "save_npz",
     "info",
     "B2Session",
+    "set_retained_limit",
+    "retained_limit",
+    "retained_bytes",
     "Error",
     "FileNotFound",
     "PermissionDenied",

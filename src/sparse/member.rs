@@ -271,11 +271,13 @@ impl<'a> Member<'a> {
                 what: format!("archive member {:?}", self.stream.name),
                 bytes: head as u128 + self.data_len() as u128,
             })?;
-        let mut buf =
-            crate::npy::AlignedBuf::try_zeroed(total).ok_or_else(|| SparseError::TooLarge {
+        // libdeflate writes every byte or the call fails.
+        let mut buf = crate::npy::AlignedBuf::try_for_overwrite(total).ok_or_else(|| {
+            SparseError::TooLarge {
                 what: format!("archive member {:?}", self.stream.name),
                 bytes: total as u128,
-            })?;
+            }
+        })?;
         self.stream.inflate_whole(buf.as_bytes_mut())?;
         Ok(Some((buf, head)))
     }

@@ -724,15 +724,28 @@ where
     let mut start = 0usize;
     for end in indptr.iter().skip(1) {
         let end = (*end).into() as usize;
-        let mut prev = -1i64;
-        for (k, &v) in indices.iter().enumerate().take(end).skip(start) {
-            let v: i64 = v.into();
-            if v < 0 || v as u64 >= minor as u64 {
-                return Err(out_of_bounds("indices", k, v as i128, minor));
-            }
-            canonical &= v > prev;
-            prev = v;
+        // check_indptr made the pointer non-decreasing and at most the
+        // length; `get` keeps even a broken invariant a typed error.
+        let lane = indices.get(start..end).ok_or_else(|| {
+            SparseError::BadIndptr(format!("lane {start}..{end} is past the indices"))
+        })?;
+        // Branch-free passes the compiler vectorizes: a negative index
+        // wraps to a huge unsigned one, so one comparison bounds both ends.
+        let in_bounds = lane
+            .iter()
+            .fold(true, |ok, &v| ok & (((v.into()) as u64) < minor as u64));
+        if !in_bounds {
+            let (k, v) = lane
+                .iter()
+                .map(|&v| v.into())
+                .enumerate()
+                .find(|&(_, v): &(usize, i64)| v as u64 >= minor as u64)
+                .unwrap_or((0, 0));
+            return Err(out_of_bounds("indices", start + k, v as i128, minor));
         }
+        canonical &= lane
+            .windows(2)
+            .fold(true, |ok, w| ok & (w[0].into() < w[1].into()));
         start = end;
     }
     debug_assert_eq!(start, nnz);

@@ -270,6 +270,17 @@ impl NpyArray {
         self.storage.is_mapped()
     }
 
+    /// Whether no other program can change these bytes under a view: true
+    /// for owned bytes, and for a map holding a lease on its file (Linux,
+    /// local filesystems: a writer that opens or truncates the file waits
+    /// until the map has moved into private memory, with the same values at
+    /// the same addresses). False for a map without a lease, whose bytes
+    /// follow the file if another program rewrites it in place. See
+    /// [`MapPolicy`](crate::npy::MapPolicy).
+    pub fn is_protected(&self) -> bool {
+        self.storage.is_protected()
+    }
+
     /// Reads a mapped file's pages into memory now, in one system call,
     /// instead of one page fault per page on first touch: worth calling
     /// before a full pass over a large array. Does nothing for owned arrays.

@@ -7,6 +7,8 @@
 mod array;
 mod dtype;
 mod header;
+#[cfg(target_os = "linux")]
+mod lease;
 mod read;
 mod storage;
 mod stored;

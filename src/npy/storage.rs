@@ -1,7 +1,8 @@
 //! Where array bytes live: a read-only memory map or an owned, 8-byte aligned
-//! buffer. This is the only module of the crate with `unsafe` code: the crate
-//! root denies `unsafe_code` and allows it here alone, for the two calls that
-//! map a file, and for keeping and resizing freed anonymous maps.
+//! buffer. With `lease` (the map's protection from other writers), this is
+//! the only module of the crate with `unsafe` code: the crate root denies
+//! `unsafe_code` and allows it here, for the calls that map a file, and for
+//! keeping and resizing freed anonymous maps.
 #![allow(unsafe_code)]
 
 use std::fs::File;
@@ -12,7 +13,7 @@ use memmap2::Mmap;
 /// The bytes behind one or more arrays, shared through `Arc` by every handle.
 pub(crate) enum Storage {
     /// A read-only shared map of a whole file (`PROT_READ`, `MAP_SHARED`).
-    Mapped(Mmap),
+    Mapped(MappedFile),
     /// Bytes decoded or copied into memory.
     Owned(AlignedBuf),
 }
@@ -23,24 +24,57 @@ impl Storage {
     /// The caller has already checked that the file is at least as long as
     /// its header promises; `len` is the length it saw.
     pub(crate) fn map(file: &File, len: usize) -> io::Result<Storage> {
+        #[cfg(target_os = "linux")]
+        let lease = super::lease::Lease::take(file);
+        #[cfg(target_os = "linux")]
+        if lease.is_some() {
+            // The file cannot shrink from now on; it must not have shrunk
+            // between the caller's fstat and the lease either.
+            let now = file.metadata()?.len();
+            if now < len as u64 {
+                return Err(io::Error::other(format!(
+                    "the file shrank from {len} to {now} bytes while it was being opened \
+                     (another program is rewriting it); load it again"
+                )));
+            }
+        }
         // SAFETY: memmap2 maps the file read-only and shared (PROT_READ,
         // MAP_SHARED), so the map reflects the file's inode as it is now and
-        // later. onedata never writes to a file in place: `saveone` writes a
-        // new file and renames it over the old one, which leaves this inode
-        // and so this map unchanged. `len` is the length fstat gave, so the
-        // map covers no byte past the end of the file as opened, and every
-        // view of it is checked against `len`. What this does not cover:
-        // another program that truncates or rewrites this inode in place
-        // (`np.save` to the same path does) changes the bytes under a live
-        // view, and a read past a truncation raises SIGBUS. The crate docs and
-        // the README state this hazard and the rename pattern that avoids it.
+        // later, and `len` is at most the file's length (checked above when
+        // leased, else the length fstat gave), so no view reaches past the
+        // end. onedata never writes a file in place: `saveone` writes a new
+        // file and renames it over the old one, leaving this inode and map
+        // unchanged. Another program that truncates or rewrites the inode
+        // in place (`np.save` to the same path) must first open it for
+        // writing, or truncate it, which the lease holds until the map has
+        // been moved into private memory (see `lease`). Without a lease
+        // (`MappedFile::is_protected` false; the policy in `MapPolicy` says
+        // when such a map is made) that writer can change bytes under a
+        // view, or make a read past a truncation raise SIGBUS: the crate
+        // docs and the README state this.
         let map = unsafe { memmap2::MmapOptions::new().len(len).map(file)? };
-        Ok(Storage::Mapped(map))
+        #[cfg(target_os = "linux")]
+        let lease = lease.filter(|l| l.protect(&map));
+        Ok(Storage::Mapped(MappedFile {
+            #[cfg(target_os = "linux")]
+            lease,
+            map,
+        }))
+    }
+
+    /// Whether the bytes can change under a view: false for owned bytes and
+    /// for a map protected by a lease (whose bytes move to private memory
+    /// before any other program may change the file).
+    pub(crate) fn is_protected(&self) -> bool {
+        match self {
+            Storage::Mapped(m) => m.is_protected(),
+            Storage::Owned(_) => true,
+        }
     }
 
     pub(crate) fn as_bytes(&self) -> &[u8] {
         match self {
-            Storage::Mapped(m) => m,
+            Storage::Mapped(m) => &m.map,
             Storage::Owned(b) => b.as_bytes(),
         }
     }
@@ -49,7 +83,7 @@ impl Storage {
     /// than one page fault at a time as they are first touched. Best effort:
     /// kernels without `MADV_POPULATE_READ` get `MADV_WILLNEED`.
     pub(crate) fn prefetch(&self) {
-        if let Storage::Mapped(m) = self {
+        if let Storage::Mapped(MappedFile { map: m, .. }) = self {
             #[cfg(target_os = "linux")]
             if m.advise(memmap2::Advice::PopulateRead).is_ok() {
                 return;
@@ -69,6 +103,25 @@ impl Storage {
             Storage::Mapped(_) => 0,
             Storage::Owned(b) => b.len(),
         }
+    }
+}
+
+/// A map of a whole file, and the lease that keeps other programs from
+/// changing it under a view (Linux; see `lease`).
+pub(crate) struct MappedFile {
+    /// Declared before `map`, so dropped first: the lease is released (and
+    /// the service thread done with the map) before the map is unmapped.
+    #[cfg(target_os = "linux")]
+    lease: Option<super::lease::Lease>,
+    map: Mmap,
+}
+
+impl MappedFile {
+    fn is_protected(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        return self.lease.is_some();
+        #[cfg(not(target_os = "linux"))]
+        return false;
     }
 }
 

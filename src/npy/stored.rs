@@ -101,6 +101,17 @@ impl NpyStored {
         self.storage.is_mapped()
     }
 
+    /// Whether no other program can change these bytes under a view: true
+    /// for owned bytes, and for a map holding a lease on its file (Linux,
+    /// local filesystems: a writer that opens or truncates the file waits
+    /// until the map has moved into private memory, with the same values at
+    /// the same addresses). False for a map without a lease, whose bytes
+    /// follow the file if another program rewrites it in place. See
+    /// [`MapPolicy`](crate::npy::MapPolicy).
+    pub fn is_protected(&self) -> bool {
+        self.storage.is_protected()
+    }
+
     /// The typed array over the same bytes: zero copy when the file is in
     /// native byte order and aligned, decoded into native order otherwise
     /// (as [`NpyArray::open`] does).

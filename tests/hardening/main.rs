@@ -33,6 +33,7 @@ mod random_headers;
 mod stored;
 mod stress;
 mod truncation;
+mod writers;
 mod zip_bombs;
 
 use std::fs;

@@ -1,0 +1,299 @@
+//! Maps that no other program can change or truncate under a view (Linux).
+//!
+//! A shared map shows its file's inode as it is now: `np.save` to the same
+//! path truncates and rewrites that inode, and a view of the old map would
+//! change values under a live `&[T]`, or fault with SIGBUS past the new
+//! end. So each map of a local file holds a read lease on it
+//! (`fcntl(F_SETLEASE, F_RDLCK)`). When another process opens the file for
+//! writing or truncates it, the kernel holds that `open` (or `truncate`)
+//! and signals onedata: the signal handler only writes the file descriptor
+//! to a pipe; a service thread reads it, copies the mapped bytes into
+//! anonymous memory and moves that memory over the very same addresses
+//! (`mremap(MREMAP_FIXED)`), so every view keeps its values at its address;
+//! then it releases the lease and the writer goes on. The writer waits for
+//! one copy of the map; the process then holds that copy in memory until
+//! the last view of it is dropped.
+//!
+//! A lease cannot be had when the file is already open for writing, when
+//! the process is neither the file's owner nor has `CAP_LEASE`, on
+//! filesystems without leases (NFS, SMB, FUSE), in a forked child of the
+//! process that set up the service, or when `/proc/sys/fs/leases-enable` is
+//! 0. [`Lease::take`] then returns `None` and the caller chooses by its
+//! [`MapPolicy`](super::MapPolicy).
+#![allow(unsafe_code)]
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::Mutex;
+
+/// A read lease on one open file, and the map it protects.
+pub(crate) struct Lease {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// A duplicate of the descriptor the lease was set on (the lease
+    /// belongs to the open file description, which this keeps open).
+    fd: OwnedFd,
+    state: Mutex<State>,
+}
+
+#[derive(Clone, Copy)]
+enum State {
+    /// Leased; no map registered yet.
+    Leased,
+    /// Leased, protecting the map at `ptr` of `len` bytes.
+    Mapped { ptr: usize, len: usize },
+    /// The lease was broken: any map it protected is now anonymous memory
+    /// holding the bytes it had, and the file is no longer watched.
+    Detached,
+}
+
+/// The service: the pipe the signal handler writes to, and the leases by
+/// descriptor.
+struct Service {
+    pid: u32,
+    leases: Mutex<HashMap<RawFd, Arc<Inner>>>,
+}
+
+/// The write end of the service's pipe, for the signal handler.
+static PIPE_WRITE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+static SERVICE: OnceLock<Option<Service>> = OnceLock::new();
+
+/// `fcntl`'s F_SETSIG (Linux's `<fcntl.h>`; the `libc` crate lacks it).
+const F_SETSIG: libc::c_int = 10;
+
+/// The signal onedata sets on leased descriptors: a real-time signal, so
+/// that breaks queue rather than merge, and the handler learns the
+/// descriptor from `si_fd`.
+fn lease_signal() -> libc::c_int {
+    libc::SIGRTMIN() + 6
+}
+
+extern "C" fn on_lease_break(
+    _sig: libc::c_int,
+    info: *mut libc::siginfo_t,
+    _ctx: *mut libc::c_void,
+) {
+    // Only async-signal-safe calls here: read `si_fd`, write 4 bytes.
+    if info.is_null() {
+        return;
+    }
+    // SAFETY: the kernel passes a valid siginfo_t for an SA_SIGINFO handler;
+    // for a lease signal set with F_SETSIG it is a SIGPOLL-style record
+    // whose `si_fd` field sits right after `si_band` (glibc's layout:
+    // si_signo, si_errno, si_code, then on 64-bit a 4-byte pad, then the
+    // union whose sigpoll arm is `long si_band; int si_fd;`).
+    let fd: libc::c_int = unsafe {
+        let base = info as *const u8;
+        let union_at = std::mem::size_of::<libc::c_int>() * 3
+            + if cfg!(target_pointer_width = "64") {
+                4
+            } else {
+                0
+            };
+        let fd_at = union_at + std::mem::size_of::<libc::c_long>();
+        std::ptr::read_unaligned(base.add(fd_at) as *const libc::c_int)
+    };
+    let pipe = PIPE_WRITE.load(std::sync::atomic::Ordering::Relaxed);
+    if pipe >= 0 {
+        let bytes = fd.to_ne_bytes();
+        // SAFETY: `write` is async-signal-safe; `bytes` is a live 4-byte
+        // buffer; a failed write (a full pipe) loses one notice, after which
+        // the kernel breaks the lease itself at lease-break-time.
+        unsafe {
+            libc::write(pipe, bytes.as_ptr().cast(), bytes.len());
+        }
+    }
+}
+
+fn service() -> Option<&'static Service> {
+    SERVICE
+        .get_or_init(|| start().ok())
+        .as_ref()
+        .filter(|s| s.pid == std::process::id())
+}
+
+fn start() -> io::Result<Service> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` is a valid array of two ints for pipe2 to fill.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: pipe2 returned two fresh descriptors that nothing else owns.
+    let (read_end, write_end) =
+        unsafe { (File::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // SAFETY: `action` is zero-initialised (a valid sigaction: empty mask)
+    // and then given a handler of the SA_SIGINFO signature.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_lease_break as *const () as usize;
+        action.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+        libc::sigemptyset(&mut action.sa_mask);
+        if libc::sigaction(lease_signal(), &action, std::ptr::null_mut()) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    PIPE_WRITE.store(
+        std::os::fd::IntoRawFd::into_raw_fd(write_end),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    std::thread::Builder::new()
+        .name("onedata-leases".into())
+        .spawn(move || serve(read_end))?;
+    Ok(Service {
+        pid: std::process::id(),
+        leases: Mutex::new(HashMap::new()),
+    })
+}
+
+/// The service thread: one lease break at a time.
+fn serve(mut pipe: File) {
+    let mut buf = [0u8; 4];
+    while pipe.read_exact(&mut buf).is_ok() {
+        let fd = RawFd::from_ne_bytes(buf);
+        let Some(service) = SERVICE.get().and_then(|s| s.as_ref()) else {
+            continue;
+        };
+        let inner = service.leases.lock().remove(&fd);
+        if let Some(inner) = inner {
+            detach(&inner);
+        }
+    }
+}
+
+/// Moves the protected map (if any) into anonymous memory and releases
+/// the lease.
+fn detach(inner: &Inner) {
+    let mut state = inner.state.lock();
+    if let State::Mapped { ptr, len } = *state {
+        // If the copy cannot be made (no memory), the lease is released all
+        // the same, or the writer would wait for the kernel's timeout; the
+        // map then shows the file as the writer leaves it.
+        let _ = copy_in_place(ptr, len);
+    }
+    *state = State::Detached;
+    drop(state);
+    // SAFETY: fcntl on a descriptor this lease owns; releasing a lease
+    // has no other effect.
+    unsafe {
+        libc::fcntl(inner.fd.as_raw_fd(), libc::F_SETLEASE, libc::F_UNLCK);
+    }
+}
+
+/// Replaces the shared file map at `ptr..ptr + len` by private anonymous
+/// memory holding the same bytes, at the same addresses.
+fn copy_in_place(ptr: usize, len: usize) -> io::Result<()> {
+    // SAFETY: a fresh private anonymous map, owned here until it is moved.
+    let fresh = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if fresh == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `ptr..ptr + len` is a live read-only map of the leased file
+    // (its owner holds the state lock we hold, so it is not unmapped), and
+    // the file cannot shrink while the lease is held (the writer waits in
+    // `open`/`truncate`), so every byte is readable; `fresh` is `len`
+    // writable bytes; the two ranges are distinct maps and do not overlap.
+    // Then mremap atomically replaces the old map by the new one at the
+    // old address (MREMAP_FIXED unmaps what was there), so readers of the
+    // old addresses see the same bytes before and after.
+    unsafe {
+        libc::madvise(fresh, len, libc::MADV_HUGEPAGE);
+        std::ptr::copy_nonoverlapping(ptr as *const u8, fresh as *mut u8, len);
+        libc::mprotect(fresh, len, libc::PROT_READ);
+        let moved = libc::mremap(
+            fresh,
+            len,
+            len,
+            libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
+            ptr as *mut libc::c_void,
+        );
+        if moved == libc::MAP_FAILED {
+            let e = io::Error::last_os_error();
+            libc::munmap(fresh, len);
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+impl Lease {
+    /// Takes a read lease on `file` (open read-only), or `None` when none
+    /// can be had (see the module docs).
+    pub(crate) fn take(file: &File) -> Option<Lease> {
+        let service = service()?;
+        let fd = file.try_clone().ok()?;
+        let fd = OwnedFd::from(fd);
+        let raw = fd.as_raw_fd();
+        // SAFETY: fcntl on a descriptor owned here; F_SETSIG and F_SETLEASE
+        // change only how this open file is watched.
+        let ok = unsafe {
+            libc::fcntl(raw, F_SETSIG, lease_signal()) == 0
+                && libc::fcntl(raw, libc::F_SETLEASE, libc::F_RDLCK) == 0
+        };
+        if !ok {
+            return None;
+        }
+        let inner = Arc::new(Inner {
+            fd,
+            state: Mutex::new(State::Leased),
+        });
+        service.leases.lock().insert(raw, inner.clone());
+        Some(Lease { inner })
+    }
+
+    /// Registers the map this lease protects. Returns false if the lease
+    /// was broken before (the caller must not rely on the map then).
+    pub(crate) fn protect(&self, map: &[u8]) -> bool {
+        let mut state = self.inner.state.lock();
+        match *state {
+            State::Leased => {
+                *state = State::Mapped {
+                    ptr: map.as_ptr() as usize,
+                    len: map.len(),
+                };
+                true
+            }
+            State::Mapped { .. } | State::Detached => false,
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        // Unregister first (the service thread may be detaching this very
+        // lease: it then holds the state lock, which this waits for), so
+        // the descriptor number is never looked up after it is closed.
+        if let Some(service) = service() {
+            let mut leases = service.leases.lock();
+            if leases
+                .get(&self.inner.fd.as_raw_fd())
+                .is_some_and(|l| Arc::ptr_eq(l, &self.inner))
+            {
+                leases.remove(&self.inner.fd.as_raw_fd());
+            }
+        }
+        let mut state = self.inner.state.lock();
+        if !matches!(*state, State::Detached) {
+            // SAFETY: as in `detach`.
+            unsafe {
+                libc::fcntl(self.inner.fd.as_raw_fd(), libc::F_SETLEASE, libc::F_UNLCK);
+            }
+        }
+        *state = State::Detached;
+    }
+}

@@ -66,6 +66,12 @@ impl NpyArray {
         super::NpyStored::open(path)?.into_array()
     }
 
+    /// [`NpyArray::open`] with a choice of when to map the file and when to
+    /// read it into memory (see [`MapPolicy`](super::MapPolicy)).
+    pub fn open_with(path: impl AsRef<Path>, policy: super::MapPolicy) -> Result<NpyArray> {
+        super::NpyStored::open_with(path, policy)?.into_array()
+    }
+
     /// Parses a whole `.npy` file held in memory, copying it into an aligned
     /// buffer. `path` names the source in errors.
     pub fn from_bytes(path: impl AsRef<Path>, bytes: &[u8]) -> Result<NpyArray> {

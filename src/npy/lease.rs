@@ -297,3 +297,53 @@ impl Drop for Lease {
         *state = State::Detached;
     }
 }
+
+/// Whether `file` is on a network or FUSE filesystem (by `fstatfs`'s
+/// `f_type`), where maps are slow and can fault, and leases are refused.
+pub(crate) fn is_remote_fs(file: &File) -> bool {
+    // SAFETY: `buf` is a zeroed statfs for fstatfs to fill; the descriptor
+    // is open for the whole call.
+    let kind = unsafe {
+        let mut buf: libc::statfs = std::mem::zeroed();
+        if libc::fstatfs(file.as_raw_fd(), &mut buf) != 0 {
+            return false;
+        }
+        buf.f_type as i64
+    };
+    is_remote_magic(kind)
+}
+
+/// The `statfs` magic numbers of network and FUSE filesystems.
+pub(crate) fn is_remote_magic(kind: i64) -> bool {
+    const REMOTE: [i64; 10] = [
+        0x6969,      // NFS
+        0x517B,      // SMB
+        0xFF53_4D42, // CIFS
+        0xFE53_4D42, // SMB2
+        0x6573_5546, // FUSE
+        0x0BD0_0BD0, // Lustre
+        0x00C3_6400, // Ceph
+        0x0102_1997, // 9p (v9fs)
+        0x5346_414F, // AFS
+        0x4750_4653, // GPFS
+    ];
+    REMOTE.contains(&kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_and_fuse_filesystems_are_remote() {
+        for magic in [0x6969, 0xFF53_4D42, 0xFE53_4D42, 0x6573_5546, 0x0BD0_0BD0] {
+            assert!(is_remote_magic(magic), "{magic:#x}");
+        }
+        // ext4, xfs, btrfs, tmpfs, overlayfs are local.
+        for magic in [0xEF53, 0x5846_5342, 0x9123_683E, 0x0102_1994, 0x794C_7630] {
+            assert!(!is_remote_magic(magic), "{magic:#x}");
+        }
+        let here = File::open(env!("CARGO_MANIFEST_DIR")).unwrap();
+        assert!(!is_remote_fs(&here), "the checkout is on a local disk");
+    }
+}

@@ -9,6 +9,7 @@ mod dtype;
 mod header;
 #[cfg(target_os = "linux")]
 mod lease;
+mod policy;
 mod read;
 mod storage;
 mod stored;
@@ -19,6 +20,7 @@ pub use dtype::{
     ByteOrder, DatetimeUnit, Dtype, Element, ElementKind, Field, NpBool, OtherKind, TimeBase, NAT,
 };
 pub use header::{Header, Shape, ARRAY_ALIGN, MAGIC, MAX_DIMS, MAX_HEADER_CHARS};
+pub use policy::MapPolicy;
 pub use read::read_header;
 pub use stored::{NpyOwned, NpyStored};
 pub use write::{

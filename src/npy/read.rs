@@ -57,6 +57,12 @@ impl<'p> OpenedFile<'p> {
         self.path
     }
 
+    /// The open file.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn file(&self) -> &File {
+        &self.file
+    }
+
     /// The file's length when it was opened.
     pub(crate) fn len(&self) -> usize {
         self.len

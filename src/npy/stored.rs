@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::header::Header;
 use super::read::OpenedFile;
 use super::storage::{AlignedBuf, Storage};
-use super::NpyArray;
+use super::{MapPolicy, NpyArray};
 use crate::error::{Error, ErrorKind, Result};
 
 /// A `.npy` file opened as it is stored: its validated header and its data
@@ -60,13 +60,20 @@ impl NpyStored {
     /// arrays, whose length the header does not tell, the data is the rest
     /// of the file.
     pub fn open(path: impl AsRef<Path>) -> Result<NpyStored> {
+        NpyStored::open_with(path, MapPolicy::Auto)
+    }
+
+    /// [`NpyStored::open`] with a choice of when to map the file and when
+    /// to read it into memory (see [`MapPolicy`]).
+    pub fn open_with(path: impl AsRef<Path>, policy: MapPolicy) -> Result<NpyStored> {
         let path = path.as_ref();
         let file = OpenedFile::open(path)?;
         // The header is checked against the file's length here.
         let (header, mapped) = file.npy_header()?;
         let storage = match mapped {
-            Some(storage) => storage,
-            None => file.map()?,
+            // A header too long for the first read was parsed from a map.
+            Some(storage) if policy != MapPolicy::Never => storage,
+            _ => policy.storage(&file)?,
         };
         let offset = header.data_offset();
         let available = storage.as_bytes().len().saturating_sub(offset);
@@ -95,8 +102,7 @@ impl NpyStored {
         &self.storage.as_bytes()[self.data.clone()]
     }
 
-    /// Whether the bytes are a map of the file (always, for files opened
-    /// with [`NpyStored::open`]).
+    /// Whether the bytes are a map of the file (see [`MapPolicy`]).
     pub fn is_mapped(&self) -> bool {
         self.storage.is_mapped()
     }

@@ -266,7 +266,7 @@ pub trait SessionData: Send + Sync {
             };
         }
         // Open first and ask questions after: one system call fewer on the hot path.
-        match NpyArray::open(&path) {
+        match NpyArray::open_with(&path, self.core().map_policy()) {
             Ok(array) if *array.dtype() == Dtype::Object => {
                 use crate::recipe::ObjectFile;
                 // A loading recipe is resolved through this session type;

@@ -103,6 +103,28 @@ impl Session {
         self.core.set_cache_limits(limits);
         self
     }
+
+    /// Sets when loads map their files and when they read them into memory
+    /// (see [`MapPolicy`](crate::npy::MapPolicy); the default, `Auto`, maps
+    /// only what no other program can change under a view).
+    ///
+    /// ```
+    /// # fn main() -> onedata::Result<()> {
+    /// use onedata::npy::MapPolicy;
+    /// use onedata::{Session, SessionData};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("ATL001/2024-03-05/701");
+    /// let s = Session::open(path)?.with_map_policy(MapPolicy::Never);
+    /// s.saveone(&ndarray::array![1.5f32, 2.5], "mpci.x")?;
+    /// s.clear_cache(None);
+    /// let x = s.loadone("mpci.x")?;
+    /// assert!(!x.dense().unwrap().is_mapped());
+    /// # Ok(()) }
+    /// ```
+    pub fn with_map_policy(self, policy: crate::npy::MapPolicy) -> Session {
+        self.core.set_map_policy(policy);
+        self
+    }
 }
 
 impl SessionData for Session {

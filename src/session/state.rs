@@ -1,5 +1,6 @@
 //! [`SessionCore`]: the state every session type shares.
 
+use crate::npy::MapPolicy;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -22,7 +23,11 @@ pub struct SessionCore {
     pub(super) values_path: Option<PathBuf>,
     pub(super) cache: Mutex<OneCache>,
     pub(super) inflight: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// The [`MapPolicy`] of dense loads, as its index in `POLICIES`.
+    pub(super) map_policy: std::sync::atomic::AtomicU8,
 }
+
+const POLICIES: [MapPolicy; 3] = [MapPolicy::Auto, MapPolicy::Always, MapPolicy::Never];
 
 impl fmt::Debug for SessionCore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -62,7 +67,23 @@ impl SessionCore {
             values_path,
             cache: Mutex::new(OneCache::new(CacheLimits::default())),
             inflight: Mutex::new(HashMap::new()),
+            map_policy: std::sync::atomic::AtomicU8::new(0),
         })
+    }
+
+    /// When this session's loads map their files (see [`MapPolicy`]; the
+    /// default is [`MapPolicy::Auto`]).
+    pub fn map_policy(&self) -> MapPolicy {
+        let i = self.map_policy.load(std::sync::atomic::Ordering::Relaxed);
+        POLICIES[usize::from(i).min(POLICIES.len() - 1)]
+    }
+
+    /// Sets the map policy of later loads (arrays already loaded, and the
+    /// cache, keep theirs: `clear_cache` to reload under the new one).
+    pub fn set_map_policy(&self, policy: MapPolicy) {
+        let i = POLICIES.iter().position(|p| *p == policy).unwrap_or(0) as u8;
+        self.map_policy
+            .store(i, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Replaces the cache limits (entries already cached are evicted as needed

@@ -117,3 +117,64 @@ fn np_save_over_mapped_files_changes_no_view() {
         );
     }
 }
+
+/// Where no lease can be had (here: another handle holds the file open for
+/// writing, so the kernel refuses a read lease), the policy decides:
+/// `Auto` reads into owned memory, `Always` maps unprotected, `Never`
+/// reads into owned memory; each array says which it got.
+#[test]
+fn without_a_lease_the_policy_decides_and_says_so() {
+    use onedata::npy::MapPolicy;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mpci.x.npy");
+    let values = first_version(3, 5000);
+    write_npy(&path, &values).unwrap();
+
+    let check = |policy, mapped: bool, protected: bool| {
+        let a = NpyArray::open_with(&path, policy).unwrap();
+        assert_eq!(a.view1::<f64>().unwrap(), values, "{policy:?}");
+        assert_eq!(
+            (a.is_mapped(), a.is_protected()),
+            (mapped, protected),
+            "{policy:?}"
+        );
+    };
+    let leases = cfg!(target_os = "linux");
+    check(MapPolicy::Auto, leases, true);
+    check(MapPolicy::Always, true, leases);
+    check(MapPolicy::Never, false, true);
+
+    let writer = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    check(MapPolicy::Auto, false, true);
+    check(MapPolicy::Always, true, false);
+    check(MapPolicy::Never, false, true);
+    drop(writer);
+    check(MapPolicy::Auto, leases, true);
+
+    // A session's policy applies to its loads.
+    use onedata::SessionData;
+    let root = tempfile::tempdir().unwrap();
+    let s = crate::session_in(root.path()).with_map_policy(MapPolicy::Never);
+    assert_eq!(s.core().map_policy(), MapPolicy::Never);
+    s.saveone(&values, "mpci.x").unwrap();
+    s.clear_cache(None);
+    let got = s.loadone("mpci.x").unwrap();
+    assert!(!got.dense().unwrap().is_mapped());
+    assert!(got.dense().unwrap().is_protected());
+    assert_eq!(got.view1::<f64>().unwrap(), values);
+}
+
+/// A file on tmpfs (`/dev/shm`) is local: leased and mapped under `Auto`.
+#[cfg(target_os = "linux")]
+#[test]
+fn tmpfs_files_are_leased() {
+    let shm = Path::new("/dev/shm");
+    if !shm.is_dir() {
+        panic!("/dev/shm is missing: this test needs a tmpfs mounted there");
+    }
+    let dir = tempfile::tempdir_in(shm).unwrap();
+    let path = dir.path().join("a.npy");
+    write_npy(&path, &first_version(1, 100)).unwrap();
+    let a = NpyArray::open(&path).unwrap();
+    assert!(a.is_mapped() && a.is_protected());
+}

@@ -69,6 +69,15 @@ impl Keep {
             Keep::Bytes(_) | Keep::Words(_) | Keep::Owned(_) => false,
         }
     }
+
+    fn is_protected(&self) -> bool {
+        match self {
+            Keep::Stored(s) => s.is_protected(),
+            Keep::Array(a) => a.is_protected(),
+            Keep::Member(m) => m.is_protected(),
+            Keep::Bytes(_) | Keep::Words(_) | Keep::Owned(_) => true,
+        }
+    }
 }
 
 /// The owner of the memory under arrays onedata returns: the `base` of
@@ -80,6 +89,7 @@ pub struct MapOwner {
     _keep: Keep,
     len: usize,
     mapped: bool,
+    protected: bool,
 }
 
 #[pymethods]
@@ -88,6 +98,16 @@ impl MapOwner {
     #[getter]
     fn mapped(&self) -> bool {
         self.mapped
+    }
+
+    /// Whether no other program can change the memory under the array:
+    /// True for onedata's own buffers and for maps holding a read lease on
+    /// their file (a writer that opens or truncates the file waits until
+    /// the map has moved into private memory); False for a map without a
+    /// lease (``policy="always"`` where none can be had).
+    #[getter]
+    fn protected(&self) -> bool {
+        self.protected
     }
 
     /// The size of the memory held, in bytes.
@@ -100,7 +120,11 @@ impl MapOwner {
         format!(
             "<onedata map owner: {} bytes, {}>",
             self.nbytes(),
-            if self.mapped() { "mapped" } else { "in memory" }
+            match (self.mapped, self.protected) {
+                (true, true) => "mapped, protected",
+                (true, false) => "mapped, unprotected",
+                _ => "in memory",
+            }
         )
     }
 }
@@ -216,6 +240,7 @@ fn new_array<'py>(
     let owner = Bound::new(
         py,
         MapOwner {
+            protected: keep.is_protected(),
             _keep: keep,
             len,
             mapped,

@@ -32,10 +32,17 @@ use errors::IntoPyResult;
 /// restricted pickle reader decoded (a 0-d array's element, or an object
 /// ndarray of the elements).
 ///
-/// `mmap=False` gives a writeable copy that owns its memory.
+/// `mmap=False` gives a writeable copy that owns its memory; with
+/// `mmap=True`, `policy` ("auto", "always" or "never") is the map policy.
 #[pyfunction]
-#[pyo3(signature = (path, mmap = true))]
-fn load(py: Python<'_>, path: PathBuf, mmap: bool) -> PyResult<Bound<'_, PyAny>> {
+#[pyo3(signature = (path, mmap = true, policy = "auto"))]
+fn load<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    mmap: bool,
+    policy: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    let policy = map_policy(py, policy)?;
     if !mmap {
         match py.detach(|| NpyOwned::read(&path)) {
             Ok(owned) => {
@@ -49,7 +56,7 @@ fn load(py: Python<'_>, path: PathBuf, mmap: bool) -> PyResult<Bound<'_, PyAny>>
             Err(e) => return Err(errors::to_py(py, e)),
         }
     }
-    let stored = py.detach(|| NpyStored::open(&path)).py(py)?;
+    let stored = py.detach(|| NpyStored::open_with(&path, policy)).py(py)?;
     let header = stored.header();
     if *header.dtype() == Dtype::Object {
         let value = py
@@ -62,6 +69,20 @@ fn load(py: Python<'_>, path: PathBuf, mmap: bool) -> PyResult<Bound<'_, PyAny>>
     let shape = header.shape().to_vec();
     let fortran = header.fortran_order();
     array_over(py, Keep::Stored(stored), descr, &shape, fortran)
+}
+
+/// The map policy named by `name`.
+pub(crate) fn map_policy(py: Python<'_>, name: &str) -> PyResult<onedata::npy::MapPolicy> {
+    use onedata::npy::MapPolicy;
+    match name {
+        "auto" => Ok(MapPolicy::Auto),
+        "always" => Ok(MapPolicy::Always),
+        "never" => Ok(MapPolicy::Never),
+        other => Err(errors::argument(
+            py,
+            &format!("policy must be \"auto\", \"always\" or \"never\", not {other:?}"),
+        )),
+    }
 }
 
 /// An object ndarray as `np.load(allow_pickle=True)` returns it: for a

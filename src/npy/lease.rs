@@ -36,10 +36,16 @@ pub(crate) struct Lease {
 }
 
 struct Inner {
-    /// A duplicate of the descriptor the lease was set on (the lease
-    /// belongs to the open file description, which this keeps open).
-    fd: OwnedFd,
+    /// The file the lease was set on (the lease belongs to its open file
+    /// description, which this keeps open; closing it releases the lease).
+    file: Arc<File>,
     state: Mutex<State>,
+}
+
+impl Inner {
+    fn fd(&self) -> RawFd {
+        self.file.as_raw_fd()
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -56,8 +62,14 @@ enum State {
 /// The service: the pipe the signal handler writes to, and the leases by
 /// descriptor.
 struct Service {
-    pid: u32,
     leases: Mutex<HashMap<RawFd, Arc<Inner>>>,
+}
+
+/// Set in a forked child: the service thread lives only in the parent.
+static FORKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn in_forked_child() {
+    FORKED.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// The write end of the service's pipe, for the signal handler.
@@ -112,11 +124,14 @@ extern "C" fn on_lease_break(
     }
 }
 
+/// The service, started on first use; `None` in a forked child (whose
+/// leases would signal it, with no thread to serve them: its loads go
+/// without leases, as on a filesystem without them).
 fn service() -> Option<&'static Service> {
-    SERVICE
-        .get_or_init(|| start().ok())
-        .as_ref()
-        .filter(|s| s.pid == std::process::id())
+    if FORKED.load(std::sync::atomic::Ordering::Relaxed) {
+        return None;
+    }
+    SERVICE.get_or_init(|| start().ok()).as_ref()
 }
 
 fn start() -> io::Result<Service> {
@@ -139,6 +154,11 @@ fn start() -> io::Result<Service> {
             return Err(io::Error::last_os_error());
         }
     }
+    // SAFETY: registers a plain function that stores to an atomic, which
+    // is async-signal-safe as the child side of fork requires.
+    unsafe {
+        libc::pthread_atfork(None, None, Some(in_forked_child));
+    }
     PIPE_WRITE.store(
         std::os::fd::IntoRawFd::into_raw_fd(write_end),
         std::sync::atomic::Ordering::Relaxed,
@@ -147,7 +167,6 @@ fn start() -> io::Result<Service> {
         .name("onedata-leases".into())
         .spawn(move || serve(read_end))?;
     Ok(Service {
-        pid: std::process::id(),
         leases: Mutex::new(HashMap::new()),
     })
 }
@@ -182,7 +201,7 @@ fn detach(inner: &Inner) {
     // SAFETY: fcntl on a descriptor this lease owns; releasing a lease
     // has no other effect.
     unsafe {
-        libc::fcntl(inner.fd.as_raw_fd(), libc::F_SETLEASE, libc::F_UNLCK);
+        libc::fcntl(inner.fd(), libc::F_SETLEASE, libc::F_UNLCK);
     }
 }
 
@@ -234,13 +253,11 @@ fn copy_in_place(ptr: usize, len: usize) -> io::Result<()> {
 impl Lease {
     /// Takes a read lease on `file` (open read-only), or `None` when none
     /// can be had (see the module docs).
-    pub(crate) fn take(file: &File) -> Option<Lease> {
+    pub(crate) fn take(file: &Arc<File>) -> Option<Lease> {
         let service = service()?;
-        let fd = file.try_clone().ok()?;
-        let fd = OwnedFd::from(fd);
-        let raw = fd.as_raw_fd();
-        // SAFETY: fcntl on a descriptor owned here; F_SETSIG and F_SETLEASE
-        // change only how this open file is watched.
+        let raw = file.as_raw_fd();
+        // SAFETY: fcntl on a descriptor open for this call; F_SETSIG and
+        // F_SETLEASE change only how this open file is watched.
         let ok = unsafe {
             libc::fcntl(raw, F_SETSIG, lease_signal()) == 0
                 && libc::fcntl(raw, libc::F_SETLEASE, libc::F_RDLCK) == 0
@@ -249,7 +266,7 @@ impl Lease {
             return None;
         }
         let inner = Arc::new(Inner {
-            fd,
+            file: file.clone(),
             state: Mutex::new(State::Leased),
         });
         service.leases.lock().insert(raw, inner.clone());
@@ -275,23 +292,25 @@ impl Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        // Unregister first (the service thread may be detaching this very
-        // lease: it then holds the state lock, which this waits for), so
-        // the descriptor number is never looked up after it is closed.
-        if let Some(service) = service() {
+        // Unregister first, so the descriptor number is never looked up
+        // after it is closed; then wait out a detach in progress (the
+        // service thread holds the state lock while it copies), so the map
+        // is unmapped only after the service is done with it.
+        let fd = self.inner.fd();
+        if let Some(service) = SERVICE.get().and_then(|s| s.as_ref()) {
             let mut leases = service.leases.lock();
-            if leases
-                .get(&self.inner.fd.as_raw_fd())
-                .is_some_and(|l| Arc::ptr_eq(l, &self.inner))
-            {
-                leases.remove(&self.inner.fd.as_raw_fd());
+            if leases.get(&fd).is_some_and(|l| Arc::ptr_eq(l, &self.inner)) {
+                leases.remove(&fd);
             }
         }
         let mut state = self.inner.state.lock();
-        if !matches!(*state, State::Detached) {
+        // Closing the last handle of the file releases the lease; if the
+        // file stays open elsewhere (the load still holds it), release it
+        // now.
+        if !matches!(*state, State::Detached) && Arc::strong_count(&self.inner.file) > 1 {
             // SAFETY: as in `detach`.
             unsafe {
-                libc::fcntl(self.inner.fd.as_raw_fd(), libc::F_SETLEASE, libc::F_UNLCK);
+                libc::fcntl(fd, libc::F_SETLEASE, libc::F_UNLCK);
             }
         }
         *state = State::Detached;
@@ -300,7 +319,21 @@ impl Drop for Lease {
 
 /// Whether `file` is on a network or FUSE filesystem (by `fstatfs`'s
 /// `f_type`), where maps are slow and can fault, and leases are refused.
-pub(crate) fn is_remote_fs(file: &File) -> bool {
+/// Answers are cached by device, so a session's loads pay one `fstatfs`.
+pub(crate) fn is_remote_fs(file: &File, dev: u64) -> bool {
+    static KNOWN: Mutex<Vec<(u64, bool)>> = parking_lot::const_mutex(Vec::new());
+    if let Some(&(_, remote)) = KNOWN.lock().iter().find(|(d, _)| *d == dev) {
+        return remote;
+    }
+    let remote = statfs_remote(file);
+    let mut known = KNOWN.lock();
+    if known.len() < 64 {
+        known.push((dev, remote));
+    }
+    remote
+}
+
+fn statfs_remote(file: &File) -> bool {
     // SAFETY: `buf` is a zeroed statfs for fstatfs to fill; the descriptor
     // is open for the whole call.
     let kind = unsafe {
@@ -344,6 +377,6 @@ mod tests {
             assert!(!is_remote_magic(magic), "{magic:#x}");
         }
         let here = File::open(env!("CARGO_MANIFEST_DIR")).unwrap();
-        assert!(!is_remote_fs(&here), "the checkout is on a local disk");
+        assert!(!statfs_remote(&here), "the checkout is on a local disk");
     }
 }

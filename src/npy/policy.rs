@@ -58,7 +58,7 @@ impl MapPolicy {
         match self {
             MapPolicy::Never => read_whole(file),
             MapPolicy::Always => file.map(),
-            MapPolicy::Auto if is_remote(file) => read_whole(file),
+            MapPolicy::Auto if file.is_remote() => read_whole(file),
             MapPolicy::Auto => {
                 let map = file.map()?;
                 if map.is_protected() {
@@ -69,16 +69,6 @@ impl MapPolicy {
                 }
             }
         }
-    }
-}
-
-fn is_remote(file: &OpenedFile<'_>) -> bool {
-    #[cfg(target_os = "linux")]
-    return super::lease::is_remote_fs(file.file());
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = file;
-        false
     }
 }
 

@@ -8,6 +8,7 @@
 
 use std::fs::File;
 use std::path::Path;
+use std::sync::Arc;
 
 use super::header::Header;
 use super::storage::{AlignedBuf, Storage};
@@ -21,10 +22,16 @@ const HEAD_READ: usize = 4096;
 /// A file opened for reading, with its length and its first bytes.
 pub(crate) struct OpenedFile<'p> {
     path: &'p Path,
-    file: File,
+    file: Arc<File>,
     len: usize,
+    /// The device the file is on (for the filesystem kind, cached by device).
+    #[cfg(target_os = "linux")]
+    dev: u64,
     head: Head,
     got: usize,
+    /// The read lease taken right after `open` (Linux), handed to the map.
+    #[cfg(target_os = "linux")]
+    lease: std::cell::Cell<Option<super::lease::Lease>>,
 }
 
 /// The first bytes, 64-byte aligned in memory as a map's bytes are (so
@@ -34,12 +41,17 @@ struct Head([u8; HEAD_READ]);
 
 impl<'p> OpenedFile<'p> {
     /// Opens `path` and reads up to its first 4096 bytes: open, fstat and
-    /// one `pread`, touching no page of a later map.
+    /// one `pread`, touching no page of a later map. On Linux a read lease
+    /// is taken between the open and the fstat (two `fcntl` calls), so that
+    /// from the length on, nothing the load sees can change without the
+    /// service moving a map of it into private memory first (see `lease`).
     pub(crate) fn open(path: &'p Path) -> Result<OpenedFile<'p>> {
         let io = |e| Error::io(path, e);
-        let file = File::open(path).map_err(io)?;
-        let len = file.metadata().map_err(io)?.len();
-        let len = usize::try_from(len)
+        let file = Arc::new(File::open(path).map_err(io)?);
+        #[cfg(target_os = "linux")]
+        let lease = super::lease::Lease::take(&file);
+        let meta = file.metadata().map_err(io)?;
+        let len = usize::try_from(meta.len())
             .map_err(|_| Error::invalid(path, HeaderError::DimensionTooLarge))?;
         let mut head = Head([0u8; HEAD_READ]);
         let got = read_at(&file, &mut head.0, 0).map_err(io)?;
@@ -47,8 +59,12 @@ impl<'p> OpenedFile<'p> {
             path,
             file,
             len,
+            #[cfg(target_os = "linux")]
+            dev: std::os::unix::fs::MetadataExt::dev(&meta),
             head,
             got,
+            #[cfg(target_os = "linux")]
+            lease: std::cell::Cell::new(lease),
         })
     }
 
@@ -57,10 +73,12 @@ impl<'p> OpenedFile<'p> {
         self.path
     }
 
-    /// The open file.
-    #[cfg(target_os = "linux")]
-    pub(crate) fn file(&self) -> &File {
-        &self.file
+    /// Whether the file is on a network or FUSE filesystem.
+    pub(crate) fn is_remote(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        return super::lease::is_remote_fs(&self.file, self.dev);
+        #[cfg(not(target_os = "linux"))]
+        return false;
     }
 
     /// The file's length when it was opened.
@@ -123,7 +141,11 @@ impl<'p> OpenedFile<'p> {
 
     /// Maps the whole file read-only.
     pub(crate) fn map(&self) -> Result<Storage> {
-        Storage::map(&self.file, self.len).map_err(|e| Error::io(self.path, e))
+        #[cfg(target_os = "linux")]
+        let lease = self.lease.take();
+        #[cfg(not(target_os = "linux"))]
+        let lease = None;
+        Storage::map(&self.file, self.len, lease).map_err(|e| Error::io(self.path, e))
     }
 
     /// Parses and checks the `.npy` header: the header is well-formed, and

@@ -23,26 +23,12 @@ impl Storage {
     ///
     /// The caller has already checked that the file is at least as long as
     /// its header promises; `len` is the length it saw.
-    pub(crate) fn map(file: &File, len: usize) -> io::Result<Storage> {
-        #[cfg(target_os = "linux")]
-        let lease = super::lease::Lease::take(file);
-        #[cfg(target_os = "linux")]
-        if lease.is_some() {
-            // The file cannot shrink from now on; it must not have shrunk
-            // between the caller's fstat and the lease either.
-            let now = file.metadata()?.len();
-            if now < len as u64 {
-                return Err(io::Error::other(format!(
-                    "the file shrank from {len} to {now} bytes while it was being opened \
-                     (another program is rewriting it); load it again"
-                )));
-            }
-        }
+    pub(crate) fn map(file: &File, len: usize, lease: Option<LeaseHandle>) -> io::Result<Storage> {
         // SAFETY: memmap2 maps the file read-only and shared (PROT_READ,
         // MAP_SHARED), so the map reflects the file's inode as it is now and
-        // later, and `len` is at most the file's length (checked above when
-        // leased, else the length fstat gave), so no view reaches past the
-        // end. onedata never writes a file in place: `saveone` writes a new
+        // later, and `len` is the length fstat gave, taken after the lease
+        // (so the file cannot have shrunk since), so no view reaches past
+        // the end. onedata never writes a file in place: `saveone` writes a new
         // file and renames it over the old one, leaving this inode and map
         // unchanged. Another program that truncates or rewrites the inode
         // in place (`np.save` to the same path) must first open it for
@@ -55,6 +41,8 @@ impl Storage {
         let map = unsafe { memmap2::MmapOptions::new().len(len).map(file)? };
         #[cfg(target_os = "linux")]
         let lease = lease.filter(|l| l.protect(&map));
+        #[cfg(not(target_os = "linux"))]
+        let _ = lease;
         Ok(Storage::Mapped(MappedFile {
             #[cfg(target_os = "linux")]
             lease,
@@ -105,6 +93,12 @@ impl Storage {
         }
     }
 }
+
+#[cfg(target_os = "linux")]
+pub(crate) type LeaseHandle = super::lease::Lease;
+/// No leases off Linux.
+#[cfg(not(target_os = "linux"))]
+pub(crate) enum LeaseHandle {}
 
 /// A map of a whole file, and the lease that keeps other programs from
 /// changing it under a view (Linux; see `lease`).

@@ -49,6 +49,12 @@ impl PartBytes {
         self.storage.is_mapped()
     }
 
+    /// Whether no other program can change these bytes (see
+    /// [`NpyArray::is_protected`](crate::npy::NpyArray::is_protected)).
+    pub fn is_protected(&self) -> bool {
+        self.storage.is_protected()
+    }
+
     fn owned(buf: AlignedBuf) -> PartBytes {
         let len = buf.len();
         PartBytes {

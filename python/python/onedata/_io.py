@@ -15,7 +15,7 @@ PathLike = Union[str, "os.PathLike[str]"]
 __all__ = ["load", "save", "read_recipe"]
 
 
-def load(path: PathLike, mmap: bool = True) -> np.ndarray:
+def load(path: PathLike, mmap: bool = True, *, policy: str = "auto") -> np.ndarray:
     """Load a ``.npy`` file as a numpy array.
 
     With ``mmap=True`` (the default) the array is a read-only view of the
@@ -36,6 +36,17 @@ def load(path: PathLike, mmap: bool = True) -> np.ndarray:
         The ``.npy`` file.
     mmap : bool, optional
         If False, return a writeable copy that owns its memory.
+    policy : {"auto", "always", "never"}, optional
+        With ``mmap=True``, when to map. On Linux every map holds a read
+        lease on its file, so no other program can change or truncate the
+        file under the array (a writer waits while the map moves into
+        private memory). ``"auto"`` maps only files a lease can be had on and
+        reads the rest (network and FUSE filesystems, other users' files,
+        files open for writing) into read-only memory of onedata's own;
+        ``"always"`` maps them anyway, unprotected, as
+        ``np.load(mmap_mode="r")`` does; ``"never"`` always reads into
+        memory. ``array.base.protected`` and ``array.base.mapped`` say which
+        the array got.
 
     Returns
     -------
@@ -58,7 +69,7 @@ def load(path: PathLike, mmap: bool = True) -> np.ndarray:
     >>> a.flags.writeable, a.sum()
     (False, np.float64(15.0))
     """
-    return _onedata.load(path, mmap)
+    return _onedata.load(path, mmap, policy)
 
 
 def _header_bytes(array: np.ndarray) -> bytes:

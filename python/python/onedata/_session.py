@@ -205,6 +205,15 @@ class SessionData(ABC):
     - ``clear_one_data`` with an empty list deletes nothing (vrAnalysis deletes
       every file), deletes regular files only, and drops the deleted files
       from the cache.
+    - Arrays over maps are protected from other programs: on Linux each
+      mapped file holds a read lease, so a program that rewrites it in place
+      (``np.save`` to the same path) waits while onedata moves the map into
+      private memory, and no array changes or faults. Where no lease can be
+      had (network and FUSE filesystems, another user's files, files open
+      for writing, other platforms) the class attribute ``map_policy``
+      decides: ``"auto"`` (the default) reads such files into memory,
+      ``"always"`` maps them unprotected, ``"never"`` reads every file into
+      memory. ``array.base.protected`` says what each array got.
 
     Attributes
     ----------
@@ -230,6 +239,10 @@ class SessionData(ABC):
     #: Whether ``get_one_filename`` is this class's own (so ``loadone`` may
     #: inline it); set for each subclass.
     _plain_names = True
+
+    #: When loads map their files: ``"auto"``, ``"always"`` or ``"never"``
+    #: (see above; a class attribute, so subclasses and instances may set it).
+    map_policy = "auto"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -455,7 +468,7 @@ class SessionData(ABC):
                 data = data.toarray()
         else:
             try:
-                data = _io.load(path)
+                data = _io.load(path, policy=self.map_policy)
             except FileNotFoundError as e:
                 raise self._not_available(file_name) from e
             # Only object arrays can hold a recipe.

@@ -1,0 +1,140 @@
+"""Other programs rewriting files onedata holds mapped.
+
+A second process runs ``np.save`` over the very files whose arrays are
+held (``np.save`` truncates and rewrites the same inode): shorter, same
+length, longer, in a loop, while threads scan the arrays. No array changes
+or faults, every save completes, and fresh loads see numpy's files.
+"""
+
+import os
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+import onedata
+
+LINUX = sys.platform.startswith("linux")
+
+WRITER = r"""
+import sys, numpy as np
+rounds, paths = int(sys.argv[1]), sys.argv[2:]
+n = 0
+for r in range(rounds):
+    for k, p in enumerate(paths):
+        size = [10, 250_000, 500_000][(r + k) % 3]
+        np.save(p, np.full(size, -float(r + 1)))
+        n += 1
+print(n)
+"""
+
+
+def first(k):
+    return np.arange(250_000, dtype=np.float64) + k * 1e7
+
+
+@pytest.mark.skipif(not LINUX, reason="leases are Linux's")
+def test_np_save_over_loaded_arrays_changes_none(tmp):
+    paths = [str(tmp / f"mpci.part{k}.npy") for k in range(3)]
+    for k, p in enumerate(paths):
+        np.save(p, first(k))
+    arrays = [onedata.load(p) for p in paths]
+    assert all(a.base.mapped and a.base.protected for a in arrays)
+    done = threading.Event()
+    bad = []
+
+    def scan():
+        while True:
+            finished = done.is_set()
+            for k, a in enumerate(arrays):
+                if a.tobytes() != first(k).tobytes():
+                    bad.append(k)
+            if finished:
+                return
+
+    threads = [threading.Thread(target=scan) for _ in range(2)]
+    for t in threads:
+        t.start()
+    rounds = 6
+    out = subprocess.run([sys.executable, "-c", WRITER, str(rounds), *paths], capture_output=True, text=True, timeout=300)
+    done.set()
+    for t in threads:
+        t.join()
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(rounds * len(paths))
+    assert bad == []
+    for k, (a, p) in enumerate(zip(arrays, paths)):
+        assert a.tobytes() == first(k).tobytes()
+        size = [10, 250_000, 500_000][(rounds - 1 + k) % 3]
+        assert np.array_equal(onedata.load(p), np.full(size, -float(rounds)))
+
+
+@pytest.mark.skipif(not LINUX, reason="leases are Linux's")
+def test_session_arrays_survive_np_save_over_their_files(tmp):
+    @dataclass
+    class S(onedata.SessionData):
+        def _init_data_path(self):
+            return tmp / self.mouse_name / self.date / self.session_id
+
+        @property
+        def spks(self):
+            return self.loadone("mpci.roiActivityDeconvolved")
+
+    s = S("ATL001", "2024-03-05", "701")
+    spks = np.arange(200_000, dtype=np.float32).reshape(2000, 100)
+    s.saveone(spks, "mpci.roiActivityDeconvolved")
+    s.clear_cache()
+    held = s.loadone("mpci.roiActivityDeconvolved")
+    assert held.base.protected
+    path = s.one_path / s.get_one_filename("mpci.roiActivityDeconvolved")
+    subprocess.run([sys.executable, "-c", f"import numpy as np; np.save({str(path)!r}, np.zeros(3))"], check=True, timeout=120)
+    assert held.tobytes() == spks.tobytes()
+    s.clear_cache()
+    assert np.array_equal(s.loadone("mpci.roiActivityDeconvolved"), np.zeros(3))
+
+
+def test_without_a_lease_the_policy_decides_and_says_so(tmp):
+    path = tmp / "mpci.x.npy"
+    values = np.arange(5000, dtype="<i8")
+    np.save(path, values)
+
+    def got(policy):
+        a = onedata.load(path, policy=policy)
+        assert a.tobytes() == values.tobytes() and a.dtype == values.dtype
+        assert not a.flags.writeable
+        return a.base.mapped, a.base.protected
+
+    assert got("auto") == (LINUX, True)
+    assert got("always") == (True, LINUX)
+    assert got("never") == (False, True)
+    # Another handle open for writing: the kernel refuses a read lease.
+    with open(path, "r+b"):
+        assert got("auto") == (False, True)
+        assert got("always") == (True, False)
+        assert got("never") == (False, True)
+    assert got("auto") == (LINUX, True)
+    with pytest.raises(onedata.InvalidArgument, match="policy"):
+        onedata.load(path, policy="sometimes")
+
+
+def test_session_map_policy(tmp):
+    @dataclass
+    class S(onedata.SessionData):
+        map_policy = "never"
+
+        def _init_data_path(self):
+            return tmp / self.mouse_name / self.date / self.session_id
+
+        @property
+        def spks(self):
+            return self.loadone("mpci.roiActivityDeconvolved")
+
+    s = S("ATL001", "2024-03-05", "702")
+    s.saveone(np.arange(10.0), "mpci.x")
+    s.clear_cache()
+    a = s.loadone("mpci.x")
+    assert not a.base.mapped and a.base.protected
+    assert np.array_equal(a, np.arange(10.0))

@@ -80,7 +80,7 @@ pub(crate) fn map_policy(py: Python<'_>, name: &str) -> PyResult<onedata::npy::M
         "never" => Ok(MapPolicy::Never),
         other => Err(errors::argument(
             py,
-            &format!("policy must be \"auto\", \"always\" or \"never\", not {other:?}"),
+            format!("policy must be \"auto\", \"always\" or \"never\", not {other:?}"),
         )),
     }
 }

@@ -53,16 +53,17 @@ pub enum MapPolicy {
 
 impl MapPolicy {
     /// The storage for a file whose header has been checked against its
-    /// length: a map or the whole file read into memory.
-    pub(crate) fn storage(self, file: &OpenedFile<'_>) -> Result<Storage> {
+    /// length: a map or the whole file read into memory; `None` if the file
+    /// changed while it was read (the caller opens it again).
+    pub(crate) fn storage(self, file: &OpenedFile<'_>) -> Result<Option<Storage>> {
         match self {
             MapPolicy::Never => read_whole(file),
-            MapPolicy::Always => file.map(),
+            MapPolicy::Always => file.map().map(Some),
             MapPolicy::Auto if file.is_remote() => read_whole(file),
             MapPolicy::Auto => {
                 let map = file.map()?;
                 if map.is_protected() {
-                    Ok(map)
+                    Ok(Some(map))
                 } else {
                     drop(map);
                     read_whole(file)
@@ -73,8 +74,11 @@ impl MapPolicy {
 }
 
 /// The whole file in fresh memory, with positioned reads on up to four
-/// threads; fails (typed) if the file is shorter than when it was opened.
-fn read_whole(file: &OpenedFile<'_>) -> Result<Storage> {
+/// threads. `None` when the file changed while it was read (its length or
+/// times differ from what they were at open, or it ended early): without a
+/// lease, a writer may be rewriting it, and the bytes read may mix two
+/// versions.
+fn read_whole(file: &OpenedFile<'_>) -> Result<Option<Storage>> {
     let len = file.len();
     let mut buf = AlignedBuf::try_for_overwrite(len).ok_or_else(|| {
         Error::new(ErrorKind::OutOfMemory {
@@ -83,6 +87,10 @@ fn read_whole(file: &OpenedFile<'_>) -> Result<Storage> {
         })
     })?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-    file.read_exact_at(buf.as_bytes_mut(), 0, threads)?;
-    Ok(Storage::Owned(buf))
+    let read = file.read_exact_at(buf.as_bytes_mut(), 0, threads);
+    if !file.unchanged()? {
+        return Ok(None);
+    }
+    read?;
+    Ok(Some(Storage::Owned(buf)))
 }

@@ -29,9 +29,25 @@ pub(crate) struct OpenedFile<'p> {
     dev: u64,
     head: Head,
     got: usize,
+    /// What fstat said at open (length, modification and change times), to
+    /// tell whether the file changed while it was read without a lease.
+    stamp: Stamp,
     /// The read lease taken right after `open` (Linux), handed to the map.
     #[cfg(target_os = "linux")]
     lease: std::cell::Cell<Option<super::lease::Lease>>,
+}
+
+type Stamp = (u64, Option<std::time::SystemTime>, i64, i64);
+
+fn stamp(meta: &std::fs::Metadata) -> Stamp {
+    #[cfg(unix)]
+    let (ctime, ctime_ns) = {
+        use std::os::unix::fs::MetadataExt;
+        (meta.ctime(), meta.ctime_nsec())
+    };
+    #[cfg(not(unix))]
+    let (ctime, ctime_ns) = (0, 0);
+    (meta.len(), meta.modified().ok(), ctime, ctime_ns)
 }
 
 /// The first bytes, 64-byte aligned in memory as a map's bytes are (so
@@ -63,6 +79,7 @@ impl<'p> OpenedFile<'p> {
             dev: std::os::unix::fs::MetadataExt::dev(&meta),
             head,
             got,
+            stamp: stamp(&meta),
             #[cfg(target_os = "linux")]
             lease: std::cell::Cell::new(lease),
         })
@@ -71,6 +88,13 @@ impl<'p> OpenedFile<'p> {
     /// The path, for errors.
     pub(crate) fn path(&self) -> &'p Path {
         self.path
+    }
+
+    /// Whether fstat still says what it said at open: no writer has changed
+    /// the file's length or contents since (as far as its times tell).
+    pub(crate) fn unchanged(&self) -> Result<bool> {
+        let meta = self.file.metadata().map_err(|e| Error::io(self.path, e))?;
+        Ok(stamp(&meta) == self.stamp)
     }
 
     /// Whether the file is on a network or FUSE filesystem.

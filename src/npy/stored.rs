@@ -67,13 +67,43 @@ impl NpyStored {
     /// to read it into memory (see [`MapPolicy`]).
     pub fn open_with(path: impl AsRef<Path>, policy: MapPolicy) -> Result<NpyStored> {
         let path = path.as_ref();
-        let file = OpenedFile::open(path)?;
-        // The header is checked against the file's length here.
-        let (header, mapped) = file.npy_header()?;
-        let storage = match mapped {
-            // A header too long for the first read was parsed from a map.
-            Some(storage) if policy != MapPolicy::Never => storage,
-            _ => policy.storage(&file)?,
+        // A file read without a lease is read again if it changed while it
+        // was read (another program rewriting it), so that the bytes are
+        // one version, the one the header was parsed from.
+        const ATTEMPTS: usize = 5;
+        let mut attempt = 0;
+        let (header, storage) = loop {
+            attempt += 1;
+            let file = OpenedFile::open(path)?;
+            // The header is checked against the file's length here. A file
+            // caught half-written by another program fails this; if it is
+            // still changing, it is read again.
+            let (header, mapped) = match file.npy_header() {
+                Ok(h) => h,
+                Err(_) if attempt < ATTEMPTS && !file.unchanged()? => {
+                    std::thread::yield_now();
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let storage = match mapped {
+                // A header too long for the first read was parsed from a map.
+                Some(storage) if policy != MapPolicy::Never => Some(storage),
+                _ => policy.storage(&file)?,
+            };
+            match storage {
+                Some(storage) => break (header, storage),
+                None if attempt < ATTEMPTS => std::thread::yield_now(),
+                None => {
+                    return Err(Error::io(
+                        path,
+                        std::io::Error::other(format!(
+                            "the file changed each of {ATTEMPTS} times it was read \
+                             (another program is writing it); load it again when it is done"
+                        )),
+                    ))
+                }
+            }
         };
         let offset = header.data_offset();
         let available = storage.as_bytes().len().saturating_sub(offset);

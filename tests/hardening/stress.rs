@@ -227,6 +227,47 @@ struct Shared {
     /// Read-your-write checks that saw an older version than just saved.
     stale_after_save: AtomicUsize,
     read_your_writes: AtomicUsize,
+    /// Whether an outside process rewrites `OUTSIDE` names meanwhile.
+    outside: bool,
+    /// Loads of outside names: complete versions, and typed errors (a file
+    /// caught half-written by numpy).
+    outside_loads: AtomicUsize,
+    outside_errors: AtomicUsize,
+}
+
+/// Names another process rewrites in place with `np.save` during the run.
+const OUTSIDE: [&str; 2] = ["outside.alpha", "outside.beta"];
+
+/// The outside writer: `np.save`s version after version of each outside
+/// name in place (truncating the same inode) until `stop` exists; version
+/// `v` is `v` repeated `outside_len(v)` times. Prints the saves it made.
+const OUTSIDE_WRITER: &str = r#"
+import os, sys, numpy as np
+folder, stop = sys.argv[1], sys.argv[2]
+names = sys.argv[3:]
+n, v = 0, 0
+while not os.path.exists(stop):
+    for name in names:
+        v += 1
+        np.save(os.path.join(folder, name + ".npy"), np.full(1000 + (v * 7919) % 5000, float(v)))
+        n += 1
+print(n)
+"#;
+
+/// Checks that `data` is one complete outside version.
+fn outside_version(data: &OneData) -> Result<u64, String> {
+    let dense = data.dense().map_err(|e| e.to_string())?;
+    let view = dense.view1::<f64>().map_err(|e| e.to_string())?;
+    let v = view.as_slice().ok_or("not contiguous")?;
+    let first = *v.first().ok_or("empty")?;
+    let version = first as u64;
+    if first != version as f64 || v.len() != 1000 + (version as usize * 7919) % 5000 {
+        return Err(format!("{} elements of {first}: not a version", v.len()));
+    }
+    if let Some(x) = v.iter().find(|x| x.to_bits() != first.to_bits()) {
+        return Err(format!("version {version} holds {x}: a torn read"));
+    }
+    Ok(version)
 }
 
 impl Shared {
@@ -297,6 +338,35 @@ fn worker(shared: &Shared, thread: usize, ops: usize) {
         if shared.stop.load(Ordering::Relaxed) {
             break;
         }
+        if shared.outside && rng.below(4) == 0 {
+            let name = OUTSIDE[rng.below(OUTSIDE.len())];
+            let opts = if rng.below(2) == 0 {
+                LoadOptions::default()
+            } else {
+                LoadOptions::force()
+            };
+            match s.loadone_with(name, opts) {
+                Ok(data) => {
+                    if let Err(e) = outside_version(&data) {
+                        panic!("loadone {name} while numpy rewrites it: {e}");
+                    }
+                    shared.outside_loads.fetch_add(1, Ordering::Relaxed);
+                    if rng.below(4) == 0 {
+                        if held.len() >= 6 {
+                            held.swap_remove(rng.below(held.len()));
+                        }
+                        held.push((usize::MAX, outside_version(&data).unwrap(), data));
+                    }
+                }
+                // Caught half-written and still so after the retries: a
+                // typed error naming the file, never a torn array.
+                Err(e) if e.to_string().contains(name) => {
+                    shared.outside_errors.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => panic!("loadone {name}: {e}"),
+            }
+            continue;
+        }
         let k = rng.below(NAMES.len());
         let name = NAMES[k];
         match rng.below(100) {
@@ -335,6 +405,12 @@ fn worker(shared: &Shared, thread: usize, ops: usize) {
             _ => {
                 // Handles taken earlier still read their own version.
                 for (k, version, data) in &held {
+                    if *k == usize::MAX {
+                        let again = outside_version(data)
+                            .unwrap_or_else(|e| panic!("a held outside handle changed: {e}"));
+                        assert_eq!(again, *version, "a held outside handle changed");
+                        continue;
+                    }
                     let again = shared.check(data, "held handle", NAMES[*k]);
                     assert_eq!(again, *version, "a held handle of {} changed", NAMES[*k]);
                 }
@@ -365,6 +441,10 @@ struct Report {
 /// Runs the threads for `ops` operations each, checks everything but the
 /// cache's freshness, and reports what it saw.
 fn run(ops: usize) -> Report {
+    run_with(ops, false)
+}
+
+fn run_with(ops: usize, outside: bool) -> Report {
     let root = tempfile::tempdir().unwrap();
     let id = SessionId::new("ATL027", "2024-06-12", Some("701")).unwrap();
     // Fewer entries than names: the LRU evicts while threads hold handles.
@@ -388,11 +468,37 @@ fn run(ops: usize) -> Report {
         rechecks: AtomicUsize::new(0),
         stale_after_save: AtomicUsize::new(0),
         read_your_writes: AtomicUsize::new(0),
+        outside,
+        outside_loads: AtomicUsize::new(0),
+        outside_errors: AtomicUsize::new(0),
     };
     // Every name exists before the threads start.
     for k in 0..NAMES.len() {
         shared.save(k, true);
     }
+    let stop_file = root.path().join("stop-outside-writer");
+    let writer = outside.then(|| {
+        crate::common::require_numpy();
+        let one = shared.session.one_path().to_path_buf();
+        for name in OUTSIDE {
+            // Version 0, so the names exist before the threads start.
+            onedata::npy::write_npy(
+                one.join(format!("{name}.npy")),
+                &Array1::from_elem(1000, 0.0f64),
+            )
+            .unwrap();
+        }
+        std::process::Command::new(crate::common::python())
+            .arg("-c")
+            .arg(OUTSIDE_WRITER)
+            .arg(&one)
+            .arg(&stop_file)
+            .args(OUTSIDE)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    });
 
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..THREADS)
@@ -411,8 +517,31 @@ fn run(ops: usize) -> Report {
         }
     });
     assert!(!shared.failed.load(Ordering::SeqCst));
-
     let count = |c: &AtomicUsize| c.load(Ordering::Relaxed);
+    if let Some(writer) = writer {
+        std::fs::write(&stop_file, b"").unwrap();
+        let out = writer.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "np.save failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let saves: usize = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        eprintln!(
+            "outside writer: {saves} np.save calls in place; {} outside loads, each one complete version, {} typed errors (caught half-written)",
+            count(&shared.outside_loads),
+            count(&shared.outside_errors)
+        );
+        assert!(saves > 0, "the outside writer made no save");
+        assert!(
+            count(&shared.outside_loads) > 0,
+            "no outside load succeeded"
+        );
+        std::fs::remove_file(&stop_file).unwrap();
+        for name in OUTSIDE {
+            std::fs::remove_file(shared.session.one_path().join(format!("{name}.npy"))).unwrap();
+        }
+    }
     eprintln!(
         "stress: {THREADS} threads x {ops} operations: {} loads, {} forced loads, {} saves ({} read back at once, {} of them stale), {} cache clears, {} rechecks of held handles",
         count(&shared.loads),
@@ -430,7 +559,9 @@ fn run(ops: usize) -> Report {
             + count(&shared.forced)
             + (count(&shared.saves) - NAMES.len())
             + count(&shared.clears)
-            + count(&shared.rechecks),
+            + count(&shared.rechecks)
+            + count(&shared.outside_loads)
+            + count(&shared.outside_errors),
         THREADS * ops,
         "operations lost"
     );
@@ -495,6 +626,17 @@ fn run(ops: usize) -> Report {
 #[test]
 fn eight_threads_share_one_session() {
     let report = run(ops_per_thread(1000));
+    assert!(report.loads > 0 && report.saves > 0);
+}
+
+/// The same, while another process rewrites two more files of the session
+/// in place with `np.save`: every load of those is one complete version
+/// (or a typed error for a file caught half-written), handles held across
+/// the rewrites keep their values, and nothing of the session's own names
+/// is lost.
+#[test]
+fn eight_threads_share_one_session_with_an_outside_writer() {
+    let report = run_with(ops_per_thread(1000), true);
     assert!(report.loads > 0 && report.saves > 0);
 }
 

@@ -194,7 +194,7 @@ fn detach(inner: &Inner) {
         // If the copy cannot be made (no memory), the lease is released all
         // the same, or the writer would wait for the kernel's timeout; the
         // map then shows the file as the writer leaves it.
-        let _ = copy_in_place(ptr, len);
+        let _ = copy_in_place(&inner.file, ptr, len);
     }
     *state = State::Detached;
     drop(state);
@@ -205,9 +205,11 @@ fn detach(inner: &Inner) {
     }
 }
 
-/// Replaces the shared file map at `ptr..ptr + len` by private anonymous
-/// memory holding the same bytes, at the same addresses.
-fn copy_in_place(ptr: usize, len: usize) -> io::Result<()> {
+/// Replaces the shared file map at `ptr..ptr + len` (the file's bytes from
+/// offset 0) by private anonymous memory holding the same bytes, at the
+/// same addresses. The bytes are read with `pread` on two threads, which
+/// copies from the page cache without faulting in the map page by page.
+fn copy_in_place(file: &File, ptr: usize, len: usize) -> io::Result<()> {
     // SAFETY: a fresh private anonymous map, owned here until it is moved.
     let fresh = unsafe {
         libc::mmap(
@@ -222,17 +224,25 @@ fn copy_in_place(ptr: usize, len: usize) -> io::Result<()> {
     if fresh == libc::MAP_FAILED {
         return Err(io::Error::last_os_error());
     }
-    // SAFETY: `ptr..ptr + len` is a live read-only map of the leased file
-    // (its owner holds the state lock we hold, so it is not unmapped), and
-    // the file cannot shrink while the lease is held (the writer waits in
-    // `open`/`truncate`), so every byte is readable; `fresh` is `len`
-    // writable bytes; the two ranges are distinct maps and do not overlap.
-    // Then mremap atomically replaces the old map by the new one at the
-    // old address (MREMAP_FIXED unmaps what was there), so readers of the
-    // old addresses see the same bytes before and after.
-    unsafe {
+    // SAFETY: `fresh` is `len` writable bytes owned here, and nothing else
+    // refers to them until the mremap below.
+    let dest = unsafe {
         libc::madvise(fresh, len, libc::MADV_HUGEPAGE);
-        std::ptr::copy_nonoverlapping(ptr as *const u8, fresh as *mut u8, len);
+        std::slice::from_raw_parts_mut(fresh as *mut u8, len)
+    };
+    if let Err(e) = read_fully(file, dest) {
+        // SAFETY: `fresh` is the map made above, not yet moved.
+        unsafe { libc::munmap(fresh, len) };
+        return Err(e);
+    }
+    // SAFETY: the file cannot have changed since it was mapped (the lease
+    // holds every writer in `open`/`truncate` until it is released, after
+    // this), so `dest` now holds exactly the bytes of the map at `ptr`.
+    // mremap atomically replaces the old map by the new one at the old
+    // address (MREMAP_FIXED unmaps what was there; the owner of the map
+    // waits on the state lock we hold, so it is still mapped), and readers
+    // of the old addresses see the same bytes before and after.
+    unsafe {
         libc::mprotect(fresh, len, libc::PROT_READ);
         let moved = libc::mremap(
             fresh,
@@ -248,6 +258,26 @@ fn copy_in_place(ptr: usize, len: usize) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Reads the file's first `out.len()` bytes into `out`, the two halves on
+/// two threads for large files.
+fn read_fully(file: &File, out: &mut [u8]) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    if out.len() < (8 << 20) {
+        return file.read_exact_at(out, 0);
+    }
+    let half = out.len() / 2;
+    let (a, b) = out.split_at_mut(half);
+    std::thread::scope(|s| {
+        let other = s.spawn(|| file.read_exact_at(b, half as u64));
+        let first = file.read_exact_at(a, 0);
+        first.and(
+            other
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("a read thread failed"))),
+        )
+    })
 }
 
 impl Lease {

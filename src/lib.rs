@@ -151,13 +151,18 @@
 //! ## Memory maps and files changed by other programs
 //!
 //! onedata checks at open that a file holds every byte its header promises,
-//! so no access to a view can fall outside the file as it was opened. The
-//! map is shared: if another program truncates or rewrites a mapped file
-//! *in place* (as `np.save` to the same path does), the values under a live
-//! view change, and reading past a truncation raises SIGBUS, as with any
-//! memory map. onedata itself never writes to a file in place: it writes a
-//! new file and renames it over the old one, which leaves existing maps
-//! valid and unchanged.
+//! so no access to a view can fall outside the file as it was opened. A
+//! shared map shows its file as it is now, so another program rewriting a
+//! mapped file *in place* (as `np.save` to the same path does) could change
+//! the values under a view, or make a read past a truncation raise SIGBUS.
+//! On Linux every map holds a read lease on its file: such a writer waits in
+//! its `open` or `truncate` while onedata moves the map into private memory
+//! at the same addresses, and views never change
+//! ([`NpyArray::is_protected`](npy::NpyArray::is_protected)). Where no lease
+//! can be had (network and FUSE filesystems, other users' files, other
+//! platforms), [`MapPolicy`](npy::MapPolicy) decides: by default such files
+//! are read into owned memory. onedata itself never writes to a file in
+//! place: it writes a new file and renames it over the old one.
 
 #![warn(missing_docs)]
 #![deny(unsafe_code)]

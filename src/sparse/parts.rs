@@ -113,7 +113,7 @@ impl NpzPart {
 }
 
 /// A sparse `.npz` file's members, checked, as scipy's constructor for its
-/// format takes them (see the [module docs](self)).
+/// format takes them (see the [`sparse`](crate::sparse) docs).
 #[derive(Debug, Clone)]
 pub struct NpzParts {
     path: Arc<Path>,
@@ -183,7 +183,7 @@ impl NpzParts {
 
 /// Reads the members of the sparse `.npz` file at `path` as scipy's
 /// constructor for its format takes them, after checking its structure in
-/// full (see the [module docs](self)).
+/// full (see the [`sparse`](crate::sparse) docs).
 ///
 /// ```
 /// # fn main() -> onedata::Result<()> {

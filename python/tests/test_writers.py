@@ -138,3 +138,32 @@ def test_session_map_policy(tmp):
     a = s.loadone("mpci.x")
     assert not a.base.mapped and a.base.protected
     assert np.array_equal(a, np.arange(10.0))
+
+
+def _child_load(path):
+    a = onedata.load(path)
+    # No lease service in a forked child: Auto reads the file into memory.
+    return bool(a.base.mapped), bool(a.base.protected), float(a.sum())
+
+
+@pytest.mark.skipif(not LINUX, reason="leases are Linux's")
+def test_forked_children_and_leases(tmp):
+    import multiprocessing as mp
+
+    path = str(tmp / "mpci.x.npy")
+    np.save(path, np.arange(100_000, dtype=np.float64))
+    held = onedata.load(path)
+    assert held.base.protected
+    with mp.get_context("fork").Pool(1) as pool:
+        assert pool.apply(_child_load, (path,)) == (False, True, float(np.arange(100_000).sum()))
+        # The child holds the parent's open files; a writer still gets
+        # through once the parent's array is dropped, and meanwhile waits
+        # only for the copy.
+        subprocess.run([sys.executable, "-c", f"import numpy as np; np.save({path!r}, np.ones(5))"], check=True, timeout=30)
+        assert np.array_equal(held, np.arange(100_000, dtype=np.float64))
+        del held
+        again = onedata.load(path)
+        assert np.array_equal(again, np.ones(5))
+        del again
+        subprocess.run([sys.executable, "-c", f"import numpy as np; np.save({path!r}, np.zeros(2))"], check=True, timeout=30)
+    assert np.array_equal(onedata.load(path), np.zeros(2))

@@ -334,10 +334,10 @@ impl Drop for Lease {
             }
         }
         let mut state = self.inner.state.lock();
-        // Closing the last handle of the file releases the lease; if the
-        // file stays open elsewhere (the load still holds it), release it
-        // now.
-        if !matches!(*state, State::Detached) && Arc::strong_count(&self.inner.file) > 1 {
+        // Released explicitly rather than by the close: a forked child may
+        // hold the same open file, which would keep the lease alive with no
+        // service to answer a writer.
+        if !matches!(*state, State::Detached) {
             // SAFETY: as in `detach`.
             unsafe {
                 libc::fcntl(fd, libc::F_SETLEASE, libc::F_UNLCK);

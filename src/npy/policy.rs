@@ -59,7 +59,8 @@ impl MapPolicy {
         match self {
             MapPolicy::Never => read_whole(file),
             MapPolicy::Always => file.map().map(Some),
-            MapPolicy::Auto if file.is_remote() => read_whole(file),
+            // No lease was had: no map is made only to be dropped.
+            MapPolicy::Auto if !file.is_leased() || file.is_remote() => read_whole(file),
             MapPolicy::Auto => {
                 let map = file.map()?;
                 if map.is_protected() {

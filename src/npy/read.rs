@@ -90,6 +90,20 @@ impl<'p> OpenedFile<'p> {
         self.path
     }
 
+    /// Whether the lease taken at open is still waiting for its map (false
+    /// off Linux, or where none could be had).
+    pub(crate) fn is_leased(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        {
+            let lease = self.lease.take();
+            let held = lease.is_some();
+            self.lease.set(lease);
+            held
+        }
+        #[cfg(not(target_os = "linux"))]
+        false
+    }
+
     /// Whether fstat still says what it said at open: no writer has changed
     /// the file's length or contents since (as far as its times tell).
     pub(crate) fn unchanged(&self) -> Result<bool> {

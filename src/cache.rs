@@ -3,6 +3,11 @@
 //! Entries are shared handles (`Arc`): evicting an entry only drops the
 //! cache's reference, so a handle a caller still holds stays valid. Mapped
 //! arrays cost no heap memory and are bounded separately from owned ones.
+//!
+//! A map becomes owned memory when another program opens its file for
+//! writing (the lease break copies it, see `npy::lease`). The cache counts
+//! such copies as owned bytes from its next call on, and evicts to keep
+//! `max_owned_bytes`: a copy no caller holds is then freed.
 
 use std::sync::Arc;
 
@@ -47,10 +52,38 @@ pub struct CacheStats {
 
 /// An LRU of loaded onedata bounded by entry count, owned and mapped bytes.
 pub(crate) struct OneCache {
-    lru: LruCache<String, Arc<OneData>>,
+    lru: LruCache<String, Entry>,
     limits: CacheLimits,
     owned: usize,
     mapped: usize,
+    /// The count of lease-break copies when the entries were last counted.
+    copies_seen: u64,
+}
+
+/// A cached value and the bytes it was counted at.
+struct Entry {
+    value: Arc<OneData>,
+    owned: usize,
+    mapped: usize,
+}
+
+impl Entry {
+    fn new(value: Arc<OneData>) -> Entry {
+        let (owned, mapped) = (value.owned_bytes(), value.mapped_bytes());
+        Entry {
+            value,
+            owned,
+            mapped,
+        }
+    }
+}
+
+/// How many maps lease breaks have copied into memory, process-wide.
+fn lease_copies() -> u64 {
+    #[cfg(target_os = "linux")]
+    return crate::npy::lease::copies();
+    #[cfg(not(target_os = "linux"))]
+    return 0;
 }
 
 impl OneCache {
@@ -63,6 +96,7 @@ impl OneCache {
             },
             owned: 0,
             mapped: 0,
+            copies_seen: lease_copies(),
         }
     }
 
@@ -72,7 +106,9 @@ impl OneCache {
 
     /// The entry for `key`, marked as most recently used.
     pub(crate) fn get(&mut self, key: &str) -> Option<Arc<OneData>> {
-        self.lru.get(key).cloned()
+        let value = self.lru.get(key).map(|e| e.value.clone());
+        self.recount();
+        value
     }
 
     /// Whether `key` is cached, without changing its recency.
@@ -84,10 +120,12 @@ impl OneCache {
     /// entries until the limits hold again. The new entry itself is never
     /// evicted, even if it alone exceeds a limit.
     pub(crate) fn insert(&mut self, key: String, value: Arc<OneData>) {
-        self.account(&value, true);
-        if let Some(old) = self.lru.put(key, value) {
+        let entry = Entry::new(value);
+        self.account(&entry, true);
+        if let Some(old) = self.lru.put(key, entry) {
             self.account(&old, false);
         }
+        self.recount();
         self.evict();
     }
 
@@ -114,7 +152,12 @@ impl OneCache {
         self.lru.iter().map(|(k, _)| k.clone()).collect()
     }
 
-    pub(crate) fn stats(&self) -> CacheStats {
+    pub(crate) fn stats(&mut self) -> CacheStats {
+        self.recount();
+        self.counted()
+    }
+
+    fn counted(&self) -> CacheStats {
         CacheStats {
             entries: self.lru.len(),
             owned_bytes: self.owned,
@@ -122,8 +165,8 @@ impl OneCache {
         }
     }
 
-    fn account(&mut self, value: &OneData, add: bool) {
-        let (owned, mapped) = (value.owned_bytes(), value.mapped_bytes());
+    fn account(&mut self, entry: &Entry, add: bool) {
+        let (owned, mapped) = (entry.owned, entry.mapped);
         if add {
             self.owned = self.owned.saturating_add(owned);
             self.mapped = self.mapped.saturating_add(mapped);
@@ -131,6 +174,29 @@ impl OneCache {
             self.owned = self.owned.saturating_sub(owned);
             self.mapped = self.mapped.saturating_sub(mapped);
         }
+    }
+
+    /// After a lease break copied a map into memory (anywhere in the
+    /// process), counts again the dense entries that were mapped, and
+    /// evicts to keep the limits.
+    fn recount(&mut self) {
+        let copies = lease_copies();
+        if copies == self.copies_seen {
+            return;
+        }
+        self.copies_seen = copies;
+        let (mut owned, mut mapped) = (0usize, 0usize);
+        for (_, entry) in self.lru.iter_mut() {
+            if entry.mapped > 0 {
+                entry.owned = entry.value.owned_bytes();
+                entry.mapped = entry.value.mapped_bytes();
+            }
+            owned = owned.saturating_add(entry.owned);
+            mapped = mapped.saturating_add(entry.mapped);
+        }
+        self.owned = owned;
+        self.mapped = mapped;
+        self.evict();
     }
 
     fn over_limits(&self) -> bool {
@@ -156,7 +222,7 @@ impl std::fmt::Debug for OneCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OneCache")
             .field("limits", &self.limits)
-            .field("stats", &self.stats())
+            .field("stats", &self.counted())
             .finish()
     }
 }

@@ -174,8 +174,8 @@ impl OneData {
     /// Bytes of mapped file data held.
     pub fn mapped_bytes(&self) -> usize {
         match self {
-            OneData::Dense(a) if a.is_mapped() => a.data_bytes().len(),
-            OneData::Dense(_) | OneData::Sparse(_) | OneData::Object(_) => 0,
+            OneData::Dense(a) => a.mapped_bytes(),
+            OneData::Sparse(_) | OneData::Object(_) => 0,
         }
     }
 }

@@ -158,7 +158,9 @@
 //! On Linux every map holds a read lease on its file: such a writer waits in
 //! its `open` or `truncate` while onedata moves the map into private memory
 //! at the same addresses, and views never change
-//! ([`NpyArray::is_protected`](npy::NpyArray::is_protected)). Where no lease
+//! ([`NpyArray::is_protected`](npy::NpyArray::is_protected)). The copy is
+//! owned memory from then on: a session's cache counts it against
+//! [`CacheLimits::max_owned_bytes`] and evicts to keep it. Where no lease
 //! can be had (network and FUSE filesystems, other users' files, other
 //! platforms), [`MapPolicy`](npy::MapPolicy) decides: by default such files
 //! are read into owned memory. onedata itself never writes to a file in

@@ -167,3 +167,51 @@ def test_forked_children_and_leases(tmp):
         del again
         subprocess.run([sys.executable, "-c", f"import numpy as np; np.save({path!r}, np.zeros(2))"], check=True, timeout=30)
     assert np.array_equal(onedata.load(path), np.zeros(2))
+
+
+THEIRS = r"""
+import sys, onedata
+status = open("/proc/self/status").read()
+eff = int(next(l for l in status.splitlines() if l.startswith("CapEff:")).split()[1], 16)
+print("cap_lease", bool(eff & (1 << 28)))
+for policy in ("auto", "always", "never"):
+    a = onedata.load(sys.argv[1], policy=policy)
+    print(policy, bool(a.base.mapped), bool(a.base.protected), float(a.sum()))
+"""
+
+
+def _drop_cap_lease():
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    PR_CAPBSET_DROP, CAP_LEASE = 24, 28
+    if libc.prctl(PR_CAPBSET_DROP, CAP_LEASE, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP, CAP_LEASE)")
+
+
+@pytest.mark.skipif(not LINUX, reason="leases are Linux's")
+def test_a_file_of_another_user_gets_the_documented_policy(tmp):
+    # F_SETLEASE needs the file's owner or CAP_LEASE: a child without
+    # CAP_LEASE loading a file owned by uid 65534 gets no lease, and the
+    # policy decides as the README says.
+    path = str(tmp / "theirs.npy")
+    x = np.arange(4000, dtype=np.float64)
+    np.save(path, x)
+    try:
+        os.chown(path, 65534, 65534)
+    except PermissionError:
+        pytest.skip("giving a file to another user needs root")
+    out = subprocess.run(
+        [sys.executable, "-c", THEIRS, path],
+        preexec_fn=_drop_cap_lease,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\n")
+    total = float(x.sum())
+    assert out[:4] == [
+        "cap_lease False",
+        f"auto False True {total}",
+        f"always True False {total}",
+        f"never False True {total}",
+    ], out

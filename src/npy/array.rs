@@ -294,9 +294,17 @@ impl NpyArray {
         self.storage.prefetch();
     }
 
-    /// Bytes held in memory by this array's buffer (zero when mapped).
+    /// Bytes held in memory by this array's buffer: zero when mapped, until
+    /// another program opens the file for writing and the map's bytes move
+    /// into private memory (see [`is_protected`](Self::is_protected)).
     pub fn owned_bytes(&self) -> usize {
         self.storage.owned_bytes()
+    }
+
+    /// Bytes still mapped from the file (zero for owned arrays, and for maps
+    /// whose bytes a writer's `open` moved into memory).
+    pub fn mapped_bytes(&self) -> usize {
+        self.storage.mapped_bytes()
     }
 
     /// The raw data bytes in native byte order, in the file's element order.

@@ -54,9 +54,20 @@ enum State {
     Leased,
     /// Leased, protecting the map at `ptr` of `len` bytes.
     Mapped { ptr: usize, len: usize },
-    /// The lease was broken: any map it protected is now anonymous memory
-    /// holding the bytes it had, and the file is no longer watched.
-    Detached,
+    /// The lease was broken or released: the file is no longer watched.
+    /// `copied`: the map it protected is now anonymous memory holding the
+    /// bytes it had. False when there was no map, or when the copy could
+    /// not be made (no memory), leaving the map on the file, unprotected.
+    Detached { copied: bool },
+}
+
+/// Bumped each time a lease break copies a map into memory, so that caches
+/// know to count again what they hold in memory (see [`copies`]).
+static COPIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many maps lease breaks have copied into memory so far.
+pub(crate) fn copies() -> u64 {
+    COPIES.load(std::sync::atomic::Ordering::Acquire)
 }
 
 /// The service: the pipe the signal handler writes to, and the leases by
@@ -190,14 +201,19 @@ fn serve(mut pipe: File) {
 /// the lease.
 fn detach(inner: &Inner) {
     let mut state = inner.state.lock();
+    let mut copied = false;
     if let State::Mapped { ptr, len } = *state {
         // If the copy cannot be made (no memory), the lease is released all
         // the same, or the writer would wait for the kernel's timeout; the
-        // map then shows the file as the writer leaves it.
-        let _ = copy_in_place(&inner.file, ptr, len);
+        // map then shows the file as the writer leaves it, and says it is
+        // no longer protected.
+        copied = copy_in_place(&inner.file, ptr, len).is_ok();
     }
-    *state = State::Detached;
+    *state = State::Detached { copied };
     drop(state);
+    if copied {
+        COPIES.fetch_add(1, std::sync::atomic::Ordering::Release);
+    }
     // SAFETY: fcntl on a descriptor this lease owns; releasing a lease
     // has no other effect.
     unsafe {
@@ -315,8 +331,20 @@ impl Lease {
                 };
                 true
             }
-            State::Mapped { .. } | State::Detached => false,
+            State::Mapped { .. } | State::Detached { .. } => false,
         }
+    }
+
+    /// Whether a lease break moved the map into private memory: its bytes
+    /// are then the process's own, no longer the page cache's.
+    pub(crate) fn is_copied(&self) -> bool {
+        matches!(*self.inner.state.lock(), State::Detached { copied: true })
+    }
+
+    /// False only when a break found no memory for the copy, leaving the
+    /// map on a file another program now writes.
+    pub(crate) fn holds(&self) -> bool {
+        !matches!(*self.inner.state.lock(), State::Detached { copied: false })
     }
 }
 
@@ -337,13 +365,13 @@ impl Drop for Lease {
         // Released explicitly rather than by the close: a forked child may
         // hold the same open file, which would keep the lease alive with no
         // service to answer a writer.
-        if !matches!(*state, State::Detached) {
+        if !matches!(*state, State::Detached { .. }) {
             // SAFETY: as in `detach`.
             unsafe {
                 libc::fcntl(fd, libc::F_SETLEASE, libc::F_UNLCK);
             }
         }
-        *state = State::Detached;
+        *state = State::Detached { copied: false };
     }
 }
 

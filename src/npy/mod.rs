@@ -8,7 +8,7 @@ mod array;
 mod dtype;
 mod header;
 #[cfg(target_os = "linux")]
-mod lease;
+pub(crate) mod lease;
 mod policy;
 mod read;
 mod storage;

@@ -85,11 +85,21 @@ impl Storage {
         matches!(self, Storage::Mapped(_))
     }
 
-    /// Bytes held in memory (zero for a map, whose pages belong to the page cache).
+    /// Bytes held in memory: zero for a map, whose pages belong to the page
+    /// cache, until a lease break copies it into private memory.
     pub(crate) fn owned_bytes(&self) -> usize {
         match self {
+            Storage::Mapped(m) if m.is_copied() => m.map.len(),
             Storage::Mapped(_) => 0,
             Storage::Owned(b) => b.len(),
+        }
+    }
+
+    /// Bytes still mapped from a file: those of a map not yet copied.
+    pub(crate) fn mapped_bytes(&self) -> usize {
+        match self {
+            Storage::Mapped(m) if !m.is_copied() => m.map.len(),
+            Storage::Mapped(_) | Storage::Owned(_) => 0,
         }
     }
 }
@@ -113,7 +123,14 @@ pub(crate) struct MappedFile {
 impl MappedFile {
     fn is_protected(&self) -> bool {
         #[cfg(target_os = "linux")]
-        return self.lease.is_some();
+        return self.lease.as_ref().is_some_and(|l| l.holds());
+        #[cfg(not(target_os = "linux"))]
+        return false;
+    }
+
+    fn is_copied(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        return self.lease.as_ref().is_some_and(|l| l.is_copied());
         #[cfg(not(target_os = "linux"))]
         return false;
     }

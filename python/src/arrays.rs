@@ -85,11 +85,11 @@ impl Keep {
 /// releases it when the last array over it is gone.
 #[pyclass(frozen, module = "onedata._onedata")]
 pub struct MapOwner {
-    // Held for its memory, which arrays point into; never read through.
-    _keep: Keep,
+    // Held for its memory, which arrays point into; read only to ask
+    // whether it is still protected.
+    keep: Keep,
     len: usize,
     mapped: bool,
-    protected: bool,
 }
 
 #[pymethods]
@@ -104,10 +104,12 @@ impl MapOwner {
     /// True for onedata's own buffers and for maps holding a read lease on
     /// their file (a writer that opens or truncates the file waits until
     /// the map has moved into private memory); False for a map without a
-    /// lease (``policy="always"`` where none can be had).
+    /// lease (``policy="always"`` where none can be had). Asked of the
+    /// lease each time: False also once a writer's ``open`` found no memory
+    /// for the copy (the map then shows the file as rewritten).
     #[getter]
     fn protected(&self) -> bool {
-        self.protected
+        self.keep.is_protected()
     }
 
     /// The size of the memory held, in bytes.
@@ -120,7 +122,7 @@ impl MapOwner {
         format!(
             "<onedata map owner: {} bytes, {}>",
             self.nbytes(),
-            match (self.mapped, self.protected) {
+            match (self.mapped, self.protected()) {
                 (true, true) => "mapped, protected",
                 (true, false) => "mapped, unprotected",
                 _ => "in memory",
@@ -237,15 +239,7 @@ fn new_array<'py>(
     if writeable {
         flags |= npyffi::NPY_ARRAY_WRITEABLE;
     }
-    let owner = Bound::new(
-        py,
-        MapOwner {
-            protected: keep.is_protected(),
-            _keep: keep,
-            len,
-            mapped,
-        },
-    )?;
+    let owner = Bound::new(py, MapOwner { keep, len, mapped })?;
     // SAFETY: `addr` is the start of `len` bytes owned by `owner`'s `Keep`
     // (a map or a heap buffer, which never moves while the owner lives),
     // and the check above makes shape x itemsize exactly that many bytes,

@@ -547,7 +547,7 @@ fn print_table(report: &Value, cases: &[Value], frames: usize, rois: usize) {
             .map_or("-".to_string(), |v| v.to_string())
     };
     println!(
-        "cold_load_large: numpy mmap_mode='r' {} us ({}x ours); floor (open + read 128 B + mmap + close) {} us, ours/floor {}",
+        "cold_load_large: numpy mmap_mode='r' {} us ({}x ours); floor (open + read 128 B + lease + mmap + close) {} us, ours/floor {}",
         show("numpy_mmap_us"),
         show("ratio_vs_numpy_mmap"),
         show("floor_us"),

@@ -296,6 +296,24 @@ fn read_fully(file: &File, out: &mut [u8]) -> io::Result<()> {
     })
 }
 
+/// For `onedata bench`'s floor: sets the read lease a load takes on
+/// `file`, with nothing registered for it (closing the file releases it).
+/// False where no lease can be had.
+pub(crate) fn floor_lease(file: &File) -> bool {
+    if service().is_none() {
+        return false;
+    }
+    let raw = file.as_raw_fd();
+    // SAFETY: as in `Lease::take`: fcntl on a descriptor open for this
+    // call, changing only how this open file is watched. The signal's
+    // handler is installed (the service is running), and a break finds
+    // the descriptor unregistered, so the service only drops the notice.
+    unsafe {
+        libc::fcntl(raw, F_SETSIG, lease_signal()) == 0
+            && libc::fcntl(raw, libc::F_SETLEASE, libc::F_RDLCK) == 0
+    }
+}
+
 impl Lease {
     /// Takes a read lease on `file` (open read-only), or `None` when none
     /// can be had (see the module docs).

@@ -373,17 +373,22 @@ pub(crate) mod retained {
     }
 }
 
-/// The least any mapped load can cost, for `onedata bench`: open the file,
-/// read its first 128 bytes, map its `len` bytes (known to the caller, as
-/// the length of a file it wrote), close it. Returns the first byte read and
-/// the map, which the caller unmaps outside its timing (as a load's map is
-/// unmapped only when the array is dropped).
+/// The least any protected mapped load can cost, for `onedata bench`: open
+/// the file, read its first 128 bytes, take the read lease a load takes
+/// (Linux: two `fcntl` calls), map its `len` bytes (known to the caller, as
+/// the length of a file it wrote), close it (which releases the lease).
+/// Returns the first byte read and the map, which the caller unmaps outside
+/// its timing (as a load's map is unmapped only when the array is dropped).
 #[doc(hidden)]
 pub fn floor_open_read_map(path: &std::path::Path, len: usize) -> io::Result<(u8, Mmap)> {
     use std::io::Read;
     let mut file = File::open(path)?;
     let mut head = [0u8; 128];
     let n = file.read(&mut head)?;
+    #[cfg(target_os = "linux")]
+    if !super::lease::floor_lease(&file) {
+        return Err(io::Error::other("no read lease on the floor's file"));
+    }
     // SAFETY: a read-only shared map of a file this function does not
     // modify, of the length its caller wrote; the caller only drops it, so
     // no page of it is ever read and no change to the file can be observed.

@@ -14,6 +14,8 @@
 //! - Malformed `bsr` and `dia` archives are typed faults naming the member;
 //!   their shape bombs are refused before anything of their size is made.
 //! - Deeply nested pickles are refused without overflowing the stack.
+//! - Recipes that ask for themselves (directly, through a cycle, across
+//!   threads) are a `RecipeCycle` error naming the cycle, never a deadlock.
 //! - Names that try to leave `oneData` are refused, and nothing is created
 //!   outside the session folder.
 //! - Eight threads share one `Session` (`stress`): every read is one
@@ -26,6 +28,7 @@
 mod common;
 
 mod bsr_dia;
+mod cycles;
 mod mapped;
 mod names;
 mod pickles;

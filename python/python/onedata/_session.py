@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from typing import Any, List, Optional, Union
 import numpy as np
 
 from . import _io
-from ._errors import InvalidArgument, InvalidName, NotAvailable
+from ._errors import InvalidArgument, InvalidName, NotAvailable, RecipeCycle
 
 __all__ = ["LoadingRecipe", "OneCache", "SessionData"]
 
@@ -22,6 +23,9 @@ __all__ = ["LoadingRecipe", "OneCache", "SessionData"]
 #: spelling other vrAnalysis versions use.
 ONE_DIR = "oneData"
 ONE_DIR_LOWER = "onedata"
+
+#: The recipes each thread is resolving, as ``(id(session), file_name)``, outermost first.
+_resolving = threading.local()
 
 
 class LoadingRecipe:
@@ -473,14 +477,37 @@ class SessionData(ABC):
                 raise self._not_available(file_name) from e
             # Only object arrays can hold a recipe.
             if data.dtype.hasobject and LoadingRecipe.is_recipe(data):
-                recipe = LoadingRecipe.from_dict(data.item())
-                if recipe.source_arg is not None:
-                    data = self.recipe_loaders[recipe.loader_type](recipe.source_arg, **recipe.kwargs)
-                else:
-                    data = self.recipe_loaders[recipe.loader_type](**recipe.kwargs)
-                for transform in recipe.transforms:
-                    data = self.recipe_transforms[transform](data)
+                data = self._resolve_recipe(file_name, LoadingRecipe.from_dict(data.item()))
         self.one_cache[file_name] = data
+        return data
+
+    def _resolve_recipe(self, file_name: str, recipe: LoadingRecipe) -> Any:
+        """What ``recipe`` (the contents of ``file_name``) points at: its
+        loader, then its transforms. A loader that asks, directly or through
+        other recipes, for a file whose recipe this thread is resolving
+        raises :class:`onedata.RecipeCycle` (vrAnalysis recurses until the
+        recursion limit)."""
+        stack = _resolving.__dict__.setdefault("stack", [])
+        key = (id(self), file_name)
+        if key in stack:
+            files = [name for _, name in stack[stack.index(key) :]] + [file_name]
+            error = RecipeCycle(
+                f"recipe cycle in session {self.session_print()}: {' -> '.join(files)}; "
+                "a recipe's loader asks for a name being loaded"
+            )
+            error.files = files
+            error.path = str(self.one_path / file_name)
+            raise error
+        stack.append(key)
+        try:
+            if recipe.source_arg is not None:
+                data = self.recipe_loaders[recipe.loader_type](recipe.source_arg, **recipe.kwargs)
+            else:
+                data = self.recipe_loaders[recipe.loader_type](**recipe.kwargs)
+            for transform in recipe.transforms:
+                data = self.recipe_transforms[transform](data)
+        finally:
+            stack.pop()
         return data
 
     def _not_available(self, file_name: str) -> NotAvailable:

@@ -14,8 +14,8 @@ from typing import Any, List, Optional, Union
 
 import numpy as np
 
-from . import _io
-from ._errors import InvalidArgument, InvalidName, NotAvailable, RecipeCycle
+from . import _io, _onedata
+from ._errors import InvalidArgument, NotAvailable, RecipeCycle
 
 __all__ = ["LoadingRecipe", "OneCache", "SessionData"]
 
@@ -165,19 +165,11 @@ def _session_date(date: Any) -> str:
 
 
 def _check_file_name(file_name: str) -> None:
-    """Refuses a onedata file name that would leave the oneData folder."""
-    bad = (
-        "/" in file_name
-        or "\\" in file_name
-        or "\0" in file_name
-        or ":" in file_name
-        or file_name in (".", "..", "")
-    )
-    if bad:
-        raise InvalidName(
-            f"invalid onedata name {file_name!r}: a name is one file inside the session's oneData folder "
-            "(no '/', '\\\\', ':' or NUL, and not '.' or '..')"
-        )
+    """Refuses a onedata file name that would leave the oneData folder or
+    that Windows refuses (``:``, ``< > " | ? *``, control characters, device
+    names such as ``CON.npy``): raises :class:`onedata.InvalidName`, whose
+    message says why, as onedata's Rust layer checks names."""
+    _onedata.check_file_name(file_name)
 
 
 def _sparse_name(file_name: str) -> str:
@@ -204,8 +196,12 @@ class SessionData(ABC):
       restricted pickle reader, not by ``np.load(allow_pickle=True)``.
     - ``one_cache`` is an :class:`OneCache`: bounded and thread-safe, and
       still read like a dict of what was loaded.
-    - Names are checked: a name that would leave the ``oneData`` folder
-      raises :class:`onedata.InvalidName`.
+    - Names are checked: a name that would leave the ``oneData`` folder,
+      or that Windows refuses (``CON``, ``a?b``, ``C:x``...), raises
+      :class:`onedata.InvalidName`, on every platform.
+    - A recipe whose loader asks, directly or through other recipes, for a
+      file being loaded raises :class:`onedata.RecipeCycle` (vrAnalysis
+      recurses until the recursion limit).
     - ``clear_one_data`` with an empty list deletes nothing (vrAnalysis deletes
       every file), deletes regular files only, and drops the deleted files
       from the cache.
@@ -407,8 +403,6 @@ class SessionData(ABC):
             hasattr(data, "to_dict") and getattr(data, "RECIPE_MARKER", None) == LoadingRecipe.RECIPE_MARKER
         ):
             one_path.mkdir(parents=True, exist_ok=True)
-            from . import _onedata
-
             _onedata.write_recipe(path, data.to_dict())
             self.one_cache.pop(file_name, None)
         elif sparse:

@@ -276,6 +276,14 @@ impl Error {
         Error::new(ErrorKind::InvalidArgument(message.into()))
     }
 
+    /// `bytes` of memory for `what` could not be had.
+    pub(crate) fn out_of_memory(what: impl Into<String>, bytes: u128) -> Self {
+        Error::new(ErrorKind::OutOfMemory {
+            what: what.into(),
+            bytes,
+        })
+    }
+
     pub(crate) fn values(path: impl AsRef<Path>, message: impl Into<String>) -> Self {
         Error::new(ErrorKind::Values {
             path: path.as_ref().to_path_buf(),

@@ -5,9 +5,9 @@
 //! and waits for it at most 30 s, so that a regression fails instead of
 //! hanging the suite.
 
-use std::sync::mpsc;
 use std::sync::{Arc, Barrier};
-use std::time::Duration;
+
+use crate::within_30s;
 
 use ndarray::array;
 use onedata::recipe::LoadingRecipe;
@@ -49,27 +49,6 @@ fn chained(root: &std::path::Path) -> Chained {
 fn link(session: &Chained, name: &str, target: &str) {
     let recipe = LoadingRecipe::new("onedata", Some(target), Vec::<String>::new());
     session.saveone(&recipe, name).unwrap();
-}
-
-/// Runs `body` in a thread of its own; fails if it takes over 30 s.
-fn within_30s<R: Send + 'static>(body: impl FnOnce() -> R + Send + 'static) -> R {
-    let (tx, rx) = mpsc::channel();
-    let handle = std::thread::spawn(move || {
-        let _ = tx.send(body());
-    });
-    match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(r) => {
-            handle.join().unwrap();
-            r
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            panic!("no answer in 30 s: a recipe cycle deadlocked")
-        }
-        Err(mpsc::RecvTimeoutError::Disconnected) => match handle.join() {
-            Err(p) => std::panic::resume_unwind(p),
-            Ok(()) => unreachable!("the body sent nothing and did not panic"),
-        },
-    }
 }
 
 /// The files of a `RecipeCycle`, failing on any other outcome.

@@ -446,6 +446,11 @@ class SessionData(ABC):
         onedata.NotAvailable
             A ValueError (as vrAnalysis raises) when the file does not exist;
             the message lists the files that do.
+        onedata.RecipeCycle
+            A RecursionError, when a recipe's loader asks (directly or through
+            other recipes) for a file being loaded; ``files`` names the cycle.
+        onedata.InvalidName
+            When the file name would leave ``oneData`` or Windows refuses it.
         """
         if self._plain_names:  # get_one_filename as defined here, inlined
             file_name = ".".join(names) + ".npy"

@@ -40,3 +40,19 @@ pub fn retained_limit() -> usize {
 pub fn retained_bytes() -> usize {
     retained::kept_bytes()
 }
+
+/// An empty vector with room for `n` elements, or an
+/// [`ErrorKind::OutOfMemory`](crate::ErrorKind::OutOfMemory) for `what` when
+/// that much memory cannot be had: for lengths read from files, which must
+/// give an error rather than abort the process.
+pub(crate) fn try_with_capacity<T>(
+    n: usize,
+    what: impl FnOnce() -> String,
+) -> crate::Result<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| {
+        let bytes = (n as u128).saturating_mul(std::mem::size_of::<T>() as u128);
+        crate::Error::out_of_memory(what(), bytes)
+    })?;
+    Ok(v)
+}

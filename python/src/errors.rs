@@ -40,6 +40,7 @@ fn class_name(error: &Error) -> &'static str {
         ErrorKind::UnknownRecipeLoader { .. } | ErrorKind::UnknownRecipeTransform { .. } => {
             "UnknownRecipe"
         }
+        ErrorKind::RecipeCycle { .. } => "RecipeCycle",
         ErrorKind::MissingValue { .. } => "MissingValue",
         ErrorKind::Values { .. } => "ValuesError",
         ErrorKind::OutOfMemory { .. } => "OutOfMemory",
@@ -57,6 +58,9 @@ pub(crate) fn to_py(py: Python<'_>, error: Error) -> PyErr {
         let cls = class(py, class_name(&error))?;
         let exc = cls.call1((message.clone(),))?;
         exc.setattr("path", path.clone())?;
+        if let ErrorKind::RecipeCycle { files, .. } = error.kind() {
+            exc.setattr("files", files.clone())?;
+        }
         if path.is_some() && exc.hasattr("filename")? {
             // OSError subclasses: where `except OSError as e: e.filename` looks.
             exc.setattr("filename", path.clone())?;

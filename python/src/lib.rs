@@ -185,6 +185,13 @@ fn decode_object<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyAny
 /// >>> onedata.set_retained_limit(256 << 20)
 /// >>> onedata.retained_limit()
 /// 268435456
+/// Refuses a onedata file name (with extension) that would leave `oneData`
+/// or that Windows refuses (see `onedata::names::check_file_name`).
+#[pyfunction]
+fn check_file_name(py: Python<'_>, file_name: &str) -> PyResult<()> {
+    onedata::names::check_file_name(file_name).py(py)
+}
+
 #[pyfunction]
 fn set_retained_limit(bytes: usize) {
     onedata::memory::set_retained_limit(bytes);
@@ -211,6 +218,7 @@ fn _onedata(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read_recipe, m)?)?;
     m.add_function(wrap_pyfunction!(write_recipe, m)?)?;
     m.add_function(wrap_pyfunction!(decode_object, m)?)?;
+    m.add_function(wrap_pyfunction!(check_file_name, m)?)?;
     m.add_function(wrap_pyfunction!(sparse::npz_parts, m)?)?;
     m.add_function(wrap_pyfunction!(sparse::write_npz, m)?)?;
     m.add_function(wrap_pyfunction!(info::info_json, m)?)?;

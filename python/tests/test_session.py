@@ -239,6 +239,32 @@ def test_names_that_leave_the_folder_are_refused(sessions):
         ours.loadone("../../etc/passwd")
 
 
+@pytest.mark.parametrize(
+    "names, why",
+    [
+        (("CON",), "device name"),
+        (("con", "anything"), "device name"),
+        (("NUL ", "x"), "device name"),
+        (("COM\u00b9",), "device name"),
+        (("a?b",), '< > " | ? *'),
+        (("a", "b*"), '< > " | ? *'),
+        (("tab\there",), "control characters"),
+        (("C:data",), "drive prefix"),
+    ],
+)
+def test_names_windows_refuses_are_refused_everywhere(sessions, names, why):
+    ours, _ = sessions
+    for call in [lambda: ours.saveone(np.zeros(1), *names), lambda: ours.loadone(*names, force=True)]:
+        with pytest.raises(onedata.InvalidName) as info:
+            call()
+        assert why in str(info.value) and isinstance(info.value, ValueError)
+    assert ours.get_saved_one() == []
+    # Names that only look like them are fine, and so is vrAnalysis's "mpci." (mpci..npy).
+    for ok in [("console",), ("x", "con"), ("com10",), ("mpci", "")]:
+        ours.saveone(np.arange(2), *ok)
+        assert ours.loadone(*ok, force=True).tolist() == [0, 1]
+
+
 def test_clear_one_data(sessions, capsys):
     ours, _ = sessions
     for n in ["a", "b", "c"]:
@@ -365,3 +391,79 @@ def test_an_overridden_get_one_filename_is_used(tmp_path):
     s.clear_cache()
     assert s.spks.tolist() == [0.0, 1.0, 2.0]
     assert list(s.one_cache) == ["lab.mpci.spks.npy"]
+
+
+def cycle_session_type(base, tmp_path):
+    """A session type whose loader ``"onedata"`` loads another onedata name of the session."""
+
+    @dataclass
+    class Chained(base):
+        def _init_data_path(self):
+            return tmp_path
+
+        @property
+        def recipe_loaders(self):
+            return {"onedata": lambda name: self.loadone(name)}
+
+        @property
+        def recipe_transforms(self):
+            return {}
+
+        @property
+        def spks(self):
+            return self.loadone("spks")
+
+    return Chained("ATL001", "2024-03-05", "1")
+
+
+@pytest.mark.parametrize(
+    "links, start, files",
+    [
+        ({"self": "self"}, "self", ["self.npy", "self.npy"]),
+        ({"a": "b", "b": "a"}, "a", ["a.npy", "b.npy", "a.npy"]),
+        ({"entry": "a", "a": "b", "b": "c", "c": "a"}, "entry", ["a.npy", "b.npy", "c.npy", "a.npy"]),
+    ],
+)
+def test_a_recipe_that_asks_for_itself_is_a_recipe_cycle(tmp_path, links, start, files):
+    ours = cycle_session_type(onedata.SessionData, tmp_path)
+    ref = cycle_session_type(RefSessionData, tmp_path)
+    for name, target in links.items():
+        ours.saveone(onedata.LoadingRecipe("onedata", target), name)
+    with pytest.raises(onedata.RecipeCycle) as info:
+        ours.loadone(start)
+    assert info.value.files == files
+    assert " -> ".join(files) in str(info.value) and "recipe cycle in session ATL001/2024-03-05/1" in str(info.value)
+    # A RecursionError, as vrAnalysis's endless recursion ends in.
+    assert isinstance(info.value, RecursionError) and isinstance(info.value, onedata.Error)
+    with pytest.raises(RecursionError):
+        ref.loadone(start)
+    # Nothing half-resolved is cached, and the thread's state is clean: a
+    # plain file saved under the name loads.
+    assert list(ours.one_cache) == []
+    ours.saveone(np.arange(3.0), start)
+    assert ours.loadone(start, force=True).tolist() == [0.0, 1.0, 2.0]
+
+
+def test_a_recipe_cycle_in_other_threads_is_theirs_alone(tmp_path):
+    ours = cycle_session_type(onedata.SessionData, tmp_path)
+    ours.saveone(onedata.LoadingRecipe("onedata", "b"), "a")
+    ours.saveone(onedata.LoadingRecipe("onedata", "a"), "b")
+    ours.saveone(np.arange(2), "plain")
+    ours.saveone(onedata.LoadingRecipe("onedata", "plain"), "pointer")
+    errors = []
+
+    def run(name):
+        try:
+            ours.loadone(name, force=True)
+        except onedata.RecipeCycle as e:
+            errors.append(e.files)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in ["a", "b"] * 4]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not any(t.is_alive() for t in threads)
+    assert sorted(map(tuple, errors)) == sorted([("a.npy", "b.npy", "a.npy"), ("b.npy", "a.npy", "b.npy")] * 4)
+    # A recipe that points at a plain file is no cycle, in any thread.
+    assert ours.loadone("pointer").tolist() == [0, 1]

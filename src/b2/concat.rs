@@ -89,11 +89,16 @@ pub(super) fn plane_value(a: &NpyArray) -> Result<PyValue> {
     }
     // Fortran-ordered only when not also C-contiguous, as numpy pickles.
     let fortran = a.is_fortran() && a.shape().iter().filter(|&&d| d > 1).count() > 1;
+    let bytes = a.data_bytes();
+    let mut data = crate::memory::try_with_capacity(bytes.len(), || {
+        format!("a copy of {}", a.path().display())
+    })?;
+    data.extend_from_slice(bytes);
     Ok(PyValue::Array(Box::new(PyArray {
         descr: a.dtype().descr(),
         shape,
         fortran,
-        data: ArrayData::Raw(a.data_bytes().to_vec()),
+        data: ArrayData::Raw(data),
     })))
 }
 
@@ -126,10 +131,22 @@ pub(super) fn concatenate_objects(label: &Path, arrays: &[NpyArray]) -> Result<O
                 a.path().display()
             )));
         }
-        rows += plane_shape[0];
+        rows = rows
+            .checked_add(plane_shape[0])
+            .ok_or_else(|| Error::argument(format!("{}: too many rows", label.display())))?;
         match value {
             PyValue::Array(arr) => match arr.data {
-                ArrayData::Objects(x) => items.extend(x),
+                ArrayData::Objects(x) => {
+                    items.try_reserve(x.len()).map_err(|_| {
+                        let bytes = (items.len() as u128 + x.len() as u128)
+                            * std::mem::size_of::<PyValue>() as u128;
+                        Error::out_of_memory(
+                            format!("the concatenation {}", label.display()),
+                            bytes,
+                        )
+                    })?;
+                    items.extend(x)
+                }
                 ArrayData::Raw(_) => unreachable!("an object array decodes to objects"),
             },
             other => items.push(other),
@@ -389,6 +406,9 @@ pub(super) fn concatenate_rows(
     })?;
     let out = buf.as_bytes_mut();
     let mut row0 = 0;
+    // With no columns kept there is nothing to copy, however many rows the
+    // headers claim (a `(2**40, 0)` plane holds no bytes).
+    let arrays = if total == 0 { &[][..] } else { arrays };
     for a in arrays {
         let (r, c) = (a.shape()[0], a.shape()[1]);
         let src = a.data_bytes();

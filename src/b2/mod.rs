@@ -462,20 +462,30 @@ impl B2Session {
         };
         let ids: Vec<i64> = self.get_value("planeIDs")?;
         let per_plane: Vec<usize> = self.get_value("roiPerPlane")?;
+        // The counts come from the values file: check them before building
+        // anything of their size.
+        let claimed = per_plane
+            .iter()
+            .try_fold(0usize, |sum, &n| sum.checked_add(n));
+        if claimed != Some(rois.len()) || ids.len() != per_plane.len() {
+            return Err(Error::argument(format!(
+                "session {session}: stat holds {} ROIs but planeIDs/roiPerPlane give {}",
+                rois.len(),
+                claimed.map_or("more than fit in memory".to_string(), |n| n.to_string())
+            )));
+        }
         let plane_idx: Vec<f64> = ids
             .iter()
             .zip(&per_plane)
             .flat_map(|(&id, &n)| std::iter::repeat_n(id as u8 as f64, n))
             .collect();
-        if plane_idx.len() != rois.len() || ids.len() != per_plane.len() {
-            return Err(Error::argument(format!(
-                "session {session}: stat holds {} ROIs but planeIDs/roiPerPlane give {}",
-                rois.len(),
-                plane_idx.len()
-            )));
-        }
         let n = rois.len();
-        let mut out = vec![0f64; n * 3];
+        let what = || format!("the ROI positions {}", label.display());
+        let len = n
+            .checked_mul(3)
+            .ok_or_else(|| Error::out_of_memory(what(), n as u128 * 24))?;
+        let mut out = crate::memory::try_with_capacity::<f64>(len, what)?;
+        out.resize(len, 0.0);
         for (i, roi) in rois.iter().enumerate() {
             let field = |key: &str| -> Result<&PyArray> {
                 match roi.get(key) {
@@ -542,12 +552,8 @@ impl B2Session {
             out[2 * n + i] = plane_idx[i];
         }
         let header = Header::new(Dtype::native(ElementKind::F64), true, &[n, 3]);
-        let mut buf = AlignedBuf::try_zeroed(n * 3 * 8).ok_or_else(|| {
-            Error::new(ErrorKind::OutOfMemory {
-                what: format!("the ROI positions {}", label.display()),
-                bytes: (n * 24) as u128,
-            })
-        })?;
+        let mut buf = AlignedBuf::try_zeroed(len * 8)
+            .ok_or_else(|| Error::out_of_memory(what(), len as u128 * 8))?;
         buf.as_bytes_mut()
             .copy_from_slice(bytemuck::cast_slice(&out));
         NpyArray::from_parts(&label, header, buf)

@@ -146,6 +146,18 @@ pub enum ErrorKind {
         /// The transforms the session type registers.
         registered: Vec<String>,
     },
+    /// A loading recipe asks, directly or through other recipes, for a file
+    /// that is being loaded: its loader called `loadone` (or `saveone`) on
+    /// the name being resolved, or on a name whose recipe leads back to it.
+    /// Resolving it would never end; nothing was loaded.
+    #[error("recipe cycle in session {session}: {}; a recipe's loader asks for a name being loaded", .files.join(" -> "))]
+    RecipeCycle {
+        /// The session, as `mouse/date/id`.
+        session: String,
+        /// The file names along the cycle, the first repeated at the end:
+        /// `["a.npy", "b.npy", "a.npy"]`.
+        files: Vec<String>,
+    },
     /// A session value asked for is not set.
     #[error("session {session}: no value {key:?}")]
     MissingValue {
@@ -262,6 +274,14 @@ impl Error {
     /// An argument is out of range or inconsistent; `message` says how.
     pub fn argument(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::InvalidArgument(message.into()))
+    }
+
+    /// `bytes` of memory for `what` could not be had.
+    pub(crate) fn out_of_memory(what: impl Into<String>, bytes: u128) -> Self {
+        Error::new(ErrorKind::OutOfMemory {
+            what: what.into(),
+            bytes,
+        })
     }
 
     pub(crate) fn values(path: impl AsRef<Path>, message: impl Into<String>) -> Self {

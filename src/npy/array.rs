@@ -77,7 +77,12 @@ impl NpyArray {
     pub fn from_bytes(path: impl AsRef<Path>, bytes: &[u8]) -> Result<NpyArray> {
         let header = Header::parse(bytes).map_err(|e| Error::invalid(path.as_ref(), e))?;
         let data = bytes.get(header.data_offset()..).unwrap_or(&[]);
-        let buf = AlignedBuf::copy_from(data);
+        let buf = AlignedBuf::try_copy_from(data).ok_or_else(|| {
+            Error::out_of_memory(
+                format!("a copy of {}", path.as_ref().display()),
+                data.len() as u128,
+            )
+        })?;
         NpyArray::from_parts(path.as_ref(), header, buf)
     }
 
@@ -144,15 +149,23 @@ impl NpyArray {
             None => true,
         };
         if !native || !aligned {
-            array.decode_to_native(swap, native);
+            array.decode_to_native(swap, native)?;
         }
         Ok(array)
     }
 
     /// Copies the data into an aligned buffer in native byte order,
     /// reversing each `unit` bytes when the file's order is not native.
-    fn decode_to_native(&mut self, unit: usize, native: bool) {
-        let mut buf = AlignedBuf::copy_from(self.data_bytes());
+    /// Fails when memory for the copy (the size of the file's data) cannot
+    /// be had.
+    fn decode_to_native(&mut self, unit: usize, native: bool) -> Result<()> {
+        let bytes = self.data_bytes();
+        let mut buf = AlignedBuf::try_copy_from(bytes).ok_or_else(|| {
+            Error::out_of_memory(
+                format!("a native-order copy of {}", self.path.display()),
+                bytes.len() as u128,
+            )
+        })?;
         if !native {
             for chunk in buf.as_bytes_mut().chunks_exact_mut(unit) {
                 chunk.reverse();
@@ -161,6 +174,7 @@ impl NpyArray {
         self.data = 0..buf.len();
         self.storage = Arc::new(Storage::Owned(buf));
         self.dtype = self.dtype.to_native();
+        Ok(())
     }
 
     /// An owned array holding a copy of `array`'s elements in C order.
@@ -521,7 +535,10 @@ impl NpyArray {
     pub fn strings(&self) -> Result<Vec<String>> {
         let units = self.utf32_view()?;
         let last = ndarray::Axis(units.ndim() - 1);
-        let mut out = Vec::with_capacity(self.len());
+        // `len` comes from the header: a `<U0` array of any shape has no data.
+        let mut out = crate::memory::try_with_capacity(self.len(), || {
+            format!("the strings of {}", self.path.display())
+        })?;
         for (index, lane) in units.lanes(last).into_iter().enumerate() {
             let len = lane.iter().rposition(|&u| u != 0).map_or(0, |i| i + 1);
             let mut s = String::with_capacity(len);

@@ -203,7 +203,16 @@ impl AlignedBuf {
         AlignedBuf::try_zeroed(len)
     }
 
-    /// A copy of `bytes`.
+    /// A copy of `bytes`, or `None` when that much memory cannot be had:
+    /// for copies of file data, whose size the file decides.
+    pub(crate) fn try_copy_from(bytes: &[u8]) -> Option<AlignedBuf> {
+        let mut buf = AlignedBuf::try_for_overwrite(bytes.len())?;
+        buf.as_bytes_mut().copy_from_slice(bytes);
+        Some(buf)
+    }
+
+    /// A copy of `bytes`, for sizes the caller bounds (small, or already
+    /// held in memory twice over without harm).
     pub(crate) fn copy_from(bytes: &[u8]) -> AlignedBuf {
         let mut buf = AlignedBuf::zeroed(bytes.len());
         buf.as_bytes_mut().copy_from_slice(bytes);

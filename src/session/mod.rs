@@ -24,10 +24,12 @@
 //! ```
 
 // The parts, by use: `id` (a session's identity and folder), `state` (the
-// SessionCore every session type holds), `data` (the SessionData trait and its
+// SessionCore every session type holds), `locks` (its per-name locks, which
+// turn recipe cycles into errors), `data` (the SessionData trait and its
 // options), `save` (what saveone writes), `values` (vrExperimentValues.json).
 mod data;
 mod id;
+mod locks;
 mod save;
 mod state;
 mod values;

@@ -1,15 +1,14 @@
 //! [`SessionCore`]: the state every session type shares.
 
 use crate::npy::MapPolicy;
-use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
+use super::locks::NameLocks;
 use super::values::{read_json_object, Values};
 use super::{SessionId, ONE_DIR, ONE_DIR_LOWER, VALUES_FILE};
 use crate::cache::{CacheLimits, CacheStats, OneCache};
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use parking_lot::{Mutex, RwLock};
 
 /// The state every session type shares: identity, paths, values and the
@@ -22,7 +21,7 @@ pub struct SessionCore {
     pub(super) values: RwLock<Values>,
     pub(super) values_path: Option<PathBuf>,
     pub(super) cache: Mutex<OneCache>,
-    pub(super) inflight: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    pub(super) name_locks: NameLocks,
     /// The [`MapPolicy`] of dense loads, as its index in `POLICIES`.
     pub(super) map_policy: std::sync::atomic::AtomicU8,
 }
@@ -66,7 +65,7 @@ impl SessionCore {
             values: RwLock::new(values),
             values_path,
             cache: Mutex::new(OneCache::new(CacheLimits::default())),
-            inflight: Mutex::new(HashMap::new()),
+            name_locks: NameLocks::default(),
             map_policy: std::sync::atomic::AtomicU8::new(0),
         })
     }
@@ -117,22 +116,24 @@ impl SessionCore {
     /// Runs `f` holding the lock of one file name: loads, saves and
     /// deletions of one name take turns, so the cache never keeps a version
     /// older than the file.
-    pub(super) fn with_name_lock<R>(&self, file_name: &str, f: impl FnOnce() -> R) -> R {
-        let slot = self
-            .inflight
-            .lock()
-            .entry(file_name.to_string())
-            .or_default()
-            .clone();
-        let result = {
-            let _guard = slot.lock();
-            f()
-        };
-        let mut inflight = self.inflight.lock();
-        if Arc::strong_count(&slot) == 2 {
-            inflight.remove(file_name);
-        }
-        result
+    ///
+    /// A name this thread already holds, or one whose holder waits (through
+    /// any chain of threads) for a name this thread holds, would never be
+    /// released: that is a recipe asking for a name being loaded, and an
+    /// [`ErrorKind::RecipeCycle`] naming the files along the cycle, without
+    /// running `f`.
+    pub(super) fn with_name_lock<R>(
+        &self,
+        file_name: &str,
+        f: impl FnOnce() -> Result<R>,
+    ) -> Result<R> {
+        let _guard = self.name_locks.lock(file_name).map_err(|files| {
+            Error::new(ErrorKind::RecipeCycle {
+                session: self.id.session_print("/"),
+                files,
+            })
+        })?;
+        f()
     }
 
     /// The identity.

@@ -218,8 +218,13 @@ pub fn read_npz_parts(path: impl AsRef<Path>) -> Result<NpzParts> {
 /// Fuzzing and test shim: [`read_npz_parts`] on bytes held in memory.
 #[doc(hidden)]
 pub fn read_npz_parts_bytes(path: impl AsRef<Path>, bytes: &[u8]) -> Result<NpzParts> {
-    let storage = Arc::new(Storage::Owned(AlignedBuf::copy_from(bytes)));
-    from_storage(path.as_ref(), storage)
+    let copy = AlignedBuf::try_copy_from(bytes).ok_or_else(|| {
+        Error::out_of_memory(
+            format!("a copy of {}", path.as_ref().display()),
+            bytes.len() as u128,
+        )
+    })?;
+    from_storage(path.as_ref(), Arc::new(Storage::Owned(copy)))
 }
 
 fn from_storage(path: &Path, storage: Arc<Storage>) -> Result<NpzParts> {

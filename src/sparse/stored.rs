@@ -136,7 +136,13 @@ pub fn read_npz_stored(path: impl AsRef<Path>) -> Result<StoredMatrix> {
 /// same code runs.
 #[doc(hidden)]
 pub fn read_npz_stored_bytes(path: impl AsRef<Path>, bytes: &[u8]) -> Result<StoredMatrix> {
-    let storage = Arc::new(Storage::Owned(AlignedBuf::copy_from(bytes)));
+    let copy = AlignedBuf::try_copy_from(bytes).ok_or_else(|| {
+        Error::out_of_memory(
+            format!("a copy of {}", path.as_ref().display()),
+            bytes.len() as u128,
+        )
+    })?;
+    let storage = Arc::new(Storage::Owned(copy));
     let head = &bytes[..bytes.len().min(HEAD)];
     let head = AlignedBuf::copy_from(head);
     from_storage(path.as_ref(), storage, head.as_bytes(), |at, n| {

@@ -14,6 +14,11 @@
 //! - Malformed `bsr` and `dia` archives are typed faults naming the member;
 //!   their shape bombs are refused before anything of their size is made.
 //! - Deeply nested pickles are refused without overflowing the stack.
+//! - Suite2p planes whose headers claim huge shapes (`(2**40, 0)`) and
+//!   values claiming huge ROI counts are concatenated or refused without
+//!   allocating or looping by the claimed size.
+//! - Recipes that ask for themselves (directly, through a cycle, across
+//!   threads) are a `RecipeCycle` error naming the cycle, never a deadlock.
 //! - Names that try to leave `oneData` are refused, and nothing is created
 //!   outside the session folder.
 //! - Eight threads share one `Session` (`stress`): every read is one
@@ -26,6 +31,8 @@
 mod common;
 
 mod bsr_dia;
+mod cycles;
+mod huge_shapes;
 mod mapped;
 mod names;
 mod pickles;
@@ -82,6 +89,29 @@ fn expect_err_naming<T: std::fmt::Debug>(result: onedata::Result<T>, path: &Path
                 path.display()
             );
         }
+    }
+}
+
+/// Runs `body` in a thread of its own; fails if it takes over 30 s, so that
+/// a deadlock or an endless loop fails the test instead of hanging the suite.
+fn within_30s<R: Send + 'static>(body: impl FnOnce() -> R + Send + 'static) -> R {
+    use std::sync::mpsc;
+    let (tx, rx) = mpsc::channel();
+    let handle = std::thread::spawn(move || {
+        let _ = tx.send(body());
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(30)) {
+        Ok(r) => {
+            handle.join().unwrap();
+            r
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            panic!("no answer in 30 s: deadlocked or looping")
+        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => match handle.join() {
+            Err(p) => std::panic::resume_unwind(p),
+            Ok(()) => unreachable!("the body sent nothing and did not panic"),
+        },
     }
 }
 

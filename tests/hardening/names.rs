@@ -84,6 +84,19 @@ fn names_that_leave_one_data_are_refused() {
         "./.",
         "/",
         &long,
+        // Windows' rules, on every platform.
+        "CON",
+        "con.x",
+        "nul .npy",
+        "COM1",
+        "lpt\u{b9}",
+        "a?b",
+        "a*",
+        "a|b",
+        "a<b>",
+        "a\"b",
+        "tab\there",
+        "line\n",
     ];
     let arr = Array1::from_vec(vec![1.0f64, 2.0]);
     for &name in &bad {
@@ -151,7 +164,10 @@ fn names_that_leave_one_data_are_refused() {
         "ünïcödé.名前",
         "a.b.c.d",
         "$HOME",
-        "*",
+        "%PATH%",
+        "console",
+        "com10.x",
+        "x.con",
     ];
     for name in odd {
         let path = s.saveone(&arr, name).unwrap();

@@ -21,6 +21,7 @@ __all__ = [
     "InvalidName",
     "NotAvailable",
     "UnknownRecipe",
+    "RecipeCycle",
     "MissingValue",
     "ValuesError",
     "OutOfMemory",
@@ -85,6 +86,23 @@ class UnknownRecipe(Error, KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its message; keep it readable
         return str(self.args[0]) if self.args else ""
+
+
+class RecipeCycle(Error, RecursionError):
+    """A recipe asks, directly or through other recipes, for a file being loaded.
+
+    vrAnalysis would recurse until Python's recursion limit; this is raised
+    instead, before the name is loaded again, and is a :class:`RecursionError`
+    so that code catching that still does.
+
+    Attributes
+    ----------
+    files : list of str
+        The file names along the cycle, the first repeated at the end
+        (``["a.npy", "b.npy", "a.npy"]``).
+    """
+
+    files: list = []
 
 
 class MissingValue(Error, AttributeError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -13,8 +14,8 @@ from typing import Any, List, Optional, Union
 
 import numpy as np
 
-from . import _io
-from ._errors import InvalidArgument, InvalidName, NotAvailable
+from . import _io, _onedata
+from ._errors import InvalidArgument, NotAvailable, RecipeCycle
 
 __all__ = ["LoadingRecipe", "OneCache", "SessionData"]
 
@@ -22,6 +23,9 @@ __all__ = ["LoadingRecipe", "OneCache", "SessionData"]
 #: spelling other vrAnalysis versions use.
 ONE_DIR = "oneData"
 ONE_DIR_LOWER = "onedata"
+
+#: The recipes each thread is resolving, as ``(id(session), file_name)``, outermost first.
+_resolving = threading.local()
 
 
 class LoadingRecipe:
@@ -161,19 +165,11 @@ def _session_date(date: Any) -> str:
 
 
 def _check_file_name(file_name: str) -> None:
-    """Refuses a onedata file name that would leave the oneData folder."""
-    bad = (
-        "/" in file_name
-        or "\\" in file_name
-        or "\0" in file_name
-        or ":" in file_name
-        or file_name in (".", "..", "")
-    )
-    if bad:
-        raise InvalidName(
-            f"invalid onedata name {file_name!r}: a name is one file inside the session's oneData folder "
-            "(no '/', '\\\\', ':' or NUL, and not '.' or '..')"
-        )
+    """Refuses a onedata file name that would leave the oneData folder or
+    that Windows refuses (``:``, ``< > " | ? *``, control characters, device
+    names such as ``CON.npy``): raises :class:`onedata.InvalidName`, whose
+    message says why, as onedata's Rust layer checks names."""
+    _onedata.check_file_name(file_name)
 
 
 def _sparse_name(file_name: str) -> str:
@@ -200,8 +196,12 @@ class SessionData(ABC):
       restricted pickle reader, not by ``np.load(allow_pickle=True)``.
     - ``one_cache`` is an :class:`OneCache`: bounded and thread-safe, and
       still read like a dict of what was loaded.
-    - Names are checked: a name that would leave the ``oneData`` folder
-      raises :class:`onedata.InvalidName`.
+    - Names are checked: a name that would leave the ``oneData`` folder,
+      or that Windows refuses (``CON``, ``a?b``, ``C:x``...), raises
+      :class:`onedata.InvalidName`, on every platform.
+    - A recipe whose loader asks, directly or through other recipes, for a
+      file being loaded raises :class:`onedata.RecipeCycle` (vrAnalysis
+      recurses until the recursion limit).
     - ``clear_one_data`` with an empty list deletes nothing (vrAnalysis deletes
       every file), deletes regular files only, and drops the deleted files
       from the cache.
@@ -403,8 +403,6 @@ class SessionData(ABC):
             hasattr(data, "to_dict") and getattr(data, "RECIPE_MARKER", None) == LoadingRecipe.RECIPE_MARKER
         ):
             one_path.mkdir(parents=True, exist_ok=True)
-            from . import _onedata
-
             _onedata.write_recipe(path, data.to_dict())
             self.one_cache.pop(file_name, None)
         elif sparse:
@@ -448,6 +446,11 @@ class SessionData(ABC):
         onedata.NotAvailable
             A ValueError (as vrAnalysis raises) when the file does not exist;
             the message lists the files that do.
+        onedata.RecipeCycle
+            A RecursionError, when a recipe's loader asks (directly or through
+            other recipes) for a file being loaded; ``files`` names the cycle.
+        onedata.InvalidName
+            When the file name would leave ``oneData`` or Windows refuses it.
         """
         if self._plain_names:  # get_one_filename as defined here, inlined
             file_name = ".".join(names) + ".npy"
@@ -473,14 +476,37 @@ class SessionData(ABC):
                 raise self._not_available(file_name) from e
             # Only object arrays can hold a recipe.
             if data.dtype.hasobject and LoadingRecipe.is_recipe(data):
-                recipe = LoadingRecipe.from_dict(data.item())
-                if recipe.source_arg is not None:
-                    data = self.recipe_loaders[recipe.loader_type](recipe.source_arg, **recipe.kwargs)
-                else:
-                    data = self.recipe_loaders[recipe.loader_type](**recipe.kwargs)
-                for transform in recipe.transforms:
-                    data = self.recipe_transforms[transform](data)
+                data = self._resolve_recipe(file_name, LoadingRecipe.from_dict(data.item()))
         self.one_cache[file_name] = data
+        return data
+
+    def _resolve_recipe(self, file_name: str, recipe: LoadingRecipe) -> Any:
+        """What ``recipe`` (the contents of ``file_name``) points at: its
+        loader, then its transforms. A loader that asks, directly or through
+        other recipes, for a file whose recipe this thread is resolving
+        raises :class:`onedata.RecipeCycle` (vrAnalysis recurses until the
+        recursion limit)."""
+        stack = _resolving.__dict__.setdefault("stack", [])
+        key = (id(self), file_name)
+        if key in stack:
+            files = [name for _, name in stack[stack.index(key) :]] + [file_name]
+            error = RecipeCycle(
+                f"recipe cycle in session {self.session_print()}: {' -> '.join(files)}; "
+                "a recipe's loader asks for a name being loaded"
+            )
+            error.files = files
+            error.path = str(self.one_path / file_name)
+            raise error
+        stack.append(key)
+        try:
+            if recipe.source_arg is not None:
+                data = self.recipe_loaders[recipe.loader_type](recipe.source_arg, **recipe.kwargs)
+            else:
+                data = self.recipe_loaders[recipe.loader_type](**recipe.kwargs)
+            for transform in recipe.transforms:
+                data = self.recipe_transforms[transform](data)
+        finally:
+            stack.pop()
         return data
 
     def _not_available(self, file_name: str) -> NotAvailable:

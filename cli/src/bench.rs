@@ -502,7 +502,7 @@ pub fn bench(as_json: bool, size_mb: usize, quick: bool, plot: Option<&Path>) ->
     // Printed before the plot is drawn, so that a bad --plot path does not
     // lose the run.
     if as_json {
-        println!("{report}");
+        out!("{report}");
     } else {
         print_table(&report, &cases, frames, rois);
     }
@@ -515,24 +515,27 @@ pub fn bench(as_json: bool, size_mb: usize, quick: bool, plot: Option<&Path>) ->
 /// The human-readable report.
 fn print_table(report: &Value, cases: &[Value], frames: usize, rois: usize) {
     let size_mb = &report["size_mb"];
-    println!(
+    out!(
         "onedata bench: {size_mb} MB float32 spks ({frames} x {rois}), 40000 x 2500 float32 CSC at 5%; medians"
     );
-    println!(
+    out!(
         "{:<18} {:>14} {:>14} {:>10}",
-        "case", "onedata (us)", "numpy (us)", "numpy/ours"
+        "case",
+        "onedata (us)",
+        "numpy (us)",
+        "numpy/ours"
     );
     let mut python_header = false;
     for c in cases {
         if c["side"] == "python" && !python_header {
             python_header = true;
-            println!(
+            out!(
                 "from Python (onedata {} beside numpy/scipy, one process; goal = numpy/ours at least):",
                 report["onedata_python"].as_str().unwrap_or("?")
             );
         }
         let f = |k: &str| c[k].as_f64().map_or("-".to_string(), |v| format!("{v}"));
-        println!(
+        out!(
             "{:<18} {:>14} {:>14} {:>10}",
             c["name"].as_str().unwrap_or(""),
             f("onedata_us"),
@@ -546,7 +549,7 @@ fn print_table(report: &Value, cases: &[Value], frames: usize, rois: usize) {
             .as_f64()
             .map_or("-".to_string(), |v| v.to_string())
     };
-    println!(
+    out!(
         "cold_load_large: numpy mmap_mode='r' {} us ({}x ours); floor (open + read 128 B + lease + mmap + close) {} us, ours/floor {}",
         show("numpy_mmap_us"),
         show("ratio_vs_numpy_mmap"),
@@ -555,13 +558,13 @@ fn print_table(report: &Value, cases: &[Value], frames: usize, rois: usize) {
     );
     if let Some(c) = cases.iter().find(|c| c["name"] == "sparse_load_stored") {
         let show = |k: &str| c[k].as_f64().map_or("-".to_string(), |v| v.to_string());
-        println!(
+        out!(
             "sparse_load_stored: aligned stored .npz viewed in the map; ours/dense cold open {}",
             show("ratio_vs_dense_cold")
         );
     }
     if let Some(m) = report["missing"].as_str() {
-        println!("note: {m}");
+        out!("note: {m}");
     }
 }
 

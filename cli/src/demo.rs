@@ -82,7 +82,7 @@ pub fn demo(
     let written = write_demo(root, &spec)?;
     let elapsed = started.elapsed();
     let dir = &written.dir;
-    println!(
+    out!(
         "wrote demo session {} ({} frames x {} ROIs in {} planes): {} files, {} ({} bytes) in {:.2} s",
         dir.display(),
         spec.frames,
@@ -95,7 +95,7 @@ pub fn demo(
     );
 
     let session = B2Session::open(dir)?;
-    println!(
+    out!(
         "session {}: values numFrames={} planeNames={}",
         session.session_print("/"),
         session.get_value_json("numFrames")?,
@@ -146,7 +146,7 @@ pub fn demo(
         Some((name, false)) => format!("{name}.npy"),
         None => "suite2p F and Fneu".to_string(),
     };
-    println!(
+    out!(
         "spks ({}): {} {} {} from {from} ({})",
         spks_type.name(),
         spks.kind(),

@@ -15,10 +15,10 @@ pub fn info(path: &Path, as_json: bool) -> Result<()> {
         .map_err(|e| Error::io(path, e))?;
     let value = describe_file(path)?.to_json(path, file_bytes)?;
     if as_json {
-        println!("{}", json_text(&value));
+        out!("{}", json_text(&value));
         return Ok(());
     }
-    println!("file           {}", path.display());
+    out!("file           {}", path.display());
     if let serde_json::Value::Object(map) = &value {
         for (k, v) in map {
             if k == "value" {
@@ -41,7 +41,7 @@ pub fn info(path: &Path, as_json: bool) -> Result<()> {
                 "file_bytes" | "data_bytes" => v.as_u64().map(human_bytes).unwrap_or(text),
                 _ => text,
             };
-            println!("{k:<14} {text}");
+            out!("{k:<14} {text}");
         }
     }
     Ok(())
@@ -66,7 +66,7 @@ pub fn digest(path: &Path) -> Result<()> {
         Description::Object(_, value) => onedata::digest::digest_value(&value),
         Description::Dense(_) => onedata::digest::digest(&NpyArray::open(path)?)?,
     };
-    println!("{}", onedata::digest::to_hex(&d));
+    out!("{}", onedata::digest::to_hex(&d));
     Ok(())
 }
 

@@ -101,7 +101,7 @@ pub fn print_table<const N: usize>(headers: [&str; N], rows: &[[String; N]], rig
                 s.push_str(&format!("{cell:<w$}"));
             }
         }
-        println!("{}", s.trim_end());
+        out!("{}", s.trim_end());
     };
     line(headers);
     for row in rows {
@@ -155,7 +155,7 @@ fn list_one(one: &Path) -> Result<()> {
         })
         .collect();
     print_table(["name", "kind", "dtype", "shape", "size"], &rows, &[4]);
-    println!("{} onedata file(s) in {}", rows.len(), one.display());
+    out!("{} onedata file(s) in {}", rows.len(), one.display());
     Ok(())
 }
 
@@ -177,7 +177,7 @@ fn list_sessions(root: &Path, sessions: &[SessionDir]) -> Result<()> {
         ]);
     }
     print_table(["session", "files", "size", "path"], &rows, &[1, 2]);
-    println!(
+    out!(
         "{} session(s) under {}; list one with: onedata ls {}",
         rows.len(),
         root.display(),

@@ -8,6 +8,30 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// `println!` that ends the program quietly (status 0) when stdout is a
+/// pipe closed early, as by `onedata ls ROOT | head`, instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::write_out(format_args!($($arg)*))
+    };
+}
+
+/// Writes one line to stdout; see [`out!`].
+fn write_out(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_fmt(args)
+        .and_then(|()| stdout.write_all(b"\n"))
+    {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: writing to stdout: {e}");
+        std::process::exit(1);
+    }
+}
+
 mod bench;
 mod demo;
 mod info;
@@ -74,7 +98,7 @@ enum Command {
     ///
     /// DIR is a session folder (the one holding oneData/) or its oneData/
     /// folder; given a data root instead, ls lists the sessions under it
-    /// (<mouse>/<YYYY-MM-DD>/<session_id>/oneData).
+    /// (`<mouse>/<YYYY-MM-DD>/<session_id>/oneData`).
     Ls {
         /// A session folder, its oneData/ folder, or a data root.
         #[arg(value_name = "DIR")]
@@ -83,7 +107,7 @@ enum Command {
     /// Write a synthetic session in the vrAnalysis B2 layout under DIR, load
     /// everything back and print sizes and load times.
     Demo {
-        /// Where to write the session (DIR/<mouse>/<date>/<id>/).
+        /// Where to write the session (`DIR/<mouse>/<date>/<id>/`).
         dir: PathBuf,
         /// Imaging frames.
         #[arg(long, default_value_t = 20_000)]

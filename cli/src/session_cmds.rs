@@ -49,7 +49,7 @@ pub fn digest_session(dir: &Path, target: &str, sparse: bool) -> Result<()> {
         }
         Err(e) => return Err(e),
     };
-    println!("{}", onedata::digest::to_hex(&data.digest()?));
+    out!("{}", onedata::digest::to_hex(&data.digest()?));
     Ok(())
 }
 

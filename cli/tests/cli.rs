@@ -947,3 +947,20 @@ fn info_json_prints_recipe_ints_past_64_bits_as_digits() {
     let text = stdout(&onedata(&["info", s(&path)]));
     assert!(text.contains("1180591620717411303424"), "{text}");
 }
+
+/// A reader that stops early (`onedata ls ROOT | head -1`) ends the listing
+/// quietly: status 0, nothing on stderr, no panic.
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let root = tempfile::tempdir().unwrap();
+    let session = small_demo(root.path());
+    let (read_end, write_end) = std::io::pipe().unwrap();
+    drop(read_end);
+    let out = Command::new(env!("CARGO_BIN_EXE_onedata"))
+        .args(["ls", s(&session)])
+        .stdout(write_end)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}

@@ -168,6 +168,7 @@
 #![deny(unsafe_code)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod atomic;
 pub mod b2;
 mod cache;
 mod data;
@@ -188,6 +189,7 @@ pub mod sparse;
 /// that callers name the very types onedata's [`npy::Element`] covers.
 pub use {half, num_complex};
 
+pub use atomic::Durability;
 pub use cache::{CacheLimits, CacheStats};
 pub use data::{ObjectData, OneData};
 pub use error::{

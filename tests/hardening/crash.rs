@@ -311,16 +311,23 @@ fn child_saves_once() {
     let Some(dir) = std::env::var_os(TRACE_ENV) else {
         return;
     };
-    let durability = match std::env::var(TRACE_MODE_ENV).as_deref() {
-        Ok("scratch") => Durability::Scratch,
+    let mode = std::env::var(TRACE_MODE_ENV).unwrap_or_default();
+    let durability = match mode.as_str() {
+        "scratch" => Durability::Scratch,
         _ => Durability::Durable,
     };
     let session = Session::at(PathBuf::from(dir), id())
         .unwrap()
         .with_durability(durability);
     std::fs::create_dir_all(session.one_path()).unwrap();
+    // 64 MiB and more go through direct I/O, on a second descriptor.
+    let len = if mode == "large" {
+        (64 << 20) / 4 + 1000
+    } else {
+        1000
+    };
     session
-        .saveone(&Array1::<f32>::linspace(0.0, 1.0, 1000), "mpci.traced")
+        .saveone(&Array1::<f32>::linspace(0.0, 1.0, len), "mpci.traced")
         .unwrap();
 }
 
@@ -477,7 +484,20 @@ fn is_sync(c: &Call) -> bool {
 #[cfg(target_os = "linux")]
 #[test]
 fn durable_save_is_traced() {
-    let (calls, one_path) = trace_one_save("durable");
+    assert_synced_in_order("durable");
+}
+
+/// The same for an array of 64 MiB, written with direct I/O.
+#[cfg(target_os = "linux")]
+#[test]
+fn durable_large_save_is_traced() {
+    assert_synced_in_order("large");
+}
+
+/// The trace of one save in `mode` syncs the temporary file before its
+/// rename over the target and the folder after it.
+fn assert_synced_in_order(mode: &str) {
+    let (calls, one_path) = trace_one_save(mode);
     let target = one_path.join("mpci.traced.npy");
     let (rename, tmp) = rename_over(&calls, &target);
     // The temporary file is synced before the rename.

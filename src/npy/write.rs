@@ -339,7 +339,9 @@ mod direct {
             }
             Err(e) => return Err(e),
         }
-        // The last write was padded up to the alignment.
+        // The last write was padded up to the alignment. A durable save
+        // syncs the file, data and this length, after `write` returns
+        // (`atomic::write_atomic_file`, through its own descriptor).
         file.set_len(total as u64)?;
         Ok(true)
     }

@@ -279,7 +279,9 @@ pub fn write_demo(root: &Path, spec: &DemoSpec) -> Result<DemoWritten> {
     ] {
         let path = dir.join(file);
         let text = python_json(&value).map_err(|e| Error::argument(e.to_string()))?;
-        std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+        crate::atomic::write_atomic(&path, crate::Durability::Durable, |w| {
+            std::io::Write::write_all(w, &text)
+        })?;
         written.push(path);
     }
     let files = written

@@ -164,12 +164,15 @@
 //! can be had (network and FUSE filesystems, other users' files, other
 //! platforms), [`MapPolicy`](npy::MapPolicy) decides: by default such files
 //! are read into owned memory. onedata itself never writes to a file in
-//! place: it writes a new file and renames it over the old one.
+//! place: it writes a new file and renames it over the old one, by default
+//! syncing the file before the rename and its folder after it, so that a
+//! power cut leaves the old file or the new one ([`Durability`]).
 
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod atomic;
 pub mod b2;
 mod cache;
 mod data;
@@ -190,6 +193,7 @@ pub mod sparse;
 /// that callers name the very types onedata's [`npy::Element`] covers.
 pub use {half, num_complex};
 
+pub use atomic::Durability;
 pub use cache::{CacheLimits, CacheStats};
 pub use data::{ObjectData, OneData};
 pub use error::{

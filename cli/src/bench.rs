@@ -8,7 +8,7 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Instant;
 
 use ndarray::Array2;
-use onedata::{Error, LoadOptions, Result, Session, SessionData, SessionId};
+use onedata::{Durability, Error, LoadOptions, Result, Session, SessionData, SessionId};
 use serde_json::{json, Value};
 
 /// How many times each workload runs; medians are reported.
@@ -360,8 +360,12 @@ pub fn bench(as_json: bool, size_mb: usize, quick: bool, plot: Option<&Path>) ->
     session.clear_cache(None);
     // Each save writes a new file with no dirty pages pending, as numpy's
     // does; nothing is deleted while timing. No warm-up on either side.
+    // `save_large` is durable (the default: the file synced before its
+    // rename, the folder after), against np.save followed by an fsync of
+    // the file and of the folder; `save_large_scratch` syncs nothing, as
+    // plain np.save.
     let count = std::cell::Cell::new(0);
-    let (save, np_save) = interleaved("save_large", plan.save, 0, &mut theirs, |n, w| {
+    let saves = |n, w| {
         samples_us(
             n,
             w,
@@ -374,7 +378,12 @@ pub fn bench(as_json: bool, size_mb: usize, quick: bool, plot: Option<&Path>) ->
                 Ok(())
             },
         )
-    })?;
+    };
+    let (save, np_save) = interleaved("save_large", plan.save, 0, &mut theirs, saves)?;
+    session.core().set_durability(Durability::Scratch);
+    let scratch = interleaved("save_large_scratch", plan.save, 0, &mut theirs, saves);
+    session.core().set_durability(Durability::Durable);
+    let (save_scratch, np_save_scratch) = scratch?;
     // From Python: the onedata package and numpy/scipy in one process, on
     // the same files. Each of ours is paired with the numpy/scipy timing of
     // the same task.
@@ -449,6 +458,12 @@ pub fn bench(as_json: bool, size_mb: usize, quick: bool, plot: Option<&Path>) ->
             c["floor_us"] = json!(round(floor));
             c["ratio_vs_floor"] = json!(round(ours / floor));
         }
+        if name == "save_large" {
+            c["numpy_side"] = json!("np.save + fsync of the file and of the folder");
+        }
+        if name == "save_large_scratch" {
+            c["numpy_side"] = json!("np.save");
+        }
         if name == "sparse_load_stored" {
             c["paired_onedata_us"] = json!(round(paired_stored));
             c["dense_cold_us"] = json!(round(paired_dense));
@@ -484,6 +499,7 @@ pub fn bench(as_json: bool, size_mb: usize, quick: bool, plot: Option<&Path>) ->
         case("sparse_dense", sparse_dense, np_dense),
         case("sparse_load_stored", sparse_stored, np_stored),
         case("save_large", save, np_save),
+        case("save_large_scratch", save_scratch, np_save_scratch),
     ];
     cases.extend(python_cases);
     let report = json!({
@@ -563,6 +579,9 @@ fn print_table(report: &Value, cases: &[Value], frames: usize, rois: usize) {
             show("ratio_vs_dense_cold")
         );
     }
+    println!(
+        "save_large: durable (fsync of the file, then of the folder) against np.save + the same fsyncs; save_large_scratch: no fsync, against np.save"
+    );
     if let Some(m) = report["missing"].as_str() {
         out!("note: {m}");
     }

@@ -60,13 +60,32 @@ def save(runs, warmup):
         arr = np.load(large)
     return samples(lambda: np.save(saves[-1], arr), runs, warmup, fresh_target)
 
+def save_fsync_once(path):
+    # np.save, then what makes it durable: fsync of the file, then of its folder.
+    with open(path, "wb") as f:
+        np.save(f, arr)
+        f.flush()
+        os.fsync(f.fileno())
+    fd = os.open(os.path.dirname(path) or ".", os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+def save_fsync(runs, warmup):
+    global arr
+    if arr is None:
+        arr = np.load(large)
+    return samples(lambda: save_fsync_once(saves[-1]), runs, warmup, fresh_target)
+
 cases = {
     "cold_load_small": lambda n, w: samples(lambda: np.load(small), n, w),
     "cold_load_large": lambda n, w: samples(lambda: np.load(large), n, w),
     "cold_load_large_mmap": lambda n, w: samples(lambda: np.load(large, mmap_mode="r"), n, w),
     "cache_hit": cache_hit,
     "full_scan_large": lambda n, w: samples(lambda: np.load(large).sum(), n, w),
-    "save_large": save,
+    "save_large": save_fsync,
+    "save_large_scratch": save,
 }
 # vrAnalysis's SessionData.loadone on a miss: np.load(allow_pickle=True), then the dict.
 class VrSession(Session):

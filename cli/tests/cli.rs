@@ -616,7 +616,7 @@ fn truncated_data_is_refused_before_mapping() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("truncated"));
 }
 
-const BENCH_CASES: [&str; 8] = [
+const BENCH_CASES: [&str; 9] = [
     "cold_load_small",
     "cold_load_large",
     "cache_hit",
@@ -625,6 +625,7 @@ const BENCH_CASES: [&str; 8] = [
     "sparse_dense",
     "sparse_load_stored",
     "save_large",
+    "save_large_scratch",
 ];
 
 /// The cases run through the onedata Python package, after the Rust ones.

@@ -224,6 +224,17 @@ impl PyB2Session {
         py.detach(|| self.inner.set_value_py(key, value)).py(py)
     }
 
+    /// Whether saves of the values file `fsync` it and its folder.
+    #[getter]
+    fn durable_saves(&self) -> bool {
+        self.inner.core().durability().is_durable()
+    }
+
+    #[setter]
+    fn set_durable_saves(&self, durable: bool) {
+        self.inner.core().set_durability(crate::durability(durable));
+    }
+
     /// Every value, as JSON text of a dict.
     fn values_json(&self) -> String {
         onedata::pyjson::dumps_dict(&self.inner.values_py())

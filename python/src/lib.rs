@@ -85,6 +85,15 @@ pub(crate) fn map_policy(py: Python<'_>, name: &str) -> PyResult<onedata::npy::M
     }
 }
 
+/// The library's durability for the Python flag `durable`.
+pub(crate) fn durability(durable: bool) -> onedata::Durability {
+    if durable {
+        onedata::Durability::Durable
+    } else {
+        onedata::Durability::Scratch
+    }
+}
+
 /// An object ndarray as `np.load(allow_pickle=True)` returns it: for a
 /// value decoded from a 0-d array, a 0-d object array holding it.
 pub(crate) fn object_array<'py>(
@@ -107,13 +116,16 @@ pub(crate) fn object_array<'py>(
 }
 
 /// Writes a `.npy` file atomically from numpy's header bytes and the
-/// element bytes (any object exporting a contiguous byte buffer).
+/// element bytes (any object exporting a contiguous byte buffer); `durable`
+/// syncs the file before its rename and the folder after it.
 #[pyfunction]
+#[pyo3(signature = (path, header, data, durable = true))]
 fn write_npy(
     py: Python<'_>,
     path: PathBuf,
     header: &[u8],
     data: &Bound<'_, PyAny>,
+    durable: bool,
 ) -> PyResult<()> {
     let buffer = PyBuffer::<u8>::get(data)?;
     if !buffer.is_c_contiguous() {
@@ -135,7 +147,7 @@ fn write_npy(
         // which bytes are written (as with np.save) but not where they are
         // read from.
         let data = unsafe { std::slice::from_raw_parts(addr as *const u8, len) };
-        onedata::npy::write_npy_parts(&path, &header, data)
+        onedata::npy::write_npy_parts_with(&path, &header, data, durability(durable))
     });
     drop(buffer);
     result.py(py)
@@ -149,14 +161,20 @@ fn read_recipe(py: Python<'_>, path: PathBuf) -> PyResult<Bound<'_, PyAny>> {
     values::to_python(py, &recipe.to_dict())
 }
 
-/// Writes a recipe given as its `to_dict()` form, atomically, as
-/// vrAnalysis's `saveone` saves one.
+/// Writes a recipe given as its `to_dict()` form, atomically (and durably
+/// when `durable`), as vrAnalysis's `saveone` saves one.
 #[pyfunction]
-fn write_recipe(py: Python<'_>, path: PathBuf, recipe: &Bound<'_, PyDict>) -> PyResult<()> {
+#[pyo3(signature = (path, recipe, durable = true))]
+fn write_recipe(
+    py: Python<'_>,
+    path: PathBuf,
+    recipe: &Bound<'_, PyDict>,
+    durable: bool,
+) -> PyResult<()> {
     let value = values::from_python(recipe.as_any(), 0)?;
     let recipe = LoadingRecipe::from_dict(&value)
         .map_err(|e| errors::argument(py, format!("not a loading recipe: {e}")))?;
-    py.detach(|| onedata::recipe::write_recipe(&path, &recipe))
+    py.detach(|| onedata::recipe::write_recipe_with(&path, &recipe, durability(durable)))
         .py(py)
 }
 

@@ -48,15 +48,17 @@ pub(crate) fn npz_parts(py: Python<'_>, path: PathBuf) -> PyResult<Bound<'_, PyD
 
 /// Writes a sparse `.npz` file atomically from members given as
 /// `(key, npy header bytes, data buffer)` tuples, deflated when
-/// `compressed`, else stored (64-byte aligned data when `aligned`).
+/// `compressed`, else stored (64-byte aligned data when `aligned`);
+/// `durable` syncs the file before its rename and the folder after it.
 #[pyfunction]
-#[pyo3(signature = (path, members, compressed, aligned))]
+#[pyo3(signature = (path, members, compressed, aligned, durable = true))]
 pub(crate) fn write_npz(
     py: Python<'_>,
     path: PathBuf,
     members: Vec<(String, Vec<u8>, Bound<'_, PyAny>)>,
     compressed: bool,
     aligned: bool,
+    durable: bool,
 ) -> PyResult<()> {
     let mut views = Vec::with_capacity(members.len());
     for (key, header, data) in &members {
@@ -80,7 +82,8 @@ pub(crate) fn write_npz(
         NpzOptions::ALIGNED
     } else {
         NpzOptions::STORED
-    };
+    }
+    .with_durability(crate::durability(durable));
     // The slices are made and used inside the closure, while `views` (whose
     // buffers keep the exporters' memory valid) is alive.
     let result = py.detach(|| {

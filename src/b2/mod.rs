@@ -216,6 +216,28 @@ impl B2Session {
         }
     }
 
+    /// Sets whether saves (`saveone`, the values file) `fsync` what they
+    /// write (see [`Durability`](crate::Durability); the default is
+    /// `Durable`). The setting is the session's, shared by its
+    /// [`clone_with_spks_type`](Self::clone_with_spks_type) clones.
+    ///
+    /// ```
+    /// # fn main() -> onedata::Result<()> {
+    /// use onedata::b2::B2Session;
+    /// use onedata::demo::{write_demo_session, DemoSpec};
+    /// use onedata::{Durability, SessionData};
+    /// let root = tempfile::tempdir().unwrap();
+    /// let dir = write_demo_session(root.path(), &DemoSpec::default())?;
+    /// let session = B2Session::open(&dir)?.with_durability(Durability::Scratch);
+    /// session.saveone(&ndarray::array![1u8, 2], "mpci.scratch")?;
+    /// assert_eq!(session.core().durability(), Durability::Scratch);
+    /// # Ok(()) }
+    /// ```
+    pub fn with_durability(self, durability: crate::Durability) -> B2Session {
+        self.core.set_durability(durability);
+        self
+    }
+
     /// Sets the neuropil coefficient of `corrected` spks, overriding the
     /// registration options (vrAnalysis' `params.neuropil_coefficient`).
     pub fn with_neuropil_coefficient(mut self, c: f64) -> B2Session {

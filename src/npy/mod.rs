@@ -24,14 +24,14 @@ pub use policy::MapPolicy;
 pub use read::read_header;
 pub use stored::{NpyOwned, NpyStored};
 pub use write::{
-    header_for, write_npy, write_npy_array, write_npy_array_to, write_npy_parts, write_npy_to,
+    header_for, write_npy, write_npy_array, write_npy_array_to, write_npy_array_with,
+    write_npy_parts, write_npy_parts_with, write_npy_to, write_npy_with,
 };
 
 pub(crate) use read::OpenedFile;
 #[doc(hidden)]
 pub use storage::floor_open_read_map;
 pub(crate) use storage::{retained, AlignedBuf, Storage};
-pub(crate) use write::write_atomic;
 
 /// Runs `$body` with `$T` bound to the Rust element type of `$kind`
 /// (booleans as [`NpBool`]). Exported (hidden) for the tests and the fuzz

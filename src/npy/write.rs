@@ -8,6 +8,7 @@ use ndarray::{ArrayBase, Data, Dimension};
 use super::array::NpyArray;
 use super::dtype::{Dtype, Element};
 use super::header::Header;
+use crate::atomic::{write_atomic, Durability};
 use crate::error::{Error, Result};
 
 /// Elements gathered per write when the array is not contiguous.
@@ -65,7 +66,10 @@ where
 
 /// Writes `array` to `path` atomically: the bytes go to a temporary file in
 /// the same folder, which is then renamed over `path`. A reader that has the
-/// old file mapped keeps a valid view of the old contents.
+/// old file mapped keeps a valid view of the old contents. The save is
+/// durable: the temporary file is `fsync`ed before the rename and the folder
+/// after it, so that a power cut leaves the old file or the new one
+/// ([`write_npy_with`] and [`Durability::Scratch`] skip the syncs).
 ///
 /// On Linux, C- or Fortran-contiguous arrays of 64 MiB and more are written
 /// with direct I/O (`O_DIRECT`) where the filesystem takes it: the bytes go
@@ -91,12 +95,38 @@ where
     S::Elem: Element,
     D: Dimension,
 {
+    write_npy_with(path, array, Durability::Durable)
+}
+
+/// [`write_npy`] with the given [`Durability`]: `Scratch` skips the
+/// `fsync`s, for data that can be recomputed.
+///
+/// ```
+/// use ndarray::Array1;
+/// use onedata::Durability;
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("scratch.npy");
+/// onedata::npy::write_npy_with(&path, &Array1::<u16>::ones(4), Durability::Scratch).unwrap();
+/// let back = onedata::npy::NpyArray::open(&path).unwrap();
+/// assert_eq!(back.view1::<u16>().unwrap().sum(), 4);
+/// ```
+pub fn write_npy_with<P, S, D>(
+    path: P,
+    array: &ArrayBase<S, D>,
+    durability: Durability,
+) -> Result<()>
+where
+    P: AsRef<Path>,
+    S: Data,
+    S::Elem: Element,
+    D: Dimension,
+{
     let path = path.as_ref();
     #[cfg(target_os = "linux")]
     if let Some(data) = contiguous_bytes(array) {
         if data.len() >= direct::MIN_BYTES {
             let header = header_for(array).to_bytes();
-            return write_atomic_file(path, |file, tmp| {
+            return crate::atomic::write_atomic_file(path, durability, |file, tmp| {
                 if direct::write(tmp, &header, data)? {
                     return Ok(());
                 }
@@ -107,7 +137,7 @@ where
             });
         }
     }
-    write_atomic(path, |w| write_npy_to(w, array))
+    write_atomic(path, durability, |w| write_npy_to(w, array))
 }
 
 /// The header `numpy.save` writes for a loaded array: its dtype as held in
@@ -142,13 +172,22 @@ pub fn write_npy_array_to<W: Write>(mut w: W, array: &NpyArray) -> Result<()> {
     w.write_all(array.data_bytes()).map_err(io)
 }
 
-/// Writes a loaded array to `path` atomically, as [`write_npy`] writes an
-/// ndarray: byte for byte what `numpy.save` writes for the same array, for
+/// Writes a loaded array to `path` atomically and durably, as [`write_npy`]
+/// writes an ndarray: byte for byte what `numpy.save` writes for the same array, for
 /// every dtype but objects (strings, bytes, datetimes, long doubles, void
 /// and structured records included).
 pub fn write_npy_array(path: impl AsRef<Path>, array: &NpyArray) -> Result<()> {
+    write_npy_array_with(path, array, Durability::Durable)
+}
+
+/// [`write_npy_array`] with the given [`Durability`].
+pub fn write_npy_array_with(
+    path: impl AsRef<Path>,
+    array: &NpyArray,
+    durability: Durability,
+) -> Result<()> {
     let header = header_for_npy(array)?.to_bytes();
-    write_atomic(path.as_ref(), |w| {
+    write_atomic(path.as_ref(), durability, |w| {
         w.write_all(&header)?;
         w.write_all(array.data_bytes())
     })
@@ -156,8 +195,8 @@ pub fn write_npy_array(path: impl AsRef<Path>, array: &NpyArray) -> Result<()> {
 
 /// Writes a `.npy` file atomically from a header already encoded (for
 /// example by numpy's own `numpy.lib.format`, as the Python package does)
-/// and the element bytes: temporary file, then rename, with direct I/O for
-/// large arrays as in [`write_npy`].
+/// and the element bytes: temporary file, `fsync`, rename, `fsync` of the
+/// folder, with direct I/O for large arrays as in [`write_npy`].
 ///
 /// The header is parsed and checked first: a header onedata cannot read, or
 /// one whose shape and dtype do not account for exactly `data.len()` bytes,
@@ -177,6 +216,16 @@ pub fn write_npy_array(path: impl AsRef<Path>, array: &NpyArray) -> Result<()> {
 /// # Ok(()) }
 /// ```
 pub fn write_npy_parts(path: impl AsRef<Path>, header: &[u8], data: &[u8]) -> Result<()> {
+    write_npy_parts_with(path, header, data, Durability::Durable)
+}
+
+/// [`write_npy_parts`] with the given [`Durability`].
+pub fn write_npy_parts_with(
+    path: impl AsRef<Path>,
+    header: &[u8],
+    data: &[u8],
+    durability: Durability,
+) -> Result<()> {
     let path = path.as_ref();
     let parsed = Header::parse(header).map_err(|e| {
         Error::argument(format!(
@@ -201,7 +250,7 @@ pub fn write_npy_parts(path: impl AsRef<Path>, header: &[u8], data: &[u8]) -> Re
     }
     #[cfg(target_os = "linux")]
     if data.len() >= direct::MIN_BYTES {
-        return write_atomic_file(path, |file, tmp| {
+        return crate::atomic::write_atomic_file(path, durability, |file, tmp| {
             if direct::write(tmp, header, data)? {
                 return Ok(());
             }
@@ -211,7 +260,7 @@ pub fn write_npy_parts(path: impl AsRef<Path>, header: &[u8], data: &[u8]) -> Re
             w.flush()
         });
     }
-    write_atomic(path, |w| {
+    write_atomic(path, durability, |w| {
         w.write_all(header)?;
         w.write_all(data)
     })
@@ -232,40 +281,6 @@ where
         return array.as_slice_memory_order().map(bytemuck::cast_slice);
     }
     None
-}
-
-/// Writes a file atomically through `write`: temporary file, then rename.
-pub(crate) fn write_atomic(
-    path: &Path,
-    write: impl FnOnce(&mut io::BufWriter<&std::fs::File>) -> io::Result<()>,
-) -> Result<()> {
-    write_atomic_file(path, |file, _| {
-        let mut w = io::BufWriter::with_capacity(1 << 16, file);
-        write(&mut w)?;
-        w.flush()
-    })
-}
-
-/// Writes a file atomically: `write` fills the temporary file (given open,
-/// and by its path), which is then renamed over `path`.
-fn write_atomic_file(
-    path: &Path,
-    write: impl FnOnce(&std::fs::File, &Path) -> io::Result<()>,
-) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".onedata-").suffix(".tmp");
-    // Files get the permissions `numpy.save` gives them (0666 less the umask),
-    // not the private 0600 of temporary files.
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    let tmp = builder.tempfile_in(dir).map_err(|e| Error::io(dir, e))?;
-    write(tmp.as_file(), tmp.path()).map_err(|e| Error::io(tmp.path(), e))?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    Ok(())
 }
 
 /// Direct I/O for large arrays: the bytes go from the array to the device
@@ -324,7 +339,9 @@ mod direct {
             }
             Err(e) => return Err(e),
         }
-        // The last write was padded up to the alignment.
+        // The last write was padded up to the alignment. A durable save
+        // syncs the file, data and this length, after `write` returns
+        // (`atomic::write_atomic_file`, through its own descriptor).
         file.set_len(total as u64)?;
         Ok(true)
     }

@@ -110,8 +110,9 @@ use std::borrow::Cow;
 use std::io::Write;
 use std::path::Path;
 
+use crate::atomic::{write_atomic, Durability};
 use crate::error::{Error, ErrorKind, RecipeError, Result};
-use crate::npy::{write_atomic, Dtype, Header, OpenedFile};
+use crate::npy::{Dtype, Header, OpenedFile};
 
 mod pickle;
 mod tree;
@@ -676,11 +677,33 @@ fn check_pickled_shape(path: &Path, header: &Header, shape: &[u64]) -> Result<()
     Ok(())
 }
 
-/// Writes `recipe` to `path` atomically (temporary file, then rename), as
+/// Writes `recipe` to `path` atomically and durably (temporary file,
+/// `fsync`, rename, `fsync` of the folder; see [`Durability`]), as
 /// vrAnalysis's `saveone` saves a recipe; see [`encode_recipe_npy`] for the
 /// bytes. A recipe that does not pass [`LoadingRecipe::validate`] is an
 /// [`ErrorKind::Unwritable`] naming the file, and nothing is written.
 pub fn write_recipe(path: impl AsRef<Path>, recipe: &LoadingRecipe) -> Result<()> {
+    write_recipe_with(path, recipe, Durability::Durable)
+}
+
+/// [`write_recipe`] with the given [`Durability`].
+///
+/// ```
+/// # fn main() -> onedata::Result<()> {
+/// use onedata::recipe::{read_recipe, write_recipe_with};
+/// use onedata::{Durability, LoadingRecipe};
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("mpci.roiActivityF.npy");
+/// let recipe = LoadingRecipe::new("S2P", Some("F"), ["transpose"]);
+/// write_recipe_with(&path, &recipe, Durability::Scratch)?;
+/// assert_eq!(read_recipe(&path)?, recipe);
+/// # Ok(()) }
+/// ```
+pub fn write_recipe_with(
+    path: impl AsRef<Path>,
+    recipe: &LoadingRecipe,
+    durability: Durability,
+) -> Result<()> {
     let path = path.as_ref();
     let bytes = encode_recipe_npy(recipe).map_err(|error| {
         Error::new(ErrorKind::Unwritable {
@@ -688,7 +711,7 @@ pub fn write_recipe(path: impl AsRef<Path>, recipe: &LoadingRecipe) -> Result<()
             error,
         })
     })?;
-    write_atomic(path, |w| w.write_all(&bytes))
+    write_atomic(path, durability, |w| w.write_all(&bytes))
 }
 
 /// The whole `.npy` file for `recipe`: numpy's header for a 0-d object array

@@ -290,7 +290,9 @@ pub trait SessionData: Send + Sync {
 
     /// Saves `data` as `name` in `oneData` (atomically: readers holding the
     /// old file keep a valid view) and caches it, as vrAnalysis does.
-    /// Returns the path written.
+    /// Returns the path written. The file and the folder are `fsync`ed
+    /// unless the session's [`durability`](SessionCore::durability) is
+    /// [`Durability::Scratch`](crate::Durability::Scratch).
     fn saveone(&self, data: &dyn SaveOne, name: &str) -> Result<PathBuf> {
         let file_name = one_file_name(name, data.extension())?;
         let one_path = self.one_path();
@@ -300,7 +302,7 @@ pub trait SessionData: Send + Sync {
         // Under the name's lock, so that a load that read the old file
         // cannot cache it after the new one is written.
         core.with_name_lock(&file_name, || {
-            data.write_to(&path)?;
+            data.write_to_with(&path, core.durability())?;
             let entry = data.cache_entry(&path);
             let mut cache = core.cache.lock();
             match entry {
@@ -418,7 +420,7 @@ pub trait SessionData: Send + Sync {
         let mut values = core.values.write();
         dict_insert(&mut values, key.to_string(), value);
         if let Some(path) = &core.values_path {
-            write_values(path, &values)?;
+            write_values(path, &values, core.durability())?;
         }
         Ok(())
     }
@@ -464,7 +466,7 @@ pub trait SessionData: Send + Sync {
         let core = self.core();
         let path = core.data_path.join(VALUES_FILE);
         std::fs::create_dir_all(&core.data_path).map_err(|e| Error::io(&core.data_path, e))?;
-        write_values(&path, &core.values.read())?;
+        write_values(&path, &core.values.read(), core.durability())?;
         Ok(path)
     }
 }

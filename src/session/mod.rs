@@ -127,6 +127,28 @@ impl Session {
         self.core.set_map_policy(policy);
         self
     }
+
+    /// Sets whether saves `fsync` what they write (see
+    /// [`Durability`](crate::Durability); the default, `Durable`, syncs the
+    /// file before its rename and the folder after it). `Scratch` is for
+    /// data that can be recomputed: saves are as quick as `np.save`, and a
+    /// power cut may lose or tear the latest ones.
+    ///
+    /// ```
+    /// # fn main() -> onedata::Result<()> {
+    /// use onedata::{Durability, Session, SessionData};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let s = Session::open(dir.path().join("ATL001/2024-03-05/701"))?
+    ///     .with_durability(Durability::Scratch);
+    /// assert_eq!(s.core().durability(), Durability::Scratch);
+    /// s.saveone(&ndarray::array![1.5f32, 2.5], "mpci.x")?;
+    /// assert_eq!(s.loadone("mpci.x")?.view1::<f32>()?[1], 2.5);
+    /// # Ok(()) }
+    /// ```
+    pub fn with_durability(self, durability: crate::Durability) -> Session {
+        self.core.set_durability(durability);
+        self
+    }
 }
 
 impl SessionData for Session {

@@ -8,17 +8,26 @@ use ndarray::{ArrayBase, Data, Dimension};
 use crate::data::OneData;
 use crate::error::Result;
 use crate::names::Extension;
-use crate::npy::{write_npy, Element, NpyArray};
+use crate::npy::{write_npy_with, Element, NpyArray};
 use crate::recipe::LoadingRecipe;
 use crate::sparse::{NpzOptions, SparseMatrix};
+use crate::Durability;
 
 /// Data that `saveone` can write: dense arrays now; the extension point for
 /// sparse matrices and loading recipes.
 pub trait SaveOne {
     /// The file extension written: [`Extension::Npy`] or [`Extension::Npz`].
     fn extension(&self) -> Extension;
-    /// Writes the data to `path`, atomically.
+    /// Writes the data to `path`, atomically and durably.
     fn write_to(&self, path: &Path) -> Result<()>;
+    /// Writes the data to `path`, atomically, with the given
+    /// [`Durability`] (what `saveone` calls, with the session's setting).
+    /// The default ignores `durability` and calls
+    /// [`write_to`](Self::write_to), which is always durable.
+    fn write_to_with(&self, path: &Path, durability: Durability) -> Result<()> {
+        let _ = durability;
+        self.write_to(path)
+    }
     /// What the cache holds for the file once written (`None`: nothing).
     fn cache_entry(&self, path: &Path) -> Result<Option<OneData>>;
 }
@@ -34,7 +43,11 @@ where
     }
 
     fn write_to(&self, path: &Path) -> Result<()> {
-        write_npy(path, self)
+        self.write_to_with(path, Durability::Durable)
+    }
+
+    fn write_to_with(&self, path: &Path, durability: Durability) -> Result<()> {
+        write_npy_with(path, self, durability)
     }
 
     /// The file just written, mapped: the cache holds the same values
@@ -52,7 +65,11 @@ impl SaveOne for NpyArray {
     }
 
     fn write_to(&self, path: &Path) -> Result<()> {
-        crate::npy::write_npy_array(path, self)
+        self.write_to_with(path, Durability::Durable)
+    }
+
+    fn write_to_with(&self, path: &Path, durability: Durability) -> Result<()> {
+        crate::npy::write_npy_array_with(path, self, durability)
     }
 
     fn cache_entry(&self, path: &Path) -> Result<Option<OneData>> {
@@ -66,7 +83,11 @@ impl SaveOne for LoadingRecipe {
     }
 
     fn write_to(&self, path: &Path) -> Result<()> {
-        crate::recipe::write_recipe(path, self)
+        self.write_to_with(path, Durability::Durable)
+    }
+
+    fn write_to_with(&self, path: &Path, durability: Durability) -> Result<()> {
+        crate::recipe::write_recipe_with(path, self, durability)
     }
 
     /// Nothing: the recipe resolves on the next `loadone`, as in vrAnalysis.
@@ -82,7 +103,11 @@ impl SaveOne for SparseMatrix {
 
     /// Compressed, as `save_npz` writes by default.
     fn write_to(&self, path: &Path) -> Result<()> {
-        self.write_npz(path, true)
+        self.write_to_with(path, Durability::Durable)
+    }
+
+    fn write_to_with(&self, path: &Path, durability: Durability) -> Result<()> {
+        self.write_npz_with(path, NpzOptions::COMPRESSED.with_durability(durability))
     }
 
     /// Nothing, as in vrAnalysis: the next `loadone` reads the file in the
@@ -103,7 +128,12 @@ where
 
     /// Compressed, as `save_npz` writes by default.
     fn write_to(&self, path: &Path) -> Result<()> {
-        crate::sparse::write_npz(path, self, true)
+        self.write_to_with(path, Durability::Durable)
+    }
+
+    fn write_to_with(&self, path: &Path, durability: Durability) -> Result<()> {
+        let options = NpzOptions::COMPRESSED.with_durability(durability);
+        crate::sparse::write_npz_with(path, self, options)
     }
 
     fn cache_entry(&self, _path: &Path) -> Result<Option<OneData>> {
@@ -140,7 +170,12 @@ impl SaveOne for Aligned<'_, SparseMatrix> {
     }
 
     fn write_to(&self, path: &Path) -> Result<()> {
-        self.0.write_npz_with(path, NpzOptions::ALIGNED)
+        self.write_to_with(path, Durability::Durable)
+    }
+
+    fn write_to_with(&self, path: &Path, durability: Durability) -> Result<()> {
+        let options = NpzOptions::ALIGNED.with_durability(durability);
+        self.0.write_npz_with(path, options)
     }
 
     fn cache_entry(&self, _path: &Path) -> Result<Option<OneData>> {
@@ -158,7 +193,12 @@ where
     }
 
     fn write_to(&self, path: &Path) -> Result<()> {
-        crate::sparse::write_npz_with(path, self.0, NpzOptions::ALIGNED)
+        self.write_to_with(path, Durability::Durable)
+    }
+
+    fn write_to_with(&self, path: &Path, durability: Durability) -> Result<()> {
+        let options = NpzOptions::ALIGNED.with_durability(durability);
+        crate::sparse::write_npz_with(path, self.0, options)
     }
 
     fn cache_entry(&self, _path: &Path) -> Result<Option<OneData>> {

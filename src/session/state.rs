@@ -1,6 +1,7 @@
 //! [`SessionCore`]: the state every session type shares.
 
 use crate::npy::MapPolicy;
+use crate::Durability;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -24,6 +25,8 @@ pub struct SessionCore {
     pub(super) name_locks: NameLocks,
     /// The [`MapPolicy`] of dense loads, as its index in `POLICIES`.
     pub(super) map_policy: std::sync::atomic::AtomicU8,
+    /// Whether saves skip the `fsync`s ([`Durability::Scratch`]).
+    pub(super) scratch_saves: std::sync::atomic::AtomicBool,
 }
 
 const POLICIES: [MapPolicy; 3] = [MapPolicy::Auto, MapPolicy::Always, MapPolicy::Never];
@@ -67,6 +70,7 @@ impl SessionCore {
             cache: Mutex::new(OneCache::new(CacheLimits::default())),
             name_locks: NameLocks::default(),
             map_policy: std::sync::atomic::AtomicU8::new(0),
+            scratch_saves: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -83,6 +87,28 @@ impl SessionCore {
         let i = POLICIES.iter().position(|p| *p == policy).unwrap_or(0) as u8;
         self.map_policy
             .store(i, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether this session's saves (`saveone`, the values file) `fsync`
+    /// what they write (see [`Durability`]; the default is
+    /// [`Durability::Durable`]).
+    pub fn durability(&self) -> Durability {
+        if self
+            .scratch_saves
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            Durability::Scratch
+        } else {
+            Durability::Durable
+        }
+    }
+
+    /// Sets the durability of later saves.
+    pub fn set_durability(&self, durability: Durability) {
+        self.scratch_saves.store(
+            durability == Durability::Scratch,
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     /// Replaces the cache limits (entries already cached are evicted as needed

@@ -30,7 +30,15 @@ pub(crate) fn python_json<T: Serialize + ?Sized>(
     Ok(dumps(&to_pyjson(value)?).into_bytes())
 }
 
-pub(super) fn write_values(path: &Path, values: &[(String, PyJson)]) -> Result<()> {
+/// Writes the values file atomically, and durably unless `durability` is
+/// [`Durability::Scratch`](crate::Durability::Scratch).
+pub(super) fn write_values(
+    path: &Path,
+    values: &[(String, PyJson)],
+    durability: crate::Durability,
+) -> Result<()> {
     let text = dumps_dict(values);
-    crate::npy::write_atomic(path, |w| std::io::Write::write_all(w, text.as_bytes()))
+    crate::atomic::write_atomic(path, durability, |w| {
+        std::io::Write::write_all(w, text.as_bytes())
+    })
 }

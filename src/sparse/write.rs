@@ -13,8 +13,9 @@ use flate2::Compression;
 use sprs::{CsMatBase, SpIndex};
 
 use super::zip::{ZipWriter, DEFLATED, STORED};
+use crate::atomic::{write_atomic, Durability};
 use crate::error::{Error, Result};
-use crate::npy::{write_atomic, Dtype, Element, ElementKind, Header, ARRAY_ALIGN};
+use crate::npy::{Dtype, Element, ElementKind, Header, ARRAY_ALIGN};
 
 /// Elements converted per step when index types differ.
 const CHUNK: usize = 1 << 15;
@@ -172,6 +173,9 @@ pub struct NpzOptions {
     /// as Android's `zipalign` pads them; `scipy.sparse.load_npz` and every
     /// zip reader skip it. Ignored when `compressed`.
     pub aligned: bool,
+    /// Whether the save `fsync`s the file and its folder (see
+    /// [`Durability`]; the default is [`Durability::Durable`]).
+    pub durability: Durability,
 }
 
 impl NpzOptions {
@@ -179,18 +183,40 @@ impl NpzOptions {
     pub const COMPRESSED: NpzOptions = NpzOptions {
         compressed: true,
         aligned: false,
+        durability: Durability::Durable,
     };
     /// Stored, byte for byte as `save_npz(..., compressed=False)` writes.
     pub const STORED: NpzOptions = NpzOptions {
         compressed: false,
         aligned: false,
+        durability: Durability::Durable,
     };
     /// Stored, each member's data 64-byte aligned in the file: the layout
     /// that loads as a zero-copy view of the mapped file.
     pub const ALIGNED: NpzOptions = NpzOptions {
         compressed: false,
         aligned: true,
+        durability: Durability::Durable,
     };
+
+    /// These options with the given [`Durability`].
+    ///
+    /// ```
+    /// # fn main() -> onedata::Result<()> {
+    /// use onedata::sparse::{read_npz, write_npz_with, NpzOptions};
+    /// use onedata::Durability;
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("m.npz");
+    /// let m = sprs::CsMatI::<f32, i32>::new_csc((2, 2), vec![0, 1, 1], vec![1], vec![4.0]);
+    /// let scratch = NpzOptions::COMPRESSED.with_durability(Durability::Scratch);
+    /// write_npz_with(&path, &m, scratch)?;
+    /// assert_eq!(read_npz(&path)?.nnz(), 1);
+    /// # Ok(()) }
+    /// ```
+    pub const fn with_durability(self, durability: Durability) -> NpzOptions {
+        NpzOptions { durability, ..self }
+    }
 }
 
 /// Writes `matrix` as [`write_npz`](super::write_npz) does, laid out as
@@ -254,7 +280,7 @@ where
 {
     let options = NpzOptions {
         compressed,
-        aligned: false,
+        ..NpzOptions::STORED
     };
     write_cs_with(path, matrix, options, is_array)
 }
@@ -277,6 +303,7 @@ where
     let NpzOptions {
         compressed,
         aligned,
+        durability,
     } = options;
     // Every .npy header is a multiple of 64 bytes long, so a member whose
     // bytes start 64-aligned has its data 64-aligned too.
@@ -356,15 +383,22 @@ where
             &[1u8],
         ));
     }
-    write_members(path, &members, compressed, align)
+    write_members(path, &members, compressed, align, durability)
 }
 
-/// Writes `members` as a zip archive, atomically: deflated when
-/// `compressed`, else stored with data starting at multiples of `align`.
-fn write_members(path: &Path, members: &[Member<'_>], compressed: bool, align: u64) -> Result<()> {
+/// Writes `members` as a zip archive, atomically (and durably, as
+/// `durability` says): deflated when `compressed`, else stored with data
+/// starting at multiples of `align`.
+fn write_members(
+    path: &Path,
+    members: &[Member<'_>],
+    compressed: bool,
+    align: u64,
+    durability: Durability,
+) -> Result<()> {
     if compressed {
         let deflated = deflate_all(members).map_err(|e| Error::io(path, e))?;
-        write_atomic(path, |w| {
+        write_atomic(path, durability, |w| {
             let mut zip = ZipWriter::new(w);
             for (m, (bytes, crc)) in members.iter().zip(&deflated) {
                 zip.begin(m.name, DEFLATED, *crc, m.uncompressed(), bytes.len() as u64)?;
@@ -378,7 +412,7 @@ fn write_members(path: &Path, members: &[Member<'_>], compressed: bool, align: u
             .map(Member::crc)
             .collect::<io::Result<Vec<u32>>>()
             .map_err(|e| Error::io(path, e))?;
-        write_atomic(path, |w| {
+        write_atomic(path, durability, |w| {
             let mut zip = ZipWriter::new(w);
             for (m, crc) in members.iter().zip(&crcs) {
                 zip.begin_aligned(
@@ -491,7 +525,7 @@ pub fn write_npz_members(
     } else {
         1
     };
-    write_members(path, &out, options.compressed, align)
+    write_members(path, &out, options.compressed, align, options.durability)
 }
 
 /// Deflates every member, the large ones on threads of their own.

@@ -23,6 +23,10 @@
 //!   outside the session folder.
 //! - Eight threads share one `Session` (`stress`): every read is one
 //!   complete version some thread wrote, and the cache stays fresh.
+//! - A saver SIGKILLed mid-save 200 times (`crash`) leaves every file at
+//!   its old version or its new one; `strace` shows durable saves syncing
+//!   the file before the rename and the folder after it, and scratch saves
+//!   syncing nothing.
 //!
 //! Everything is deterministic: the random parts are proptest strategies
 //! run with a fixed seed (`ONEDATA_HARDENING_SEED` overrides it).
@@ -31,6 +35,7 @@
 mod common;
 
 mod bsr_dia;
+mod crash;
 mod cycles;
 mod huge_shapes;
 mod mapped;

@@ -171,6 +171,16 @@ class B2Session:
         self._inner.set_value_json(key, json.dumps(value))
 
     @property
+    def durable_saves(self) -> bool:
+        """Whether saving the values file ``fsync``s it before its rename and
+        the folder after it (default True; see :func:`onedata.save`)."""
+        return self._inner.durable_saves
+
+    @durable_saves.setter
+    def durable_saves(self, durable: bool) -> None:
+        self._inner.durable_saves = bool(durable)
+
+    @property
     def values(self) -> dict:
         """Every session value."""
         return json.loads(self._inner.values_json())

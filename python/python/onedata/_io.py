@@ -89,15 +89,28 @@ def _header_bytes(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def save(path: PathLike, array: Any) -> None:
+def save(path: PathLike, array: Any, *, durable: bool = True) -> None:
     """Save an array to a ``.npy`` file: the bytes ``np.save`` writes, atomically.
 
     The file is written under a temporary name in the same folder and renamed
-    into place, so a reader (or a crash) never sees half a file, and arrays
-    already loaded from the old file keep their values. As ``np.save`` does,
-    ``.npy`` is appended to a path that does not end in it. Object arrays are
-    pickled by numpy itself (as ``np.save`` pickles them), then written the
-    same atomic way.
+    into place, so a reader (or a killed program) never sees half a file, and
+    arrays already loaded from the old file keep their values. As ``np.save``
+    does, ``.npy`` is appended to a path that does not end in it. Object
+    arrays are pickled by numpy itself (as ``np.save`` pickles them), then
+    written the same atomic way.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Where to write.
+    array : array_like
+        What to write.
+    durable : bool, optional
+        If True (the default), the temporary file is ``fsync``ed before the
+        rename and the folder after it: when ``save`` returns, the new file
+        is on the device, and a power cut leaves the old file or the new one,
+        never an empty or torn one. False skips both syncs (as ``np.save``
+        does), for scratch data that can be recomputed.
 
     Examples
     --------
@@ -106,7 +119,11 @@ def save(path: PathLike, array: Any) -> None:
     >>> onedata.save(path, np.arange(3, dtype=">i4"))
     >>> np.load(path).tolist()
     [0, 1, 2]
+    >>> onedata.save(path, np.ones(2), durable=False)  # scratch: no fsync
+    >>> np.load(path).tolist()
+    [1.0, 1.0]
     """
+    durable = bool(durable)
     path = os.fspath(path)
     if not path.endswith(".npy"):
         path = path + ".npy"
@@ -116,7 +133,7 @@ def save(path: PathLike, array: Any) -> None:
         np.save(buf, array, allow_pickle=True)
         data = buf.getvalue()
         header_len = _npy_header_len(data)
-        _onedata.write_npy(path, data[:header_len], np.frombuffer(data, np.uint8, offset=header_len))
+        _onedata.write_npy(path, data[:header_len], np.frombuffer(data, np.uint8, offset=header_len), durable)
         return
     if not (array.flags.c_contiguous or array.flags.f_contiguous):
         array = np.ascontiguousarray(array)
@@ -126,7 +143,7 @@ def save(path: PathLike, array: Any) -> None:
     else:
         order = "C" if array.flags.c_contiguous else "F"
         data = array.reshape(-1, order=order).view(np.uint8)
-    _onedata.write_npy(path, header, data)
+    _onedata.write_npy(path, header, data, durable)
 
 
 def _npy_header_len(data: bytes) -> int:

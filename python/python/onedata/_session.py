@@ -214,6 +214,10 @@ class SessionData(ABC):
       decides: ``"auto"`` (the default) reads such files into memory,
       ``"always"`` maps them unprotected, ``"never"`` reads every file into
       memory. ``array.base.protected`` says what each array got.
+    - Saves are durable: ``saveone`` syncs (``fsync``) each file before
+      renaming it into place and the folder after, so a power cut leaves
+      the old file or the new one. The class attribute ``durable_saves``
+      set to False skips the syncs, for scratch data that can be recomputed.
 
     Attributes
     ----------
@@ -243,6 +247,11 @@ class SessionData(ABC):
     #: When loads map their files: ``"auto"``, ``"always"`` or ``"never"``
     #: (see above; a class attribute, so subclasses and instances may set it).
     map_policy = "auto"
+
+    #: Whether ``saveone`` ``fsync``s each file before its rename and the
+    #: folder after it (see :func:`onedata.save`; a class attribute, so
+    #: subclasses and instances may set it).
+    durable_saves = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -384,7 +393,8 @@ class SessionData(ABC):
     # -- save and load -----------------------------------------------------
     def saveone(self, data: Any, *names: str, sparse: bool = False) -> None:
         """Saves an array, a sparse ``csc_array`` (``sparse=True``) or a
-        :class:`LoadingRecipe` under ``names``, atomically.
+        :class:`LoadingRecipe` under ``names``, atomically (and durably
+        unless ``durable_saves`` is False).
 
         An array is also put in the cache, as vrAnalysis does. A recipe or
         sparse file replaces any cached entry of that name (vrAnalysis leaves
@@ -403,7 +413,7 @@ class SessionData(ABC):
             hasattr(data, "to_dict") and getattr(data, "RECIPE_MARKER", None) == LoadingRecipe.RECIPE_MARKER
         ):
             one_path.mkdir(parents=True, exist_ok=True)
-            _onedata.write_recipe(path, data.to_dict())
+            _onedata.write_recipe(path, data.to_dict(), bool(self.durable_saves))
             self.one_cache.pop(file_name, None)
         elif sparse:
             from scipy.sparse import csc_array
@@ -412,12 +422,12 @@ class SessionData(ABC):
                 raise InvalidArgument("Data is not a scipy.sparse.csc_array, not supported for saving with sparse=True")
             one_path.mkdir(parents=True, exist_ok=True)
             sparse_name = _sparse_name(file_name)
-            _save_sparse(one_path / sparse_name, data)
+            _save_sparse(one_path / sparse_name, data, bool(self.durable_saves))
             self.one_cache.pop(sparse_name, None)
         else:
             one_path.mkdir(parents=True, exist_ok=True)
             self.one_cache[file_name] = data
-            _io.save(path, data)
+            _io.save(path, data, durable=bool(self.durable_saves))
 
     def loadone(self, *names: str, force: bool = False, sparse: bool = False, keep_sparse: bool = False) -> Any:
         """Loads a onedata file, from the cache when it holds it, following a
@@ -538,10 +548,10 @@ class SessionData(ABC):
         return state
 
 
-def _save_sparse(path: Path, matrix: Any) -> None:
+def _save_sparse(path: Path, matrix: Any, durable: bool) -> None:
     from ._sparse import save_npz
 
-    save_npz(path, matrix)
+    save_npz(path, matrix, durable=durable)
 
 
 def _load_sparse(path: Any, file_name: str, session: SessionData) -> Any:

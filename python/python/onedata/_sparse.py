@@ -103,7 +103,9 @@ def _member(array: Any) -> "tuple[bytes, np.ndarray]":
     return header, array.reshape(-1, order=order).view(np.uint8)
 
 
-def save_npz(path: PathLike, matrix: Any, compressed: bool = True, *, aligned: bool = False) -> None:
+def save_npz(
+    path: PathLike, matrix: Any, compressed: bool = True, *, aligned: bool = False, durable: bool = True
+) -> None:
     """Save a scipy sparse array or matrix to ``.npz``, as ``scipy.sparse.save_npz`` does.
 
     The members are those ``save_npz`` writes (``indices``/``indptr``,
@@ -128,6 +130,11 @@ def save_npz(path: PathLike, matrix: Any, compressed: bool = True, *, aligned: b
         (the local zip headers are padded with an extra field every zip
         reader skips), so that :func:`load_npz` views it in the file's map
         without copying. Ignored when ``compressed``.
+    durable : bool, optional
+        If True (the default), ``fsync`` the file before its rename and the
+        folder after it, so that a power cut leaves the old file or the new
+        one; False skips both (as ``scipy.sparse.save_npz`` does), for
+        scratch data (see :func:`onedata.save`).
 
     Raises
     ------
@@ -166,4 +173,4 @@ def save_npz(path: PathLike, matrix: Any, compressed: bool = True, *, aligned: b
     for key, value in arrays.items():
         header, data = _member(value)
         members.append((key, header, data))
-    _onedata.write_npz(path, members, bool(compressed), bool(aligned))
+    _onedata.write_npz(path, members, bool(compressed), bool(aligned), bool(durable))

@@ -4,7 +4,8 @@
 
 use std::fs::File;
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use crate::error::{Error, Result};
 
@@ -91,12 +92,16 @@ pub(crate) fn write_atomic_file(
         _ => Path::new("."),
     };
     let mut builder = tempfile::Builder::new();
-    builder.prefix(".onedata-").suffix(".tmp");
+    builder.prefix(TEMP_PREFIX).suffix(TEMP_SUFFIX);
     // Files get the permissions `numpy.save` gives them (0666 less the umask),
     // not the private 0600 of temporary files.
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
     let tmp = builder.tempfile_in(dir).map_err(|e| Error::io(dir, e))?;
+    // Held until the file is closed: the mark of a save in progress, which
+    // `remove_stale_temporaries` never touches. Filesystems without locks
+    // go without the mark.
+    let _ = tmp.as_file().lock();
     write(tmp.as_file(), tmp.path()).map_err(|e| Error::io(tmp.path(), e))?;
     if durability.is_durable() {
         // The data and the length, before the name points at them: a rename
@@ -136,4 +141,129 @@ fn sync_folder(dir: &Path) -> io::Result<()> {
 #[cfg(not(unix))]
 fn sync_folder(_dir: &Path) -> io::Result<()> {
     Ok(())
+}
+
+/// The name of every temporary file of a save: `.onedata-<random>.tmp`.
+const TEMP_PREFIX: &str = ".onedata-";
+const TEMP_SUFFIX: &str = ".tmp";
+
+/// How old a temporary file must be before it may count as left over.
+const STALE_AFTER: Duration = Duration::from_secs(60);
+
+/// Deletes the temporary files that saves killed mid-write (SIGKILL, a
+/// crash, a power cut) left in `dir`, and returns their paths.
+///
+/// A save writes `.onedata-<random>.tmp` and renames it over its target;
+/// a save that never reached the rename leaves it behind, hidden, never
+/// listed or loaded, but taking space (a killed save of a large spks file
+/// leaves gigabytes). A temporary file is deleted only when it is at least
+/// a minute old and no process holds the lock its save keeps on it for as
+/// long as the file is open (`flock`), so a save in progress, in this
+/// process or any other, is never disturbed. Sessions call this on their
+/// first save; a missing folder has nothing to delete.
+///
+/// ```
+/// # fn main() -> onedata::Result<()> {
+/// let dir = tempfile::tempdir().unwrap();
+/// let left = dir.path().join(".onedata-abc123.tmp");
+/// std::fs::write(&left, b"half a file").unwrap();
+/// // Too recent to count as left over.
+/// assert!(onedata::remove_stale_temporaries(dir.path())?.is_empty());
+/// # Ok(()) }
+/// ```
+pub fn remove_stale_temporaries(dir: &Path) -> Result<Vec<PathBuf>> {
+    remove_temporaries_older_than(dir, STALE_AFTER)
+}
+
+pub(crate) fn remove_temporaries_older_than(dir: &Path, age: Duration) -> Result<Vec<PathBuf>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    let now = SystemTime::now();
+    let mut removed = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !(name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX)) {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(meta) = entry.metadata() else { continue };
+        let old = meta
+            .modified()
+            .ok()
+            .and_then(|m| now.duration_since(m).ok())
+            .is_some_and(|a| a >= age);
+        if !meta.is_file() || !old {
+            continue;
+        }
+        let Ok(file) = File::open(&path) else {
+            continue;
+        };
+        // Taken only if no save holds it; kept until the file is deleted, so
+        // that no other sweeper counts the same file twice.
+        if file.try_lock().is_err() {
+            continue;
+        }
+        match std::fs::remove_file(&path) {
+            Ok(()) => removed.push(path),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(&path, e)),
+        }
+    }
+    removed.sort();
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Left-over temporaries go; one whose save still holds it stays, and
+    /// so do files that are not temporaries.
+    #[test]
+    fn only_unlocked_temporaries_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let left = dir.path().join(".onedata-left.tmp");
+        std::fs::write(&left, b"torn").unwrap();
+        let busy = dir.path().join(".onedata-busy.tmp");
+        std::fs::write(&busy, b"in progress").unwrap();
+        let held = File::open(&busy).unwrap();
+        held.lock().unwrap();
+        let other = dir.path().join("mpci.x.npy");
+        std::fs::write(&other, b"kept").unwrap();
+        let like = dir.path().join(".onedata-notes.txt");
+        std::fs::write(&like, b"kept").unwrap();
+
+        let removed = remove_temporaries_older_than(dir.path(), Duration::ZERO).unwrap();
+        assert_eq!(removed, vec![left.clone()]);
+        assert!(!left.exists() && busy.exists() && other.exists() && like.exists());
+        drop(held);
+        let removed = remove_temporaries_older_than(dir.path(), Duration::ZERO).unwrap();
+        assert_eq!(removed, vec![busy.clone()]);
+        // Nothing is old enough under the real age.
+        std::fs::write(&left, b"torn").unwrap();
+        assert!(remove_stale_temporaries(dir.path()).unwrap().is_empty());
+        assert!(remove_stale_temporaries(&dir.path().join("missing"))
+            .unwrap()
+            .is_empty());
+    }
+
+    /// A save's temporary file is locked while it is written.
+    #[test]
+    fn a_save_in_progress_holds_its_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("a.npy");
+        write_atomic(&target, Durability::Scratch, |w| {
+            let removed = remove_temporaries_older_than(dir.path(), Duration::ZERO)
+                .map_err(io::Error::other)?;
+            assert!(removed.is_empty(), "{removed:?}");
+            w.write_all(b"whole")
+        })
+        .unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"whole");
+    }
 }

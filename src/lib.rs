@@ -193,7 +193,7 @@ pub mod sparse;
 /// that callers name the very types onedata's [`npy::Element`] covers.
 pub use {half, num_complex};
 
-pub use atomic::Durability;
+pub use atomic::{remove_stale_temporaries, Durability};
 pub use cache::{CacheLimits, CacheStats};
 pub use data::{ObjectData, OneData};
 pub use error::{

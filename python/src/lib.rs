@@ -178,6 +178,15 @@ fn write_recipe(
         .py(py)
 }
 
+/// Deletes the temporary files that saves killed mid-write left in the
+/// folder `path` (at least a minute old, and held by no save in progress);
+/// returns their paths.
+#[pyfunction]
+fn remove_stale_temporaries(py: Python<'_>, path: PathBuf) -> PyResult<Vec<PathBuf>> {
+    py.detach(|| onedata::remove_stale_temporaries(&path))
+        .py(py)
+}
+
 /// Decodes a pickle with onedata's restricted reader (executing nothing)
 /// and returns the Python value: for tests and for callers holding bytes.
 #[pyfunction]
@@ -243,6 +252,7 @@ fn _onedata(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(set_retained_limit, m)?)?;
     m.add_function(wrap_pyfunction!(retained_limit, m)?)?;
     m.add_function(wrap_pyfunction!(retained_bytes, m)?)?;
+    m.add_function(wrap_pyfunction!(remove_stale_temporaries, m)?)?;
     m.add_class::<b2::PyB2Session>()?;
     Ok(())
 }

@@ -178,3 +178,25 @@ def test_scratch_save_syncs_nothing(tmp_path):
     assert any(str(target) in l and "rename" in l for l in lines)
     assert not [l for l in lines if "fsync(" in l or "fdatasync(" in l]
     assert target.read_bytes() == np_save_bytes(np.arange(1000, dtype=np.float32))
+
+
+def test_first_saveone_sweeps_what_killed_saves_left(tmp_path):
+    # A save killed mid-write leaves a hidden .onedata-*.tmp behind; the
+    # session's first save deletes those over a minute old that no save
+    # holds, and leaves a recent one (a save that may still be running).
+    s = session_class(True)(str(tmp_path / "ATL001"), "2024-05-03", "701")
+    s.one_path.mkdir(parents=True)
+    stale = s.one_path / ".onedata-x1y2z3.tmp"
+    stale.write_bytes(b"half a file")
+    ten_minutes_ago = os.path.getmtime(stale) - 600
+    os.utime(stale, (ten_minutes_ago, ten_minutes_ago))
+    recent = s.one_path / ".onedata-recent.tmp"
+    recent.write_bytes(b"a save elsewhere")
+    spks = np.arange(6, dtype=np.float32)
+    s.saveone(spks, "mpci", "roiActivityDeconvolvedOasis")
+    assert not stale.exists() and recent.exists()
+    assert s.get_saved_one() == [s.one_path / "mpci.roiActivityDeconvolvedOasis.npy"]
+    # The function itself, on a folder: the same rule, the paths returned.
+    os.utime(recent, (ten_minutes_ago, ten_minutes_ago))
+    assert [str(p) for p in onedata.remove_stale_temporaries(s.one_path)] == [str(recent)]
+    assert onedata.remove_stale_temporaries(tmp_path / "missing") == []

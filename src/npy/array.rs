@@ -143,7 +143,7 @@ impl NpyArray {
                 (swap.unwrap_or(1), align)
             }
         };
-        let aligned = (array.data_bytes().as_ptr() as usize) % align == 0;
+        let aligned = (array.data_bytes().as_ptr() as usize).is_multiple_of(align);
         let native = match array.dtype.byte_order() {
             Some(order) => order == ByteOrder::NATIVE,
             None => true,

@@ -292,13 +292,16 @@ pub trait SessionData: Send + Sync {
     /// old file keep a valid view) and caches it, as vrAnalysis does.
     /// Returns the path written. The file and the folder are `fsync`ed
     /// unless the session's [`durability`](SessionCore::durability) is
-    /// [`Durability::Scratch`](crate::Durability::Scratch).
+    /// [`Durability::Scratch`](crate::Durability::Scratch). The session's
+    /// first save also deletes the temporary files killed saves left (see
+    /// [`remove_stale_temporaries`](crate::remove_stale_temporaries)).
     fn saveone(&self, data: &dyn SaveOne, name: &str) -> Result<PathBuf> {
         let file_name = one_file_name(name, data.extension())?;
         let one_path = self.one_path();
         std::fs::create_dir_all(one_path).map_err(|e| Error::io(one_path, e))?;
         let path = one_path.join(&file_name);
         let core = self.core();
+        core.sweep_once();
         // Under the name's lock, so that a load that read the old file
         // cannot cache it after the new one is written.
         core.with_name_lock(&file_name, || {
@@ -466,6 +469,7 @@ pub trait SessionData: Send + Sync {
         let core = self.core();
         let path = core.data_path.join(VALUES_FILE);
         std::fs::create_dir_all(&core.data_path).map_err(|e| Error::io(&core.data_path, e))?;
+        core.sweep_once();
         write_values(&path, &core.values.read(), core.durability())?;
         Ok(path)
     }

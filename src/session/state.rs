@@ -27,6 +27,8 @@ pub struct SessionCore {
     pub(super) map_policy: std::sync::atomic::AtomicU8,
     /// Whether saves skip the `fsync`s ([`Durability::Scratch`]).
     pub(super) scratch_saves: std::sync::atomic::AtomicBool,
+    /// Whether a save has swept `oneData` of left-over temporary files.
+    pub(super) swept: std::sync::atomic::AtomicBool,
 }
 
 const POLICIES: [MapPolicy; 3] = [MapPolicy::Auto, MapPolicy::Always, MapPolicy::Never];
@@ -71,6 +73,7 @@ impl SessionCore {
             name_locks: NameLocks::default(),
             map_policy: std::sync::atomic::AtomicU8::new(0),
             scratch_saves: std::sync::atomic::AtomicBool::new(false),
+            swept: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -160,6 +163,18 @@ impl SessionCore {
             })
         })?;
         f()
+    }
+
+    /// On the session's first save, deletes what saves killed mid-write
+    /// left in the session folder and its `oneData` (see
+    /// [`remove_stale_temporaries`](crate::remove_stale_temporaries)). Best
+    /// effort: it only frees space, and never touches a save in progress.
+    pub(super) fn sweep_once(&self) {
+        if !self.swept.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            for dir in [&self.one_path, &self.data_path] {
+                let _ = crate::remove_stale_temporaries(dir);
+            }
+        }
     }
 
     /// The identity.

@@ -230,7 +230,7 @@ impl<'a> Member<'a> {
         let head = self.header.data_offset();
         if self.data_len() >= WHOLE_STREAM_MIN
             && matches!(self.stream.codec, Codec::Deflate(_))
-            && head % size.max(1) == 0
+            && head.is_multiple_of(size.max(1))
         {
             // One call of libdeflate over the whole stream, header included,
             // into the vector itself (a few elements longer): the data starts

@@ -293,7 +293,8 @@ fn raw(
         // addresses of the same allocation, no dereference.
         let start = (data.as_ptr() as usize).wrapping_sub(bytes.as_ptr() as usize);
         let range = start..start.wrapping_add(data.len());
-        if (data.as_ptr() as usize) % kind.align().max(1) == 0 && bytes.get(range.clone()).is_some()
+        if (data.as_ptr() as usize).is_multiple_of(kind.align().max(1))
+            && bytes.get(range.clone()).is_some()
         {
             return Ok(Raw {
                 name,

@@ -234,7 +234,8 @@ fn part(
             // two addresses of the same allocation, no dereference.
             let start = (data.as_ptr() as usize).wrapping_sub(bytes.as_ptr() as usize);
             let range = start..start + data.len();
-            if (data.as_ptr() as usize) % align == 0 && bytes.get(range.clone()).is_some() {
+            if (data.as_ptr() as usize).is_multiple_of(align) && bytes.get(range.clone()).is_some()
+            {
                 return Ok(Part {
                     storage: Arc::clone(storage),
                     range,

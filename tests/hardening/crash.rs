@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use ndarray::Array1;
 use onedata::recipe::{read_recipe, LoadingRecipe, PyValue};
@@ -526,4 +526,35 @@ fn scratch_save_is_not_synced() {
     rename_over(&calls, &one_path.join("mpci.traced.npy"));
     let syncs: Vec<&Call> = calls.iter().filter(|c| is_sync(c)).collect();
     assert!(syncs.is_empty(), "a scratch save synced: {syncs:#?}");
+}
+
+/// A session's first save deletes the temporary files killed saves left
+/// (over a minute old, locked by no save), in `oneData` and in the session
+/// folder; a recent one, which may belong to a save still running
+/// elsewhere, stays.
+#[test]
+fn the_first_save_sweeps_what_killed_saves_left() {
+    let root = tempfile::tempdir().unwrap();
+    let s = Session::from_root(root.path(), id()).unwrap();
+    let one = s.one_path().to_path_buf();
+    std::fs::create_dir_all(&one).unwrap();
+    let old = SystemTime::now() - Duration::from_secs(600);
+    let stale: Vec<PathBuf> = [
+        one.join(".onedata-a1b2c3.tmp"),
+        s.data_path().join(".onedata-d4e5f6.tmp"),
+    ]
+    .into_iter()
+    .inspect(|p| {
+        let f = std::fs::File::create(p).unwrap();
+        f.set_modified(old).unwrap();
+    })
+    .collect();
+    let recent = one.join(".onedata-recent.tmp");
+    std::fs::write(&recent, b"a save elsewhere").unwrap();
+    s.saveone(&dense(3), DENSE).unwrap();
+    for p in &stale {
+        assert!(!p.exists(), "{} was left", p.display());
+    }
+    assert!(recent.exists());
+    assert_eq!(s.loadone(DENSE).unwrap().view1::<f64>().unwrap(), dense(3));
 }

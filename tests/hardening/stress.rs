@@ -90,7 +90,7 @@ impl Rng {
 
 /// Versions alternate dtypes: even ones are float64, odd ones int64.
 fn is_float(version: u64) -> bool {
-    version % 2 == 0
+    version.is_multiple_of(2)
 }
 
 /// The number of elements of a version: 3 to 4098, varying.

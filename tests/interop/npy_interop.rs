@@ -450,7 +450,7 @@ fn check_entry(
     }
     // Native files whose data is aligned for the element type are mapped;
     // the others are decoded once into an owned buffer.
-    let expect_mapped = file_is_native(&e.descr) && e.data_offset % align == 0;
+    let expect_mapped = file_is_native(&e.descr) && e.data_offset.is_multiple_of(align);
     if arr.is_mapped() != expect_mapped {
         err(format!(
             "is_mapped {}, expected {expect_mapped}",

@@ -27,7 +27,7 @@ from ._errors import (
     ValuesError,
 )
 from ._io import load, read_recipe, save
-from ._onedata import __version__, retained_bytes, retained_limit, set_retained_limit
+from ._onedata import __version__, remove_stale_temporaries, retained_bytes, retained_limit, set_retained_limit
 from ._session import LoadingRecipe, OneCache, SessionData
 from ._b2 import B2Session
 from ._info import info
@@ -47,6 +47,7 @@ __all__ = [
     "B2Session",
     "set_retained_limit",
     "retained_limit",
+    "remove_stale_temporaries",
     "retained_bytes",
     "Error",
     "FileNotFound",

@@ -15,7 +15,7 @@ from typing import Any, List, Optional, Union
 import numpy as np
 
 from . import _io, _onedata
-from ._errors import InvalidArgument, NotAvailable, RecipeCycle
+from ._errors import Error, InvalidArgument, NotAvailable, RecipeCycle
 
 __all__ = ["LoadingRecipe", "OneCache", "SessionData"]
 
@@ -409,6 +409,14 @@ class SessionData(ABC):
         _check_file_name(file_name)
         one_path = self.one_path
         path = one_path / file_name
+        if not getattr(self, "_onedata_swept", False):
+            # The first save deletes what saves killed mid-write left behind
+            # (hidden .onedata-*.tmp files; never one a save still writes).
+            self._onedata_swept = True
+            try:
+                _onedata.remove_stale_temporaries(one_path)
+            except Error:
+                pass
         if isinstance(data, LoadingRecipe) or (
             hasattr(data, "to_dict") and getattr(data, "RECIPE_MARKER", None) == LoadingRecipe.RECIPE_MARKER
         ):

@@ -159,7 +159,7 @@ impl<'a> Vm<'a> {
     }
 
     pub(super) fn set_items(&mut self, dict: usize, flat: &[usize], opcode: &str) -> PResult<()> {
-        if flat.len() % 2 != 0 {
+        if !flat.len().is_multiple_of(2) {
             return self.bad(format!("odd number of items for {opcode}"));
         }
         for pair in flat.chunks_exact(2) {

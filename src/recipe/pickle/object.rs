@@ -568,7 +568,8 @@ pub(in crate::recipe) fn datetime_from_state(b: &[u8]) -> Option<PyDateTime> {
         second: b[6],
         microsecond: u32::from_be_bytes([0, b[7], b[8], b[9]]),
     };
-    let leap = d.year % 4 == 0 && (d.year % 100 != 0 || d.year % 400 == 0);
+    let leap =
+        d.year.is_multiple_of(4) && (!d.year.is_multiple_of(100) || d.year.is_multiple_of(400));
     let days = match d.month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,

@@ -320,14 +320,28 @@ impl Lease {
     pub(crate) fn take(file: &Arc<File>) -> Option<Lease> {
         let service = service()?;
         let raw = file.as_raw_fd();
-        // SAFETY: fcntl on a descriptor open for this call; F_SETSIG and
-        // F_SETLEASE change only how this open file is watched.
-        let ok = unsafe {
-            libc::fcntl(raw, F_SETSIG, lease_signal()) == 0
-                && libc::fcntl(raw, libc::F_SETLEASE, libc::F_RDLCK) == 0
-        };
-        if !ok {
+        // SAFETY: fcntl on a descriptor open for this call; F_SETSIG
+        // changes only which signal reports on this open file.
+        if unsafe { libc::fcntl(raw, F_SETSIG, lease_signal()) } != 0 {
             return None;
+        }
+        // EAGAIN: the file is open for writing somewhere. Often only for a
+        // moment: a child forked by another thread holds every descriptor
+        // of the parent (a save's file among them) until it execs. So the
+        // lease is asked for again, three times over about 3 ms, before the
+        // load goes without one; other refusals are final.
+        let mut waits = [100u64, 500, 2_000].into_iter();
+        loop {
+            // SAFETY: as above; F_SETLEASE changes only how this open file
+            // is watched.
+            if unsafe { libc::fcntl(raw, libc::F_SETLEASE, libc::F_RDLCK) } == 0 {
+                break;
+            }
+            let busy = io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN);
+            match waits.next() {
+                Some(us) if busy => std::thread::sleep(std::time::Duration::from_micros(us)),
+                _ => return None,
+            }
         }
         let inner = Arc::new(Inner {
             file: file.clone(),

@@ -464,6 +464,9 @@ def test_a_recipe_cycle_in_other_threads_is_theirs_alone(tmp_path):
     for t in threads:
         t.join(timeout=30)
     assert not any(t.is_alive() for t in threads)
-    assert sorted(map(tuple, errors)) == sorted([("a.npy", "b.npy", "a.npy"), ("b.npy", "a.npy", "b.npy")] * 4)
+    # Every thread is refused, with the cycle named from either end (which
+    # end depends on the thread that closed it).
+    assert len(errors) == 8
+    assert all(tuple(e) in {("a.npy", "b.npy", "a.npy"), ("b.npy", "a.npy", "b.npy")} for e in errors), errors
     # A recipe that points at a plain file is no cycle, in any thread.
     assert ours.loadone("pointer").tolist() == [0, 1]

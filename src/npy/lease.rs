@@ -126,11 +126,17 @@ extern "C" fn on_lease_break(
     let pipe = PIPE_WRITE.load(std::sync::atomic::Ordering::Relaxed);
     if pipe >= 0 {
         let bytes = fd.to_ne_bytes();
-        // SAFETY: `write` is async-signal-safe; `bytes` is a live 4-byte
+        // SAFETY: `write` is async-signal-safe and never blocks here (the
+        // pipe's write end is non-blocking); `bytes` is a live 4-byte
         // buffer; a failed write (a full pipe) loses one notice, after which
-        // the kernel breaks the lease itself at lease-break-time.
+        // the kernel breaks the lease itself at lease-break-time. errno,
+        // which a failed write sets, is put back as the interrupted code
+        // left it (`__errno_location` is the calling thread's errno).
         unsafe {
+            let errno = libc::__errno_location();
+            let saved = *errno;
             libc::write(pipe, bytes.as_ptr().cast(), bytes.len());
+            *errno = saved;
         }
     }
 }
@@ -149,6 +155,12 @@ fn start() -> io::Result<Service> {
     let mut fds = [0 as libc::c_int; 2];
     // SAFETY: `fds` is a valid array of two ints for pipe2 to fill.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // The handler's end never blocks: with the pipe full (65536 bytes of
+    // notices unread) a notice is lost rather than the handler stuck.
+    // SAFETY: fcntl on the descriptor pipe2 just returned.
+    if unsafe { libc::fcntl(fds[1], libc::F_SETFL, libc::O_NONBLOCK) } != 0 {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: pipe2 returned two fresh descriptors that nothing else owns.
@@ -332,23 +344,27 @@ impl Lease {
         // load goes without one; other refusals are final.
         let mut waits = [100u64, 500, 2_000].into_iter();
         loop {
+            // The table stays locked from the lease to its entry: a break
+            // signalled in between finds the service waiting on the table,
+            // and then the entry, so no notice is dropped.
+            let mut leases = service.leases.lock();
             // SAFETY: as above; F_SETLEASE changes only how this open file
             // is watched.
             if unsafe { libc::fcntl(raw, libc::F_SETLEASE, libc::F_RDLCK) } == 0 {
-                break;
+                let inner = Arc::new(Inner {
+                    file: file.clone(),
+                    state: Mutex::new(State::Leased),
+                });
+                leases.insert(raw, inner.clone());
+                return Some(Lease { inner });
             }
+            drop(leases);
             let busy = io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN);
             match waits.next() {
                 Some(us) if busy => std::thread::sleep(std::time::Duration::from_micros(us)),
                 _ => return None,
             }
         }
-        let inner = Arc::new(Inner {
-            file: file.clone(),
-            state: Mutex::new(State::Leased),
-        });
-        service.leases.lock().insert(raw, inner.clone());
-        Some(Lease { inner })
     }
 
     /// Registers the map this lease protects. Returns false if the lease
@@ -368,20 +384,42 @@ impl Lease {
     }
 
     /// Whether a lease break moved the map into private memory: its bytes
-    /// are then the process's own, no longer the page cache's.
+    /// are then the process's own, no longer the page cache's. False while
+    /// a copy is in progress (the service holds the state): callers such
+    /// as the cache's count never wait for one.
     pub(crate) fn is_copied(&self) -> bool {
-        matches!(*self.inner.state.lock(), State::Detached { copied: true })
+        self.inner
+            .state
+            .try_lock()
+            .is_some_and(|s| matches!(*s, State::Detached { copied: true }))
     }
 
-    /// False only when a break found no memory for the copy, leaving the
-    /// map on a file another program now writes.
+    /// Whether the map is safe from other writers: leased (and served), or
+    /// already copied. False when a break found no memory for the copy,
+    /// and in a forked child for a map still on the file: the child's map
+    /// is its own, and no service of the child answers a break. True while
+    /// a copy is in progress (the map is leased until it is done).
     pub(crate) fn holds(&self) -> bool {
-        !matches!(*self.inner.state.lock(), State::Detached { copied: false })
+        let forked = FORKED.load(std::sync::atomic::Ordering::Relaxed);
+        match self.inner.state.try_lock() {
+            None => !forked,
+            Some(s) => match *s {
+                State::Detached { copied } => copied,
+                State::Leased | State::Mapped { .. } => !forked,
+            },
+        }
     }
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
+        // In a forked child the lease is the parent's (it belongs to the
+        // open file both share): releasing it would leave the parent's map
+        // unprotected, and the locks may have been held by a parent thread
+        // at the fork. The child only closes its copy of the descriptor.
+        if FORKED.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
         // Unregister first, so the descriptor number is never looked up
         // after it is closed; then wait out a detach in progress (the
         // service thread holds the state lock while it copies), so the map

@@ -62,10 +62,27 @@ impl<'p> OpenedFile<'p> {
     /// from the length on, nothing the load sees can change without the
     /// service moving a map of it into private memory first (see `lease`).
     pub(crate) fn open(path: &'p Path) -> Result<OpenedFile<'p>> {
+        OpenedFile::open_leased(path, true)
+    }
+
+    /// [`OpenedFile::open`] without the lease, for reads that make no map
+    /// (a header, a copy into memory): nothing to protect, and no wait for
+    /// a file open for writing.
+    pub(crate) fn open_unleased(path: &'p Path) -> Result<OpenedFile<'p>> {
+        OpenedFile::open_leased(path, false)
+    }
+
+    fn open_leased(path: &'p Path, leased: bool) -> Result<OpenedFile<'p>> {
         let io = |e| Error::io(path, e);
         let file = Arc::new(File::open(path).map_err(io)?);
         #[cfg(target_os = "linux")]
-        let lease = super::lease::Lease::take(&file);
+        let lease = if leased {
+            super::lease::Lease::take(&file)
+        } else {
+            None
+        };
+        #[cfg(not(target_os = "linux"))]
+        let _ = leased;
         let meta = file.metadata().map_err(io)?;
         let len = usize::try_from(meta.len())
             .map_err(|_| Error::invalid(path, HeaderError::DimensionTooLarge))?;
@@ -283,6 +300,6 @@ fn read_fully_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()
 /// assert_eq!(header.shape(), &[2, 3, 4]);
 /// ```
 pub fn read_header(path: impl AsRef<Path>) -> Result<Header> {
-    let (header, _) = OpenedFile::open(path.as_ref())?.npy_header()?;
+    let (header, _) = OpenedFile::open_unleased(path.as_ref())?.npy_header()?;
     Ok(header)
 }

@@ -74,7 +74,11 @@ impl NpyStored {
         let mut attempt = 0;
         let (header, storage) = loop {
             attempt += 1;
-            let file = OpenedFile::open(path)?;
+            let file = if policy == MapPolicy::Never {
+                OpenedFile::open_unleased(path)?
+            } else {
+                OpenedFile::open(path)?
+            };
             // The header is checked against the file's length here. A file
             // caught half-written by another program fails this; if it is
             // still changing, it is read again.
@@ -199,8 +203,36 @@ impl NpyOwned {
     /// that the file holds every data byte it promises.
     pub fn read(path: impl AsRef<Path>) -> Result<NpyOwned> {
         let path = path.as_ref();
-        let file = OpenedFile::open(path)?;
-        let (header, _) = file.npy_header()?;
+        // Read again if another program changed the file meanwhile (by
+        // `fstat`, as `NpyStored::open_with` checks), so that the bytes are
+        // the one version the header was parsed from.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let read = NpyOwned::read_once(path)?;
+            match read {
+                Some(owned) => return Ok(owned),
+                None if attempt < 5 => std::thread::yield_now(),
+                None => {
+                    return Err(Error::io(
+                        path,
+                        std::io::Error::other(format!(
+                            "the file changed each of {attempt} times it was read \
+                             (another program is writing it); load it again when it is done"
+                        )),
+                    ))
+                }
+            }
+        }
+    }
+
+    fn read_once(path: &Path) -> Result<Option<NpyOwned>> {
+        let file = OpenedFile::open_unleased(path)?;
+        let (header, _) = match file.npy_header() {
+            Ok(h) => h,
+            Err(_) if !file.unchanged()? => return Ok(None),
+            Err(e) => return Err(e),
+        };
         let Some(len) = header.data_len() else {
             return Err(Error::new(ErrorKind::TypeMismatch {
                 path: path.to_path_buf(),
@@ -215,12 +247,16 @@ impl NpyOwned {
             })
         })?;
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-        file.read_exact_at(buf.as_bytes_mut(), header.data_offset() as u64, threads)?;
-        Ok(NpyOwned {
+        let read = file.read_exact_at(buf.as_bytes_mut(), header.data_offset() as u64, threads);
+        if !file.unchanged()? {
+            return Ok(None);
+        }
+        read?;
+        Ok(Some(NpyOwned {
             header,
             buf,
             path: Arc::from(path),
-        })
+        }))
     }
 
     /// The file this was read from.

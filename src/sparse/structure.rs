@@ -181,6 +181,10 @@ pub(crate) fn coo_to_csr<T: SparseElement, I: SparseIndex>(
         what: format!("the index pointer of a CSR matrix of {nrows} rows"),
         bytes: entries as u128 * std::mem::size_of::<usize>() as u128,
     };
+    let too_many = |entries: usize, each: usize| SparseError::TooLarge {
+        what: format!("the {entries} entries of a COO matrix, sorted"),
+        bytes: entries as u128 * each as u128,
+    };
     let as_index = |v: usize| {
         I::from_i128(v as i128).ok_or_else(|| SparseError::TooLarge {
             what: "the index pointer of the CSR matrix".into(),
@@ -224,7 +228,11 @@ pub(crate) fn coo_to_csr<T: SparseElement, I: SparseIndex>(
         next.try_reserve_exact(rows_plus_one)
             .map_err(|_| too_large(rows_plus_one))?;
         next.extend_from_slice(&counts);
-        let mut order = vec![0usize; n];
+        let mut order: Vec<usize> = Vec::new();
+        order
+            .try_reserve_exact(n)
+            .map_err(|_| too_many(n, std::mem::size_of::<usize>()))?;
+        order.resize(n, 0);
         for (k, r) in rows.iter().enumerate() {
             let slot = &mut next[r.as_index()];
             order[*slot] = k;
@@ -236,8 +244,14 @@ pub(crate) fn coo_to_csr<T: SparseElement, I: SparseIndex>(
             .try_reserve_exact(rows_plus_one)
             .map_err(|_| too_large(rows_plus_one))?;
         indptr.push(as_index(0)?);
-        let mut out_idx: Vec<I> = Vec::with_capacity(n);
-        let mut out_data: Vec<T> = Vec::with_capacity(n);
+        let mut out_idx: Vec<I> = Vec::new();
+        out_idx
+            .try_reserve_exact(n)
+            .map_err(|_| too_many(n, std::mem::size_of::<I>()))?;
+        let mut out_data: Vec<T> = Vec::new();
+        out_data
+            .try_reserve_exact(n)
+            .map_err(|_| too_many(n, std::mem::size_of::<T>()))?;
         let mut scratch: Vec<(I, usize)> = Vec::new();
         for r in 0..nrows {
             let seg = &order[counts[r]..counts[r + 1]];

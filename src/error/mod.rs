@@ -185,7 +185,7 @@ pub enum ErrorKind {
         bytes: u128,
     },
     /// A session URL cannot be used, or object storage refused or failed a
-    /// request for it (see [`crate::remote`]).
+    /// request for it (the `remote` feature, `onedata::remote`).
     #[error("{url}: {fault}")]
     Remote {
         /// The URL concerned, as given or as the object's full URL.

@@ -186,6 +186,8 @@ pub mod names;
 pub mod npy;
 pub mod pyjson;
 pub mod recipe;
+#[cfg(feature = "remote")]
+pub mod remote;
 pub mod session;
 pub mod sparse;
 
@@ -197,7 +199,8 @@ pub use atomic::{remove_stale_temporaries, Durability};
 pub use cache::{CacheLimits, CacheStats};
 pub use data::{ObjectData, OneData};
 pub use error::{
-    Error, ErrorKind, Fault, HeaderError, PickleError, RecipeError, Result, SparseError,
+    Error, ErrorKind, Fault, HeaderError, PickleError, RecipeError, RemoteFault, Result,
+    SparseError,
 };
 pub use recipe::{LoadingRecipe, PyValue};
 pub use session::{

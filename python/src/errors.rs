@@ -44,6 +44,7 @@ fn class_name(error: &Error) -> &'static str {
         ErrorKind::MissingValue { .. } => "MissingValue",
         ErrorKind::Values { .. } => "ValuesError",
         ErrorKind::OutOfMemory { .. } => "OutOfMemory",
+        ErrorKind::Remote { .. } => "RemoteError",
         _ => "InvalidArgument",
     }
 }
@@ -60,6 +61,9 @@ pub(crate) fn to_py(py: Python<'_>, error: Error) -> PyErr {
         exc.setattr("path", path.clone())?;
         if let ErrorKind::RecipeCycle { files, .. } = error.kind() {
             exc.setattr("files", files.clone())?;
+        }
+        if let Some(url) = error.url() {
+            exc.setattr("url", url)?;
         }
         if path.is_some() && exc.hasattr("filename")? {
             // OSError subclasses: where `except OSError as e: e.filename` looks.

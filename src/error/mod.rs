@@ -24,10 +24,12 @@ use std::path::{Path, PathBuf};
 
 mod header;
 mod recipe;
+mod remote;
 mod sparse;
 
 pub use header::HeaderError;
 pub use recipe::{PickleError, RecipeError};
+pub use remote::RemoteFault;
 pub use sparse::SparseError;
 
 /// The result type used throughout onedata.
@@ -182,6 +184,15 @@ pub enum ErrorKind {
         /// How many bytes were asked for.
         bytes: u128,
     },
+    /// A session URL cannot be used, or object storage refused or failed a
+    /// request for it (the `remote` feature, `onedata::remote`).
+    #[error("{url}: {fault}")]
+    Remote {
+        /// The URL concerned, as given or as the object's full URL.
+        url: String,
+        /// What went wrong.
+        fault: RemoteFault,
+    },
     /// An argument given by the caller is out of range or inconsistent.
     #[error("{0}")]
     InvalidArgument(String),
@@ -239,6 +250,30 @@ impl Error {
             | ErrorKind::Values { path, .. } => Some(path),
             _ => None,
         }
+    }
+
+    /// The URL a [`ErrorKind::Remote`] error concerns.
+    pub fn url(&self) -> Option<&str> {
+        match self.kind() {
+            ErrorKind::Remote { url, .. } => Some(url),
+            _ => None,
+        }
+    }
+
+    /// The fault of a [`ErrorKind::Remote`] error.
+    pub fn remote_fault(&self) -> Option<&RemoteFault> {
+        match self.kind() {
+            ErrorKind::Remote { fault, .. } => Some(fault),
+            _ => None,
+        }
+    }
+
+    /// `url` cannot be used or a request for it failed: `fault` says how.
+    pub fn remote(url: impl Into<String>, fault: RemoteFault) -> Self {
+        Error::new(ErrorKind::Remote {
+            url: url.into(),
+            fault,
+        })
     }
 
     /// The operating system's error, if the operating system refused.

@@ -19,6 +19,7 @@ from ._errors import (
     MissingValue,
     NotAvailable,
     OutOfMemory,
+    RemoteError,
     PermissionDenied,
     RecipeCycle,
     TypeMismatch,
@@ -64,5 +65,6 @@ __all__ = [
     "MissingValue",
     "ValuesError",
     "OutOfMemory",
+    "RemoteError",
     "InvalidArgument",
 ]

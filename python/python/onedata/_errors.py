@@ -25,6 +25,7 @@ __all__ = [
     "MissingValue",
     "ValuesError",
     "OutOfMemory",
+    "RemoteError",
     "InvalidArgument",
 ]
 
@@ -115,6 +116,18 @@ class ValuesError(Error, ValueError):
 
 class OutOfMemory(Error, MemoryError):
     """A file asks for more memory than can be had."""
+
+
+class RemoteError(Error, OSError):
+    """A session URL cannot be used, or object storage refused or failed a request.
+
+    Attributes
+    ----------
+    url : str
+        The URL concerned.
+    """
+
+    url = None
 
 
 class InvalidArgument(Error, ValueError):

@@ -1,0 +1,221 @@
+"""A local S3 server for onedata's remote tests: moto, behind a counting proxy.
+
+Run with the python of a venv that has ``moto[server]==5.2.5``::
+
+    python3 -m venv /tmp/venv-s3 && /tmp/venv-s3/bin/pip install 'moto[server]==5.2.5'
+    /tmp/venv-s3/bin/python tests/remote/s3_fixture.py
+
+It starts ``moto_server`` on a free loopback port, then a proxy on another
+that forwards every request to moto and records it, creates the bucket
+``onedata-test``, and prints one JSON line::
+
+    {"endpoint": "http://127.0.0.1:PROXY", "moto": "http://127.0.0.1:MOTO", "bucket": "onedata-test"}
+
+It runs until its stdin closes (so a test run that dies leaves no server
+behind), then stops moto. Only the standard library is used here.
+
+The proxy answers two paths of its own:
+
+- ``GET /__log`` gives the recorded requests as a JSON list of
+  ``{"m", "path", "range", "if_match", "if_none_match", "status"}``;
+  ``GET /__log?clear=1`` gives them and empties the record.
+- ``POST /__fault`` with a JSON body sets the fault for requests whose path
+  (without the query) ends with ``key``: ``{"key": K, "status": 403}``
+  answers with that status and an S3 error body; ``{"key": K, "etag": E}``
+  replaces the ETag of moto's answer with ``"E"``;
+  ``{"key": K, "cut_after": N}`` announces the full length, sends N bytes
+  of the body and drops the connection. Faults are kept per key (tests run
+  in parallel, each with its own keys): ``{"key": K}`` clears K's, ``{}``
+  clears all.
+"""
+
+from __future__ import annotations
+
+import http.client
+import http.server
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+BUCKET = "onedata-test"
+
+# Hop-by-hop headers, which the proxy does not pass on.
+HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Proxy(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as reqwest expects
+    moto_port = 0
+    log: list = []
+    faults: dict = {}
+    lock = threading.Lock()
+
+    def log_message(self, format, *args):  # noqa: A002 - quiet: the log is /__log
+        pass
+
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _send(self, status: int, body: bytes, headers, head: bool = False, length: int | None = None):
+        self.send_response(status)
+        for name, value in headers:
+            if name.lower() in HOP or name.lower() == "content-length":
+                continue
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body) if length is None else length))
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)
+
+    def _json(self, value) -> None:
+        self._send(200, json.dumps(value).encode(), [("Content-Type", "application/json")])
+
+    def do_ANY(self) -> None:
+        path = self.path.split("?")[0]
+        if path == "/__log":
+            self._body()
+            with Proxy.lock:
+                entries = list(Proxy.log)
+                if "clear=1" in self.path:
+                    Proxy.log.clear()
+            return self._json(entries)
+        if path == "/__fault":
+            fault = json.loads(self._body() or b"{}")
+            with Proxy.lock:
+                if "key" not in fault:
+                    Proxy.faults.clear()
+                elif len(fault) == 1:
+                    Proxy.faults.pop(fault["key"], None)
+                else:
+                    Proxy.faults[fault["key"]] = fault
+            return self._json({})
+
+        body = self._body()
+        entry = {
+            "m": self.command,
+            "path": self.path,
+            "range": self.headers.get("Range"),
+            "if_match": self.headers.get("If-Match"),
+            "if_none_match": self.headers.get("If-None-Match"),
+            "status": None,
+        }
+        with Proxy.lock:
+            Proxy.log.append(entry)
+            fault = next((f for k, f in Proxy.faults.items() if k and path.endswith(k)), {})
+        head = self.command == "HEAD"
+        hit = bool(fault)
+        if hit and "status" in fault:
+            entry["status"] = fault["status"]
+            error = b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>InvalidAccessKeyId</Code>" \
+                b"<Message>The AWS Access Key Id you provided does not exist in our records.</Message></Error>"
+            return self._send(fault["status"], error, [("Content-Type", "application/xml")], head)
+
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP and k.lower() != "expect"}
+        conn = http.client.HTTPConnection("127.0.0.1", Proxy.moto_port, timeout=60)
+        try:
+            # The Host header is passed on verbatim: SigV4 signs it.
+            conn.request(self.command, self.path, body=body, headers=headers)
+            reply = conn.getresponse()
+            data = reply.read()
+            reply_headers = list(reply.getheaders())
+            status = reply.status
+        finally:
+            conn.close()
+        entry["status"] = status
+        if hit and "etag" in fault:
+            reply_headers = [(k, v) for k, v in reply_headers if k.lower() != "etag"]
+            reply_headers.append(("ETag", '"%s"' % fault["etag"]))
+        if hit and "cut_after" in fault and not head:
+            # Announce everything, send the first bytes, drop the connection.
+            self._send(status, data[: fault["cut_after"]], reply_headers, length=len(data))
+            self.wfile.flush()
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        if head:
+            length = next((int(v) for k, v in reply_headers if k.lower() == "content-length"), 0)
+            return self._send(status, b"", reply_headers, head=True, length=length)
+        self._send(status, data, reply_headers)
+
+    do_GET = do_PUT = do_HEAD = do_POST = do_DELETE = do_ANY
+
+
+def wait_for(url_port: int, deadline: float) -> None:
+    while True:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", url_port, timeout=1)
+            conn.request("GET", "/moto-api/")
+            conn.getresponse().read()
+            conn.close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def main() -> int:
+    moto_server = shutil.which("moto_server", path=os.path.dirname(sys.executable)) or shutil.which("moto_server")
+    if moto_server is None:
+        print("s3_fixture: moto_server not found beside %s; pip install 'moto[server]==5.2.5'" % sys.executable,
+              file=sys.stderr)
+        return 2
+    moto_port = free_port()
+    moto = subprocess.Popen(
+        [moto_server, "-H", "127.0.0.1", "-p", str(moto_port)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(moto_port, time.monotonic() + 60)
+        Proxy.moto_port = moto_port
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        proxy_port = server.server_address[1]
+
+        # The bucket, created straight on moto (it does not check signatures).
+        conn = http.client.HTTPConnection("127.0.0.1", moto_port, timeout=10)
+        conn.request("PUT", "/" + BUCKET, headers={"Content-Length": "0"})
+        reply = conn.getresponse()
+        reply.read()
+        conn.close()
+        if reply.status not in (200, 409):
+            print("s3_fixture: creating the bucket gave HTTP %d" % reply.status, file=sys.stderr)
+            return 1
+
+        print(json.dumps({
+            "endpoint": "http://127.0.0.1:%d" % proxy_port,
+            "moto": "http://127.0.0.1:%d" % moto_port,
+            "bucket": BUCKET,
+        }), flush=True)
+        # Serve until the parent closes our stdin (or dies).
+        sys.stdin.read()
+        server.shutdown()
+        return 0
+    finally:
+        moto.terminate()
+        try:
+            moto.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            moto.kill()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -70,7 +70,6 @@ impl NpyStored {
         // A file read without a lease is read again if it changed while it
         // was read (another program rewriting it), so that the bytes are
         // one version, the one the header was parsed from.
-        const ATTEMPTS: usize = 5;
         let mut attempt = 0;
         let (header, storage) = loop {
             attempt += 1;
@@ -98,15 +97,7 @@ impl NpyStored {
             match storage {
                 Some(storage) => break (header, storage),
                 None if attempt < ATTEMPTS => std::thread::yield_now(),
-                None => {
-                    return Err(Error::io(
-                        path,
-                        std::io::Error::other(format!(
-                            "the file changed each of {ATTEMPTS} times it was read \
-                             (another program is writing it); load it again when it is done"
-                        )),
-                    ))
-                }
+                None => return Err(kept_changing(path)),
             }
         };
         let offset = header.data_offset();
@@ -212,16 +203,8 @@ impl NpyOwned {
             let read = NpyOwned::read_once(path)?;
             match read {
                 Some(owned) => return Ok(owned),
-                None if attempt < 5 => std::thread::yield_now(),
-                None => {
-                    return Err(Error::io(
-                        path,
-                        std::io::Error::other(format!(
-                            "the file changed each of {attempt} times it was read \
-                             (another program is writing it); load it again when it is done"
-                        )),
-                    ))
-                }
+                None if attempt < ATTEMPTS => std::thread::yield_now(),
+                None => return Err(kept_changing(path)),
             }
         }
     }
@@ -278,4 +261,19 @@ impl NpyOwned {
     pub fn bytes_mut(&mut self) -> &mut [u8] {
         self.buf.as_bytes_mut()
     }
+}
+
+/// How many times a load reads a file that changes while it is read.
+const ATTEMPTS: usize = 5;
+
+/// The error of a load whose file changed each of the [`ATTEMPTS`] times
+/// it was read.
+fn kept_changing(path: &Path) -> Error {
+    Error::io(
+        path,
+        std::io::Error::other(format!(
+            "the file changed each of {ATTEMPTS} times it was read \
+             (another program is writing it); load it again when it is done"
+        )),
+    )
 }

@@ -135,47 +135,24 @@ where
 pub fn build_store(url: &RemoteUrl, options: &RemoteOptions) -> Result<Arc<dyn ObjectStore>> {
     let retry = options.retry();
     let client = ClientOptions::new().with_connect_timeout(Duration::from_secs(5));
+    // The four builders share these calls but no trait: each arm applies
+    // the retry, the client options and the caller's configuration keys.
+    macro_rules! configured {
+        ($builder:expr) => {{
+            let mut b = $builder.with_retry(retry).with_client_options(client);
+            for (k, v) in &options.config {
+                b = b.with_config(parse_key(url, k)?, v);
+            }
+            Arc::new(b.build().map_err(|e| config_error(url, chain(&e)))?)
+        }};
+    }
     let store: Arc<dyn ObjectStore> = match url.scheme() {
-        Scheme::S3 => {
-            let mut b = AmazonS3Builder::from_env()
-                .with_url(url.as_str())
-                .with_retry(retry)
-                .with_client_options(client);
-            for (k, v) in &options.config {
-                b = b.with_config(parse_key(url, k)?, v);
-            }
-            Arc::new(b.build().map_err(|e| config_error(url, chain(&e)))?)
-        }
-        Scheme::Gcs => {
-            let mut b = GoogleCloudStorageBuilder::from_env()
-                .with_url(url.as_str())
-                .with_retry(retry)
-                .with_client_options(client);
-            for (k, v) in &options.config {
-                b = b.with_config(parse_key(url, k)?, v);
-            }
-            Arc::new(b.build().map_err(|e| config_error(url, chain(&e)))?)
-        }
-        Scheme::Azure => {
-            let mut b = MicrosoftAzureBuilder::from_env()
-                .with_url(url.as_str())
-                .with_retry(retry)
-                .with_client_options(client);
-            for (k, v) in &options.config {
-                b = b.with_config(parse_key(url, k)?, v);
-            }
-            Arc::new(b.build().map_err(|e| config_error(url, chain(&e)))?)
-        }
+        Scheme::S3 => configured!(AmazonS3Builder::from_env().with_url(url.as_str())),
+        Scheme::Gcs => configured!(GoogleCloudStorageBuilder::from_env().with_url(url.as_str())),
+        Scheme::Azure => configured!(MicrosoftAzureBuilder::from_env().with_url(url.as_str())),
         Scheme::Http => {
             let origin = &url.url()[..url::Position::BeforePath];
-            let mut b = HttpBuilder::new()
-                .with_url(origin)
-                .with_retry(retry)
-                .with_client_options(client);
-            for (k, v) in &options.config {
-                b = b.with_config(parse_key(url, k)?, v);
-            }
-            Arc::new(b.build().map_err(|e| config_error(url, chain(&e)))?)
+            configured!(HttpBuilder::new().with_url(origin))
         }
         Scheme::File => {
             return Err(Error::remote(

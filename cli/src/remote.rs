@@ -235,9 +235,7 @@ fn list_sessions(root: &Remote, mice: &[String]) -> Result<()> {
     for f in listed {
         found.extend(f?);
     }
-    found.sort_by(|a, b| {
-        (&a.id, a.url.url().as_str()).cmp(&(&b.id, b.url.url().as_str()))
-    });
+    found.sort_by(|a, b| (&a.id, a.url.url().as_str()).cmp(&(&b.id, b.url.url().as_str())));
     let root_text = root.url().as_str().trim_end_matches('/');
     let Some(first) = found.first() else {
         return Err(Error::argument(format!(
@@ -319,7 +317,7 @@ fn exists(file: &Remote) -> Result<bool> {
     }
     match file.head() {
         Ok(_) => Ok(true),
-        Err(e) if matches!(e.remote_fault(), Some(RemoteFault::NotFound { .. })) => Ok(false),
+        Err(e) if matches!(e.remote_fault(), Some(RemoteFault::NotFound)) => Ok(false),
         Err(e) => Err(e),
     }
 }

@@ -209,7 +209,12 @@ fn demo_in_bucket(root: &Path, prefix: &str) -> (PathBuf, String) {
         ..onedata::demo::DemoSpec::default()
     };
     let dir = onedata::demo::write_demo_session(root, &spec).unwrap();
-    let rel = dir.strip_prefix(root).unwrap().to_str().unwrap().to_string();
+    let rel = dir
+        .strip_prefix(root)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     upload_dir(&dir, &format!("{prefix}/{rel}"));
     let url = format!("s3://{}/{prefix}/{rel}", fixture().bucket);
     (dir, url)
@@ -248,10 +253,7 @@ fn ls_info_and_digest_of_a_url_match_the_folder() {
     for name in &names {
         let file = local_one.join(name);
         let file_url = format!("{remote_one}/{name}");
-        let to_url = |text: String| {
-            text.replace(s(&file), &file_url)
-                .replace(s(&dir), &url)
-        };
+        let to_url = |text: String| text.replace(s(&file), &file_url).replace(s(&dir), &url);
         for flags in [&[][..], &["--json"][..]] {
             let args = |target: &str| {
                 let mut args = vec!["info"];
@@ -314,7 +316,10 @@ fn ls_info_and_digest_of_a_url_match_the_folder() {
         assert_eq!(remote, local, "digest --session {name}, warm");
     }
     let warm: Vec<Value> = gets_for(prefix).split_off(cold);
-    assert!(warm.is_empty(), "a warm digest --session made GETs: {warm:#?}");
+    assert!(
+        warm.is_empty(),
+        "a warm digest --session made GETs: {warm:#?}"
+    );
 }
 
 /// `ls` of a root URL lists the sessions under it as `ls ROOT` does.
@@ -357,7 +362,11 @@ fn remote_faults_are_one_error_line() {
     let missing_bucket = url.replacen(bucket.as_str(), "no-such-bucket-onedata", 1);
     let missing_file = format!("{url}/oneData/nothing.here.npy");
     let cases: Vec<(Vec<&str>, &str, &str)> = vec![
-        (vec!["ls", &missing_bucket], "s3://no-such-bucket-onedata", "bucket"),
+        (
+            vec!["ls", &missing_bucket],
+            "s3://no-such-bucket-onedata",
+            "bucket",
+        ),
         (vec!["info", &missing_file], &missing_file, ""),
         (vec!["digest", &missing_file], &missing_file, ""),
         (

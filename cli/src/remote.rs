@@ -325,13 +325,23 @@ fn exists(file: &Remote) -> Result<bool> {
 /// The session at `url`, opened as `digest --session DIR` opens a folder:
 /// a vrAnalysis B2 session when it has `vrExperimentValues.json`, else a
 /// plain one. Also returns the session's [`Remote`].
+///
+/// Opening lists the session prefix once and fetches the values file into
+/// the cache; a values file already cached says B2 without a request, so a
+/// warm session is opened with that one LIST.
 pub fn open_session(url: &str) -> Result<(Box<dyn onedata::SessionData>, Remote)> {
     let remote = Remote::open(url)?;
-    let session: Box<dyn onedata::SessionData> = if exists(&remote.join(VALUES_FILE)?)? {
-        Box::new(onedata::b2::B2Session::open_url(url)?)
-    } else {
-        Box::new(onedata::Session::open_url(url)?)
-    };
+    if remote.join(VALUES_FILE)?.is_cached() {
+        return Ok((Box::new(onedata::b2::B2Session::open_url(url)?), remote));
+    }
+    let plain = onedata::Session::open_url(url)?;
+    // The opening fetched the values file if the session has one.
+    let session: Box<dyn onedata::SessionData> =
+        if onedata::SessionData::data_path(&plain).join(VALUES_FILE).is_file() {
+            Box::new(onedata::b2::B2Session::open_url(url)?)
+        } else {
+            Box::new(plain)
+        };
     Ok((session, remote))
 }
 

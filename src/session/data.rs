@@ -239,11 +239,14 @@ pub trait SessionData: Send + Sync {
             };
             match cached {
                 Some(hit) => Ok(hit),
-                None => self.load_uncached(&file_name, opts).map(|data| {
-                    let data = Arc::new(data);
-                    core.cache.lock().insert(file_name.clone(), data.clone());
-                    data
-                }),
+                None => self
+                    .load_uncached(&file_name, opts)
+                    .map_err(|e| core.named_in_store(&file_name, e))
+                    .map(|data| {
+                        let data = Arc::new(data);
+                        core.cache.lock().insert(file_name.clone(), data.clone());
+                        data
+                    }),
             }
         })
     }

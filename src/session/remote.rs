@@ -172,6 +172,19 @@ impl SessionCore {
         )
     }
 
+    /// `error`, from loading `file_name` of `oneData/`: a fault in the
+    /// contents of a remote session's cached copy names the object's URL
+    /// (the copy is the object, byte for byte).
+    pub(super) fn named_in_store(&self, file_name: &str, error: Error) -> Error {
+        let local = self.one_path.join(file_name);
+        match (error.kind(), self.remote_one_file(file_name)) {
+            (crate::ErrorKind::Invalid { path, fault }, Some(Ok(remote))) if *path == local => {
+                Error::invalid(Path::new(remote.url().as_str()), fault.clone())
+            }
+            _ => error,
+        }
+    }
+
     /// Deletes `file_name` of `oneData/` from the store and the cache.
     pub(super) fn delete_remote(&self, file_name: &str) -> Option<Result<()>> {
         let remote = self.remote_one_file(file_name)?;

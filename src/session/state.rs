@@ -237,6 +237,10 @@ impl SessionCore {
         None
     }
 
+    pub(super) fn named_in_store(&self, _file_name: &str, error: Error) -> Error {
+        error
+    }
+
     pub(super) fn delete_remote(&self, _file_name: &str) -> Option<Result<()>> {
         None
     }

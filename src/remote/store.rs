@@ -10,7 +10,7 @@ use object_store::aws::AmazonS3Builder;
 use object_store::azure::MicrosoftAzureBuilder;
 use object_store::gcp::GoogleCloudStorageBuilder;
 use object_store::http::HttpBuilder;
-use object_store::{BackoffConfig, ClientOptions, ObjectStore, RetryConfig};
+use object_store::{BackoffConfig, ObjectStore, RetryConfig};
 
 use super::{RemoteUrl, Scheme};
 use crate::{Error, RemoteFault, Result};
@@ -134,12 +134,14 @@ where
 /// local folder.
 pub fn build_store(url: &RemoteUrl, options: &RemoteOptions) -> Result<Arc<dyn ObjectStore>> {
     let retry = options.retry();
-    let client = ClientOptions::new().with_connect_timeout(Duration::from_secs(5));
     // The four builders share these calls but no trait: each arm applies
-    // the retry, the client options and the caller's configuration keys.
+    // the retry, the connect timeout and the caller's configuration keys.
+    // The timeout is one key, not a whole `ClientOptions`, which would
+    // replace what `from_env` read (AWS_ALLOW_HTTP, AWS_PROXY_URL, ...).
     macro_rules! configured {
         ($builder:expr) => {{
-            let mut b = $builder.with_retry(retry).with_client_options(client);
+            let mut b = $builder.with_retry(retry);
+            b = b.with_config(parse_key(url, "connect_timeout")?, "5s");
             for (k, v) in &options.config {
                 b = b.with_config(parse_key(url, k)?, v);
             }

@@ -3,7 +3,9 @@
 use std::path::Path;
 
 use onedata::b2::B2Session;
-use onedata::{Error, ErrorKind, LoadOptions, Result, Session, SessionData};
+use std::sync::Arc;
+
+use onedata::{Error, ErrorKind, LoadOptions, OneData, Result, Session, SessionData};
 
 use crate::info::shell_word;
 
@@ -44,34 +46,42 @@ pub fn digest_session(dir: &Path, target: &str, sparse: bool) -> Result<()> {
         target,
         sparse,
         |file_name| one_path.join(file_name).is_file(),
+        |session, name, opts| session.loadone_with(name, opts),
     )
 }
 
 /// [`digest_session`] of the session at the URL `url`: what `loadone`
 /// returns, downloaded into the cache (a warm cache makes no request for it).
 pub fn digest_session_url(url: &str, target: &str, sparse: bool) -> Result<()> {
-    let (session, remote) = crate::remote::open_session(url)?;
-    digest_in(&*session, url, target, sparse, |file_name| {
-        crate::remote::has_one_file(&remote, file_name)
-    })
+    let (name, is_sparse) = parse_target(target, sparse)?;
+    let (session, remote) = crate::remote::open_session(url, name, is_sparse)?;
+    digest_in(
+        &*session,
+        url,
+        target,
+        sparse,
+        |file_name| crate::remote::has_one_file(&remote, file_name),
+        |session, name, opts| crate::remote::load_fetching(session, &remote, name, opts),
+    )
 }
 
 /// Prints the digest of what `session` (shown as `shown`) loads for
-/// `target`; `saved(file_name)` says whether a onedata file exists, for the
-/// hint about the other form.
+/// `target` with `load`; `saved(file_name)` says whether a onedata file
+/// exists, for the hint about the other form.
 fn digest_in(
     session: &dyn SessionData,
     shown: &str,
     target: &str,
     sparse: bool,
     saved: impl Fn(&str) -> bool,
+    load: impl Fn(&dyn SessionData, &str, LoadOptions) -> Result<Arc<OneData>>,
 ) -> Result<()> {
     let (name, sparse) = parse_target(target, sparse)?;
     let opts = LoadOptions {
         sparse,
         ..LoadOptions::default()
     };
-    let data = match session.loadone_with(name, opts) {
+    let data = match load(session, name, opts) {
         Ok(data) => data,
         Err(e) if matches!(e.kind(), ErrorKind::NotFound { .. }) => {
             return Err(other_form_hint(session, shown, name, sparse, saved).unwrap_or(e))

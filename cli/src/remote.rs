@@ -107,14 +107,24 @@ fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> 
     done.into_iter().map(|(_, r)| r).collect()
 }
 
-/// Describes the remote file `file` (named `name`) as [`describe_file`]
-/// describes a local one: a dense `.npy` from its header alone (one ranged
-/// GET); anything else (an `.npz`, a recipe or another object array, a
-/// header onedata refuses) from a copy fetched into the cache, so that the
-/// description, or the fault, is the local one. Also returns the size of
-/// the object when a request gave it.
-fn describe_remote(file: &Remote, name: &str) -> Result<(Description, Option<u64>)> {
-    if name.ends_with(".npy") {
+/// Files up to this size are fetched whole rather than read by a header
+/// GET: the GET of the header would read as many bytes.
+const SMALL_FILE: u64 = 4096;
+
+/// Describes the remote file `file` (named `name`, of `listed_size` bytes
+/// when a listing said) as [`describe_file`] describes a local one: a dense
+/// `.npy` from its header alone (one ranged GET); anything else (an `.npz`,
+/// a recipe or another object array, a header onedata refuses) and any
+/// small file from a copy fetched into the cache, so that the description,
+/// or the fault, is the local one. Also returns the size of the object
+/// when a request gave it.
+fn describe_remote(
+    file: &Remote,
+    name: &str,
+    listed_size: Option<u64>,
+) -> Result<(Description, Option<u64>)> {
+    let small = listed_size.is_some_and(|n| n <= SMALL_FILE);
+    if name.ends_with(".npy") && !small {
         match file.npy_header() {
             Ok(h) if *h.header.dtype() != Dtype::Object => {
                 return Ok((Description::Dense(h.header), Some(h.size)))
@@ -160,7 +170,7 @@ fn list_one(one: &Remote) -> Result<()> {
     let rows: Vec<[String; 5]> = par_map(&entries, |entry| {
         let described = one
             .join(&entry.name)
-            .and_then(|file| describe_remote(&file, &entry.name));
+            .and_then(|file| describe_remote(&file, &entry.name, Some(entry.size)));
         let Row {
             name,
             kind,
@@ -290,7 +300,7 @@ pub fn digest_command(url: &str) -> String {
 /// `onedata info URL`: describes one remote file as `info FILE` does.
 pub fn info(url: &str, as_json: bool) -> Result<()> {
     let file = Remote::open(url)?;
-    let (description, size) = describe_remote(&file, last_segment(url))?;
+    let (description, size) = describe_remote(&file, last_segment(url), None)?;
     let size = match size {
         Some(size) => size,
         None => file.head()?.size,
@@ -360,12 +370,14 @@ pub fn open_session(
     }
     let plain = onedata::Session::open_url(url)?;
     // The opening fetched the values file if the session has one.
-    let session: Box<dyn onedata::SessionData> =
-        if onedata::SessionData::data_path(&plain).join(VALUES_FILE).is_file() {
-            Box::new(onedata::b2::B2Session::open_url(url)?)
-        } else {
-            Box::new(plain)
-        };
+    let session: Box<dyn onedata::SessionData> = if onedata::SessionData::data_path(&plain)
+        .join(VALUES_FILE)
+        .is_file()
+    {
+        Box::new(onedata::b2::B2Session::open_url(url)?)
+    } else {
+        Box::new(plain)
+    };
     Ok((session, remote))
 }
 
@@ -401,9 +413,7 @@ pub fn load_fetching(
         match remote.join(&rel)?.fetch(false) {
             Ok(_) => {}
             // Not in the store either: the load's own error says what is missing.
-            Err(not) if matches!(not.remote_fault(), Some(RemoteFault::NotFound)) => {
-                return Err(e)
-            }
+            Err(not) if matches!(not.remote_fault(), Some(RemoteFault::NotFound)) => return Err(e),
             Err(other) => return Err(other),
         }
         fetched.push(rel);

@@ -95,6 +95,11 @@ fn requests_for(prefix: &str) -> Vec<Value> {
         .collect()
 }
 
+/// Whether the recorded request `e` is a LIST.
+fn is_list(e: &Value) -> bool {
+    e["path"].as_str().unwrap().contains("list-type=2")
+}
+
 /// The GET requests (LISTs included) recorded for `prefix`.
 fn gets_for(prefix: &str) -> Vec<Value> {
     requests_for(prefix)
@@ -204,7 +209,7 @@ fn s(p: &Path) -> &str {
 /// session folder and its URL.
 fn demo_in_bucket(root: &Path, prefix: &str) -> (PathBuf, String) {
     let spec = onedata::demo::DemoSpec {
-        frames: 40,
+        frames: 400,
         rois_per_plane: vec![5, 3],
         ..onedata::demo::DemoSpec::default()
     };
@@ -244,7 +249,28 @@ fn ls_info_and_digest_of_a_url_match_the_folder() {
     // ls: the same table; the last line names the URL.
     let listed = stdout(&["ls", s(&dir)], cache.path());
     let expected = listed.replace(s(&local_one), &remote_one);
+    let before = requests_for(prefix).len();
     assert_eq!(stdout(&["ls", &url], cache.path()), expected);
+    // One LIST of the session (for its oneData/), one of oneData/, and one
+    // GET per file: a ranged GET of a dense header, or a small file (a
+    // recipe) or a sparse one fetched whole into the cache.
+    let made = requests_for(prefix).split_off(before);
+    let lists = made.iter().filter(|e| is_list(e)).count();
+    let gets: Vec<&Value> = made
+        .iter()
+        .filter(|e| e["m"] == "GET" && !is_list(e))
+        .collect();
+    assert_eq!(lists, 2, "{made:#?}");
+    assert_eq!(gets.len(), 10, "{made:#?}");
+    assert_eq!(made.len(), 12, "{made:#?}");
+    let mut paths: Vec<&str> = gets.iter().map(|e| e["path"].as_str().unwrap()).collect();
+    paths.sort();
+    paths.dedup();
+    assert_eq!(paths.len(), 10, "{gets:#?}");
+    assert!(
+        gets.iter().any(|e| e["range"] == "bytes=0-4095"),
+        "no header GET: {gets:#?}"
+    );
     assert_eq!(stdout(&["ls", &remote_one], cache.path()), expected);
     assert_eq!(listed.lines().count(), 12, "{listed}");
 
@@ -309,16 +335,17 @@ fn ls_info_and_digest_of_a_url_match_the_folder() {
     for ((local, remote), name) in digest_all().into_iter().zip(&names) {
         assert_eq!(remote, local, "digest --session {name}");
     }
-    let cold = gets_for(prefix).len();
-    assert!(cold > 0);
-    // ... and a second run of every name makes no GET.
+    assert!(!gets_for(prefix).is_empty());
+    let cold = requests_for(prefix).len();
+    // ... and a second run of every name makes no GET (no LIST, no HEAD
+    // either: no request at all).
     for ((local, remote), name) in digest_all().into_iter().zip(&names) {
         assert_eq!(remote, local, "digest --session {name}, warm");
     }
-    let warm: Vec<Value> = gets_for(prefix).split_off(cold);
+    let warm: Vec<Value> = requests_for(prefix).split_off(cold);
     assert!(
         warm.is_empty(),
-        "a warm digest --session made GETs: {warm:#?}"
+        "a warm digest --session made requests: {warm:#?}"
     );
 }
 

@@ -394,7 +394,7 @@ pub fn load_fetching(
     let folder = session.data_path().to_path_buf();
     let mut fetched = Vec::new();
     loop {
-        let e = match session.loadone_with(name, opts.clone()) {
+        let e = match session.loadone_with(name, opts) {
             Ok(data) => return Ok(data),
             Err(e) => e,
         };

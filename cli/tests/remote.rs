@@ -384,7 +384,7 @@ fn remote_faults_are_one_error_line() {
     let prefix = "t-cli-faults";
     let root = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
-    let (_, url) = demo_in_bucket(root.path(), prefix);
+    let (dir, url) = demo_in_bucket(root.path(), prefix);
     let bucket = &fixture().bucket;
     let missing_bucket = url.replacen(bucket.as_str(), "no-such-bucket-onedata", 1);
     let missing_file = format!("{url}/oneData/nothing.here.npy");
@@ -414,6 +414,21 @@ fn remote_faults_are_one_error_line() {
             "{args:?}: {line}"
         );
         assert!(line.contains(says), "{args:?}: {line}");
+    }
+    // A name saved only in the other form: the hint the folder gives, with
+    // the URL for the folder.
+    for args in [
+        ["mpci.roiSignificantFluorescence", ""],
+        ["mpci.times", "--sparse"],
+    ] {
+        let with = |session: &str| {
+            let mut all = vec!["digest", "--session", session, args[0]];
+            all.extend(args[1..].iter().filter(|a| !a.is_empty()));
+            error_line(&all, cache.path())
+        };
+        let local = with(s(&dir));
+        assert!(local.contains("did you mean"), "{local}");
+        assert_eq!(with(&url), local.replace(s(&dir), &url));
     }
     // A name the session does not have: the session's error, one line.
     let line = error_line(&["digest", "--session", &url, "no.suchName"], cache.path());

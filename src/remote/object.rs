@@ -373,11 +373,21 @@ impl Remote {
         etag: Option<String>,
     ) -> Result<(Vec<u8>, u64, Option<String>)> {
         let options = GetOptions {
-            if_match: etag,
+            if_match: etag.clone(),
             range: Some(GetRange::Bounded(range.clone())),
             ..GetOptions::default()
         };
-        let result = match self.store.get_opts(self.path(), options).await {
+        let mut answer = self.store.get_opts(self.path(), options).await;
+        if range.start == 0 && answer.as_ref().is_err_and(is_unsatisfiable) {
+            // An empty object has no byte 0 to start a range at: ask for
+            // all of it.
+            let options = GetOptions {
+                if_match: etag,
+                ..GetOptions::default()
+            };
+            answer = self.store.get_opts(self.path(), options).await;
+        }
+        let result = match answer {
             Ok(r) => r,
             Err(object_store::Error::Precondition { source, .. }) => {
                 return Err(self.fault(RemoteFault::Changed {
@@ -696,6 +706,12 @@ impl Remote {
         }
         Ok(())
     }
+}
+
+/// Whether `error` is a 416: a range that starts past the object's end.
+fn is_unsatisfiable(error: &object_store::Error) -> bool {
+    let text = error.to_string();
+    text.contains("416") || text.contains("InvalidRange")
 }
 
 /// The byte ranges of `ranges` of rows of the array `header` describes,

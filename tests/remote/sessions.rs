@@ -523,3 +523,21 @@ fn faults_are_typed_and_leave_nothing_in_the_cache() {
             .unwrap(),
     );
 }
+
+#[test]
+fn an_empty_object_is_fetched_as_an_empty_file() {
+    let prefix = "t-empty";
+    let cache = tempfile::tempdir().unwrap();
+    let (_, store) = store(prefix);
+    let key = format!("{prefix}/empty.bin");
+    block_on(store.put(
+        &ObjPath::from(key.as_str()),
+        PutPayload::from(Vec::<u8>::new()),
+    ))
+    .unwrap();
+    let r = remote(prefix, cache.path()).join("empty.bin").unwrap();
+    let local = r.fetch(false).unwrap();
+    assert_eq!(std::fs::read(&local).unwrap(), b"");
+    assert!(r.is_cached());
+    assert_eq!(r.head().unwrap().size, 0);
+}

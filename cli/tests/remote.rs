@@ -392,14 +392,18 @@ fn remote_faults_are_one_error_line() {
         (
             vec!["ls", &missing_bucket],
             "s3://no-such-bucket-onedata",
-            "bucket",
+            "no such bucket",
         ),
-        (vec!["info", &missing_file], &missing_file, ""),
-        (vec!["digest", &missing_file], &missing_file, ""),
+        (vec!["info", &missing_file], &missing_file, "no such object"),
+        (
+            vec!["digest", &missing_file],
+            &missing_file,
+            "no such object",
+        ),
         (
             vec!["digest", "--session", &missing_bucket, "mpci.times"],
             "s3://no-such-bucket-onedata",
-            "bucket",
+            "no such bucket",
         ),
         (
             vec!["info", "s3://bucket/a/../b.npy"],

@@ -420,10 +420,11 @@ pub fn load_fetching(
     }
 }
 
-/// Whether the session at `session` has the onedata file `file_name`.
-pub fn has_one_file(session: &Remote, file_name: &str) -> bool {
+/// Whether the session at `session`, whose onedata folder is named
+/// `one_dir` (`oneData`, or `onedata`), has the onedata file `file_name`.
+pub fn has_one_file(session: &Remote, one_dir: &str, file_name: &str) -> bool {
     session
-        .join(&format!("{ONE_DIR}/{file_name}"))
+        .join(&format!("{one_dir}/{file_name}"))
         .and_then(|f| exists(&f))
         .unwrap_or(false)
 }

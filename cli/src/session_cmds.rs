@@ -5,6 +5,7 @@ use std::path::Path;
 use onedata::b2::B2Session;
 use std::sync::Arc;
 
+use onedata::session::ONE_DIR;
 use onedata::{Error, ErrorKind, LoadOptions, OneData, Result, Session, SessionData};
 
 use crate::info::shell_word;
@@ -55,12 +56,16 @@ pub fn digest_session(dir: &Path, target: &str, sparse: bool) -> Result<()> {
 pub fn digest_session_url(url: &str, target: &str, sparse: bool) -> Result<()> {
     let (name, is_sparse) = parse_target(target, sparse)?;
     let (session, remote) = crate::remote::open_session(url, name, is_sparse)?;
+    let one_dir = session
+        .one_path()
+        .file_name()
+        .map_or(ONE_DIR.into(), |n| n.to_string_lossy().into_owned());
     digest_in(
         &*session,
         url,
         target,
         sparse,
-        |file_name| crate::remote::has_one_file(&remote, file_name),
+        |file_name| crate::remote::has_one_file(&remote, &one_dir, file_name),
         |session, name, opts| crate::remote::load_fetching(session, &remote, name, opts),
     )
 }

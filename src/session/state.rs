@@ -207,6 +207,10 @@ impl SessionCore {
         None
     }
 
+    pub(crate) fn fetch_folder_file(&self, _relative: &str) -> Result<()> {
+        Ok(())
+    }
+
     pub(super) fn fetch_one(&self, _file_name: &str) -> Result<bool> {
         Ok(true)
     }

@@ -541,3 +541,75 @@ fn an_empty_object_is_fetched_as_an_empty_file() {
     assert!(r.is_cached());
     assert_eq!(r.head().unwrap().size, 0);
 }
+
+#[test]
+fn a_b2_session_resolves_its_recipes_from_the_bucket_and_reopens_with_no_request() {
+    let prefix = "t-b2";
+    let local_root = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let spec = onedata::demo::DemoSpec {
+        frames: 300,
+        rois_per_plane: vec![4, 3],
+        ..onedata::demo::DemoSpec::default()
+    };
+    let dir = onedata::demo::write_demo_session(local_root.path(), &spec).unwrap();
+    let rel = dir
+        .strip_prefix(local_root.path())
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let (_, store) = store(prefix);
+    for path in walk(&dir) {
+        let key = format!(
+            "{prefix}/{rel}/{}",
+            path.strip_prefix(&dir).unwrap().to_str().unwrap()
+        );
+        block_on(store.put(
+            &ObjPath::from(key.as_str()),
+            PutPayload::from(std::fs::read(&path).unwrap()),
+        ))
+        .unwrap();
+    }
+    let local = onedata::b2::B2Session::open(&dir).unwrap();
+    let open = || {
+        onedata::b2::B2Session::open_remote(remote(prefix, cache.path()).join(&rel).unwrap())
+            .unwrap()
+    };
+    let names = local.print_saved_one(false, false).unwrap();
+    let s = open();
+    assert_eq!(s.print_saved_one(false, false).unwrap(), names);
+    assert_eq!(s.values(), local.values());
+    // Every name, recipes included (they read suite2p/<plane>/F.npy and
+    // friends, which are fetched into the cache), loads as on disk.
+    let mut recipes = 0;
+    for name in &names {
+        let file = dir.join("oneData").join(format!("{name}.npy"));
+        if !file.exists() {
+            continue; // the .npz, loaded below
+        }
+        let a = local.loadone(name).unwrap();
+        let b = s.loadone(name).unwrap();
+        // Bit for bit: the digest of the elements, for arrays and objects.
+        assert_eq!(a.kind(), b.kind(), "{name}");
+        assert_eq!(a.shape(), b.shape(), "{name}");
+        match (a.as_object(), b.as_object()) {
+            (Some(x), Some(y)) => assert_eq!(x.value(), y.value(), "{name}"),
+            _ => assert_eq!(a.digest().unwrap(), b.digest().unwrap(), "{name}"),
+        }
+        if onedata::recipe::read_recipe(&file).is_ok() {
+            recipes += 1;
+        }
+    }
+    assert!(recipes >= 2, "the demo has recipes: {recipes}");
+    assert!(s.data_path().join("suite2p").is_dir());
+    // Warm: opening again and loading every name makes no request at all.
+    let before = requests_for(&format!("{prefix}/")).len();
+    let again = open();
+    for name in &names {
+        if dir.join("oneData").join(format!("{name}.npy")).exists() {
+            again.loadone(name).unwrap();
+        }
+    }
+    assert_eq!(requests_for(&format!("{prefix}/")).len(), before);
+}

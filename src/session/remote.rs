@@ -164,11 +164,23 @@ impl SessionCore {
         }
     }
 
-    /// The ETag the cache holds `file_name` of `oneData/` at, before a save
-    /// replaces it: the upload then succeeds only if nobody else replaced
-    /// the object meanwhile.
+    /// The ETag the cache last saw `file_name` of `oneData/` at, before a
+    /// save replaces it: the upload then succeeds only if nobody else
+    /// replaced the object meanwhile. Kept while a save has rewritten the
+    /// copy but not uploaded it (its upload was refused), so that saving
+    /// again is refused again rather than overwriting the other version.
     pub(super) fn cached_etag(&self, file_name: &str) -> Option<String> {
-        self.remote_one_file(file_name)?.ok()?.cached_etag()
+        self.remote_one_file(file_name)?.ok()?.last_seen_etag()
+    }
+
+    /// For a remote session, the lock of the cached copy of `file_name` of
+    /// `oneData/` (see [`Remote::lock_copy`]), held by a save from the write
+    /// of the copy to the end of its upload.
+    pub(super) fn copy_lock(&self, file_name: &str) -> Result<Option<crate::remote::CopyLock>> {
+        match self.remote_one_file(file_name) {
+            Some(remote) => remote?.lock_copy().map(Some),
+            None => Ok(None),
+        }
     }
 
     /// [`SessionCore::cached_etag`] of a file of the session folder
@@ -204,7 +216,8 @@ impl SessionCore {
 
     /// Rows `rows` of `file_name` of a remote session's `oneData/`, read by
     /// ranged GETs, when neither the session cache nor the download cache
-    /// holds the file and it is not an object array (`None`: load it).
+    /// holds the file (`None`: load it whole, as for a missing file, an
+    /// object array or a Fortran-order one, whose rows are not contiguous).
     pub(super) fn remote_rows(
         &self,
         file_name: &str,
@@ -222,9 +235,14 @@ impl SessionCore {
         }
         let header = match remote.npy_header() {
             Ok(h) => h,
+            // A missing file is the usual NotFound of `loadone`.
+            Err(e) if matches!(e.remote_fault(), Some(RemoteFault::NotFound)) => return None,
             Err(e) => return Some(Err(e)),
         };
-        if *header.header.dtype() == Dtype::Object {
+        let h = &header.header;
+        let contiguous = !h.fortran_order() || h.shape().len() < 2;
+        if *h.dtype() == Dtype::Object || h.dtype().itemsize().is_none() || !contiguous {
+            // Rows that are not one byte range each: load the whole file.
             return None;
         }
         Some(

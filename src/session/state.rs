@@ -219,6 +219,10 @@ impl SessionCore {
         None
     }
 
+    pub(super) fn copy_lock(&self, _file_name: &str) -> Result<Option<()>> {
+        Ok(None)
+    }
+
     pub(super) fn cached_etag_of_folder_file(&self, _file_name: &str) -> Option<String> {
         None
     }

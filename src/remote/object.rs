@@ -985,9 +985,9 @@ mod tests {
         assert_eq!(merged, [0..40, 100..200]);
         // The cap splits what the gap would merge; a long range stays whole.
         assert_eq!(merge_ranges(&[0..30, 35..60], 10, 50), [0..30, 35..60]);
-        let long = vec![0..500];
+        let long = std::iter::once(0..500).collect::<Vec<_>>();
         assert_eq!(merge_ranges(&long, 10, 50), long);
-        let empty = vec![5..5];
+        let empty = std::iter::once(5..5).collect::<Vec<_>>();
         assert!(merge_ranges(&empty, 10, 50).is_empty());
     }
 

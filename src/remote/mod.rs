@@ -40,6 +40,7 @@ mod runtime;
 mod store;
 
 pub use address::{RemoteUrl, Scheme};
+pub(crate) use object::mtime_ns;
 pub use object::{
     CopyLock, Remote, RemoteEntry, RemoteHeader, COALESCE_GAP, MULTIPART_THRESHOLD, PARALLEL_PARTS,
     PART_SIZE,

@@ -160,7 +160,9 @@ fn shared_store(url: &RemoteUrl, options: &RemoteOptions) -> Result<Arc<dyn Obje
     Ok(store)
 }
 
-fn mtime_ns(meta: &std::fs::Metadata) -> u128 {
+/// A file's modification time in nanoseconds since the epoch (0 when the
+/// platform cannot tell).
+pub(crate) fn mtime_ns(meta: &std::fs::Metadata) -> u128 {
     meta.modified()
         .ok()
         .and_then(|m| m.duration_since(SystemTime::UNIX_EPOCH).ok())

@@ -6,7 +6,11 @@
 //! cache (no request once it is there) and then map it as any local file,
 //! saves write the cached file and then upload it.
 
+use std::collections::HashMap;
 use std::ops::Range;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::path::{Path, PathBuf};
 
 use super::{SessionCore, SessionId, ONE_DIR, ONE_DIR_LOWER, OPTIONS_FILE, VALUES_FILE};
@@ -33,6 +37,10 @@ pub(crate) struct RemoteSession {
     pub(super) folder: Remote,
     /// Its `oneData/` (or `onedata/`) prefix.
     pub(super) one: Remote,
+    /// The size and modification time of each `oneData/` copy this session
+    /// found complete: a load whose copy still has them needs one `stat`,
+    /// not the sidecar read again.
+    pub(super) complete: Arc<Mutex<HashMap<String, (u64, u128)>>>,
 }
 
 impl SessionCore {
@@ -110,7 +118,11 @@ impl SessionCore {
         let mut core = SessionCore::new(id, &data_path)?;
         core.one_path = data_path.join(one_dir);
         let one = folder.join(one_dir)?;
-        core.remote = Some(RemoteSession { folder, one });
+        core.remote = Some(RemoteSession {
+            folder,
+            one,
+            complete: Arc::default(),
+        });
         Ok(core)
     }
 
@@ -154,11 +166,26 @@ impl SessionCore {
     /// cache; `Ok(false)` when the store has no such object. A local
     /// session has nothing to fetch (`Ok(true)`).
     pub(super) fn fetch_one(&self, file_name: &str) -> Result<bool> {
-        let Some(remote) = self.remote_one_file(file_name) else {
+        let Some(session) = &self.remote else {
             return Ok(true);
         };
-        match remote?.fetch(false) {
-            Ok(_) => Ok(true),
+        let local = self.one_path.join(file_name);
+        let seen = session.complete.lock().get(file_name).copied();
+        if let (Some(seen), Ok(meta)) = (seen, std::fs::metadata(&local)) {
+            if (meta.len(), crate::remote::mtime_ns(&meta)) == seen {
+                return Ok(true);
+            }
+        }
+        let remote =
+            crate::names::check_file_name(file_name).and_then(|()| session.one.join(file_name))?;
+        match remote.fetch(false) {
+            Ok(path) => {
+                if let Ok(meta) = std::fs::metadata(&path) {
+                    let stamp = (meta.len(), crate::remote::mtime_ns(&meta));
+                    session.complete.lock().insert(file_name.to_string(), stamp);
+                }
+                Ok(true)
+            }
             Err(e) if matches!(e.remote_fault(), Some(RemoteFault::NotFound)) => Ok(false),
             Err(e) => Err(e),
         }

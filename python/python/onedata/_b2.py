@@ -193,5 +193,14 @@ class B2Session:
         """Drop cached loads (all, or of these file names)."""
         self._inner.clear_cache(file_names)
 
+    def __reduce__(self):
+        """A session pickles as its folder and spks type (workers reopen it,
+        with a cache of their own)."""
+        return (_reopen, (os.fspath(self.data_path), self.spks_type))
+
     def __repr__(self) -> str:
         return repr(self._inner)
+
+
+def _reopen(data_path: str, spks_type: str) -> B2Session:
+    return B2Session.open(data_path).with_spks_type(spks_type)

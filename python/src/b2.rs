@@ -24,7 +24,7 @@ pub struct PyB2Session {
 }
 
 /// A read-only numpy array over a dense array's memory.
-fn dense_array<'py>(py: Python<'py>, a: &NpyArray) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn dense_array<'py>(py: Python<'py>, a: &NpyArray) -> PyResult<Bound<'py, PyAny>> {
     let descr = dtype(py, a.dtype())?;
     let shape = a.shape().to_vec();
     let fortran = a.is_fortran();

@@ -15,7 +15,8 @@ from typing import Any, List, Optional, Union
 import numpy as np
 
 from . import _io, _onedata
-from ._errors import Error, InvalidArgument, NotAvailable, RecipeCycle
+from ._errors import Error, InvalidArgument, NotAvailable, RecipeCycle, RemoteError, TypeMismatch
+from ._rows import RowSource, is_url, join_url
 
 __all__ = ["LoadingRecipe", "OneCache", "SessionData"]
 
@@ -153,6 +154,24 @@ class OneCache(OrderedDict):
         return f"OneCache({list(self)!r}, max_items={self.max_items})"
 
 
+def _url_root(data_path: Any) -> Any:
+    """``data_path``, or the URL it was made from when a ``pathlib.Path`` has
+    mangled one (``Path("s3://b/root") / "m"`` is ``s3:/b/root/m``)."""
+    if isinstance(data_path, Path):
+        text = data_path.as_posix()
+        scheme, sep, rest = text.partition(":/")
+        if sep and len(scheme) > 1 and scheme.isalnum() and not rest.startswith("/"):
+            return scheme + "://" + rest
+    return data_path
+
+
+def _remote(url: str) -> Any:
+    remote = getattr(_onedata, "Remote", None)
+    if remote is None:  # pragma: no cover - a build without the remote feature
+        raise InvalidArgument(f"this build of onedata cannot use URLs ({url}): it was built without remote support")
+    return remote(url)
+
+
 def _session_date(date: Any) -> str:
     """The session date as ``YYYY-MM-DD``, as vrAnalysis formats it."""
     if isinstance(date, datetime):
@@ -225,8 +244,9 @@ class SessionData(ABC):
     date : str
         ``YYYY-MM-DD`` (a datetime, or a timestamp, is converted).
     session_id : str or None
-    data_path : pathlib.Path
-        Set by ``_init_data_path()``.
+    data_path : pathlib.Path or str
+        Set by ``_init_data_path()``: a folder, or for a session in object
+        storage its URL, a ``str`` (``s3://bucket/root/mouse/date/id``).
     values : types.SimpleNamespace
         Small values of the session.
     one_cache : OneCache
@@ -253,13 +273,18 @@ class SessionData(ABC):
     #: subclasses and instances may set it).
     durable_saves = True
 
+    #: For a session in object storage: whether ``loadone`` of a file already
+    #: in the local cache asks the store (one HEAD) that it has not changed.
+    #: False (the default) loads a warm cache with no request at all.
+    revalidate = False
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._plain_names = cls.get_one_filename is SessionData.get_one_filename
 
     def __post_init__(self) -> None:
         self.date = _session_date(self.date)
-        self.data_path = self._init_data_path()
+        self.data_path = _url_root(self._init_data_path())
         self._additional_loading()
 
     def _additional_loading(self) -> None:
@@ -267,7 +292,12 @@ class SessionData(ABC):
 
     @abstractmethod
     def _init_data_path(self) -> Union[Path, str]:
-        """The folder holding the session's data (subclasses define it)."""
+        """The folder holding the session's data (subclasses define it).
+
+        For a session in object storage, its URL as a ``str``
+        (``f"s3://bucket/root/{self.mouse_name}/{self.date}/{self.session_id}"``);
+        a URL that ``pathlib.Path`` has mangled (``s3:/bucket/...``) is
+        taken back."""
 
     @property
     @abstractmethod
@@ -317,13 +347,23 @@ class SessionData(ABC):
 
     # -- files --------------------------------------------------------------
     @property
-    def one_path(self) -> Path:
+    def is_remote(self) -> bool:
+        """Whether the session is in object storage (its ``data_path`` a URL)."""
+        return is_url(self.data_path)
+
+    @property
+    def one_path(self) -> Union[Path, str]:
         """The session's onedata folder: ``data_path / "oneData"``, or ``"onedata"``
-        when only that spelling exists (vrAnalysis versions have used both)."""
-        return Path(self._one_dir())
+        when only that spelling exists (vrAnalysis versions have used both).
+        For a session in object storage, the URL ``data_path + "/oneData"``
+        (a ``str``)."""
+        one = self._one_dir()
+        return one if is_url(one) else Path(one)
 
     def _one_dir(self) -> str:
         """``one_path`` as a string, remembered once the folder exists."""
+        if is_url(self.data_path):
+            return join_url(self.data_path, ONE_DIR)
         data_path = os.fspath(self.data_path)
         known = self.__dict__.get("_one_dir_known")
         if known is not None and known[0] == data_path:
@@ -342,8 +382,19 @@ class SessionData(ABC):
         """Every saved onedata file: the ``*.npy`` files, then the ``*.npz``
         files of the onedata folder, each sorted by name. As pathlib's glob,
         dot-files are included; unlike it, only regular files are (a folder
-        named ``x.npy`` is not a onedata file)."""
+        named ``x.npy`` is not a onedata file).
+
+        For a session in object storage, the objects under its ``oneData/``
+        prefix (one LIST), as the paths they have in the local cache (which
+        need not exist yet)."""
         one_path = self.one_path
+        if isinstance(one_path, str):
+            remote = _remote(one_path)
+            entries = remote.list()
+            cache = Path(remote.cache_path())
+            npy = sorted(e["name"] for e in entries if e["name"].endswith(".npy"))
+            npz = sorted(e["name"] for e in entries if e["name"].endswith(".npz"))
+            return [cache / n for n in npy] + [cache / n for n in npz]
         try:
             entries = list(os.scandir(one_path))
         except FileNotFoundError:
@@ -380,8 +431,18 @@ class SessionData(ABC):
         one_files = self.get_saved_one()
         if one_file_names is not None:
             one_files = [f for f in one_files if f.stem in one_file_names]
+        remote = self.one_path if self.is_remote else None
         for file in one_files:
-            file.unlink()
+            if remote is not None:
+                # The object, then the cached copy (and what is recorded beside it).
+                _remote(join_url(remote, file.name)).delete()
+                for stale in (file, *file.parent.glob(f".{file.name}.*")):
+                    try:
+                        stale.unlink()
+                    except FileNotFoundError:
+                        pass
+            else:
+                file.unlink()
             self.one_cache.pop(file.name, None)
         print(f"Cleared onedata from session: {self.session_print()}")
 
@@ -408,6 +469,9 @@ class SessionData(ABC):
         file_name = self.get_one_filename(*names)
         _check_file_name(file_name)
         one_path = self.one_path
+        if isinstance(one_path, str):
+            # In object storage: written in the local cache folder, then uploaded.
+            return self._saveone_remote(one_path, data, file_name, sparse)
         path = one_path / file_name
         if not getattr(self, "_onedata_swept", False):
             # The first save deletes what saves killed mid-write left behind
@@ -436,6 +500,100 @@ class SessionData(ABC):
             one_path.mkdir(parents=True, exist_ok=True)
             self.one_cache[file_name] = data
             _io.save(path, data, durable=bool(self.durable_saves))
+
+    def _saveone_remote(self, one_url: str, data: Any, file_name: str, sparse: bool) -> None:
+        """``saveone`` for a session in object storage: the file is written in
+        the cache folder as a local save writes it, then uploaded (to a
+        temporary key moved into place, so that readers never see a partial
+        object)."""
+        is_recipe = isinstance(data, LoadingRecipe) or (
+            hasattr(data, "to_dict") and getattr(data, "RECIPE_MARKER", None) == LoadingRecipe.RECIPE_MARKER
+        )
+        if sparse and not is_recipe:
+            from scipy.sparse import csc_array
+
+            if not isinstance(data, csc_array):
+                raise InvalidArgument("Data is not a scipy.sparse.csc_array, not supported for saving with sparse=True")
+            file_name = _sparse_name(file_name)
+        remote = _remote(join_url(one_url, file_name))
+        local = Path(remote.cache_path())
+        local.parent.mkdir(parents=True, exist_ok=True)
+        durable = bool(self.durable_saves)
+        if is_recipe:
+            _onedata.write_recipe(local, data.to_dict(), durable)
+        elif sparse:
+            _save_sparse(local, data, durable)
+        else:
+            _io.save(local, data, durable=durable)
+        remote.upload(local)
+        if is_recipe or sparse:
+            self.one_cache.pop(file_name, None)
+        else:
+            self.one_cache[file_name] = data
+
+    def _fetch(self, file_name: str) -> str:
+        """The local path of a complete, verified copy of ``file_name`` of a
+        session in object storage (downloaded into the cache unless it is
+        there already)."""
+        try:
+            return _remote(join_url(self._one_dir(), file_name)).fetch(bool(self.revalidate))
+        except RemoteError as e:
+            if getattr(e, "fault", None) == "NotFound":
+                raise self._not_available(file_name) from e
+            raise
+
+    def one_rows(self, *names: str) -> RowSource:
+        """The rows of a saved dense array, read only when sliced.
+
+        ``session.one_rows("mpci", "roiActivityF")[a:b]`` reads frames
+        ``a..b`` only: for a local session a slice of the file's map, for a
+        session in object storage ranged GETs of those rows' bytes (nothing
+        is downloaded). ``shape`` and ``dtype`` come from the file's header.
+        The source pickles as where the file is, not as its data.
+
+        Raises
+        ------
+        onedata.NotAvailable
+            When the file does not exist.
+        onedata.TypeMismatch
+            When the file is not a dense array (a recipe, an object array).
+        """
+        file_name = self.get_one_filename(*names)
+        _check_file_name(file_name)
+        one = self._one_dir()
+        location = join_url(one, file_name) if is_url(one) else os.path.join(one, file_name)
+        try:
+            return RowSource(location)
+        except FileNotFoundError as e:
+            raise self._not_available(file_name) from e
+        except RemoteError as e:
+            if getattr(e, "fault", None) == "NotFound":
+                raise self._not_available(file_name) from e
+            raise
+
+    def loadone_rows(self, name: Union[str, tuple], start: int, stop: int) -> np.ndarray:
+        """Rows ``start..stop`` (axis 0) of a saved array.
+
+        For a local session, a copy of those rows from the file's map; for a
+        session in object storage, those rows' bytes only, read with ranged
+        GETs (no download). A name that holds a loading recipe is loaded
+        (``loadone``) and sliced.
+
+        Parameters
+        ----------
+        name : str or tuple of str
+            The onedata name (``"mpci.roiActivityF"``) or the parts
+            ``loadone`` joins.
+        start, stop : int
+            The rows, as a slice ``start:stop`` takes them.
+        """
+        names = (name,) if isinstance(name, str) else tuple(name)
+        try:
+            source = self.one_rows(*names)
+        except TypeMismatch:
+            return np.array(np.asarray(self.loadone(*names))[start:stop])
+        rows = source.read_rows(start, stop)
+        return rows if source.is_remote else np.array(rows)
 
     def loadone(self, *names: str, force: bool = False, sparse: bool = False, keep_sparse: bool = False) -> Any:
         """Loads a onedata file, from the cache when it holds it, following a
@@ -482,7 +640,11 @@ class SessionData(ABC):
             if hit is not None or file_name in cache:
                 return hit
         _check_file_name(file_name)
-        path = os.path.join(self._one_dir(), file_name)
+        one_dir = self._one_dir()
+        if is_url(one_dir):
+            path = self._fetch(file_name)
+        else:
+            path = os.path.join(one_dir, file_name)
         if sparse:
             data = _load_sparse(path, file_name, self)
             if not keep_sparse:
@@ -513,7 +675,7 @@ class SessionData(ABC):
                 "a recipe's loader asks for a name being loaded"
             )
             error.files = files
-            error.path = str(self.one_path / file_name)
+            error.path = self._file_location(file_name)
             raise error
         stack.append(key)
         try:
@@ -533,8 +695,13 @@ class SessionData(ABC):
             f"onedata requested is not available: session {self.session_print()} has no {file_name} "
             f"in {self.one_path} (saved: {saved})"
         )
-        error.path = str(self.one_path / file_name)
+        error.path = self._file_location(file_name)
         return error
+
+    def _file_location(self, file_name: str) -> str:
+        """Where ``file_name`` is kept: its path, or its URL."""
+        one = self._one_dir()
+        return join_url(one, file_name) if is_url(one) else os.path.join(one, file_name)
 
     def clear_cache(self, file_names: Optional[List[str]] = None) -> None:
         """Drops cached files (all, or those named, with extension). Files on

@@ -10,7 +10,7 @@ use object_store::aws::AmazonS3Builder;
 use object_store::azure::MicrosoftAzureBuilder;
 use object_store::gcp::GoogleCloudStorageBuilder;
 use object_store::http::HttpBuilder;
-use object_store::{BackoffConfig, ClientOptions, ObjectStore, RetryConfig};
+use object_store::{BackoffConfig, ObjectStore, RetryConfig};
 
 use super::{RemoteUrl, Scheme};
 use crate::{Error, RemoteFault, Result};
@@ -118,6 +118,9 @@ where
         .map_err(|e: K::Err| config_error(url, format!("configuration key {key:?}: {e}")))
 }
 
+/// How long connecting to a store may take (`object_store`'s duration text).
+const CONNECT_TIMEOUT: &str = "5s";
+
 /// The `object_store` client for `url`'s bucket (or host): configured from
 /// the environment (as `object_store`'s `from_env` builders read it: the
 /// `AWS_*`, `GOOGLE_*` and `AZURE_*` variables, including
@@ -134,12 +137,16 @@ where
 /// local folder.
 pub fn build_store(url: &RemoteUrl, options: &RemoteOptions) -> Result<Arc<dyn ObjectStore>> {
     let retry = options.retry();
-    let client = ClientOptions::new().with_connect_timeout(Duration::from_secs(5));
     // The four builders share these calls but no trait: each arm applies
     // the retry, the client options and the caller's configuration keys.
     macro_rules! configured {
         ($builder:expr) => {{
-            let mut b = $builder.with_retry(retry).with_client_options(client);
+            // The connect timeout as a configuration key: `with_client_options`
+            // would replace the client options `from_env` read (AWS_ALLOW_HTTP,
+            // AWS_PROXY_URL, AZURE_ALLOW_HTTP, ...).
+            let mut b = $builder
+                .with_retry(retry)
+                .with_config(parse_key(url, "connect_timeout")?, CONNECT_TIMEOUT);
             for (k, v) in &options.config {
                 b = b.with_config(parse_key(url, k)?, v);
             }

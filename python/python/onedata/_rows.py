@@ -212,7 +212,15 @@ class RowSource:
             data = load(_remote(self.location).fetch(False))
             self._check(data.shape, data.dtype)
             return data[start:stop]
-        out = _remote(self.location).read_rows(start, stop)
+        remote = _remote(self.location)
+        if remote.is_cached():
+            # Downloaded already: rows of the cached copy's map, no request.
+            from ._io import load
+
+            data = load(remote.fetch(False))
+            self._check(data.shape, data.dtype)
+            return data[start:stop]
+        out = remote.read_rows(start, stop)
         self._check((self.shape[0],) + out.shape[1:], out.dtype)
         return out
 
@@ -226,7 +234,10 @@ class RowSource:
         for a, b in ranges:
             a, b, _ = slice(a, b).indices(n)
             clipped.append((a, max(a, b)))
-        out = _remote(self.location).read_row_ranges(clipped)
+        remote = _remote(self.location)
+        if remote.is_cached():
+            return [self.read_rows(a, b) for a, b in clipped]
+        out = remote.read_row_ranges(clipped)
         for o in out:
             self._check((n,) + o.shape[1:], o.dtype)
         return out

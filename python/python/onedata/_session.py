@@ -434,13 +434,8 @@ class SessionData(ABC):
         remote = self.one_path if self.is_remote else None
         for file in one_files:
             if remote is not None:
-                # The object, then the cached copy (and what is recorded beside it).
+                # The object, and its copy in the cache.
                 _remote(join_url(remote, file.name)).delete()
-                for stale in (file, *file.parent.glob(f".{file.name}.*")):
-                    try:
-                        stale.unlink()
-                    except FileNotFoundError:
-                        pass
             else:
                 file.unlink()
             self.one_cache.pop(file.name, None)
@@ -519,13 +514,20 @@ class SessionData(ABC):
         local = Path(remote.cache_path())
         local.parent.mkdir(parents=True, exist_ok=True)
         durable = bool(self.durable_saves)
+        # The object as the cache last saw it: the upload replaces that one
+        # only, so that another writer's save meanwhile is not lost.
+        etag = remote.cached_etag()
         if is_recipe:
             _onedata.write_recipe(local, data.to_dict(), durable)
         elif sparse:
             _save_sparse(local, data, durable)
         else:
             _io.save(local, data, durable=durable)
-        remote.upload(local)
+        try:
+            remote.upload(local, etag)
+        except BaseException:
+            self.one_cache.pop(file_name, None)
+            raise
         if is_recipe or sparse:
             self.one_cache.pop(file_name, None)
         else:
@@ -574,10 +576,10 @@ class SessionData(ABC):
     def loadone_rows(self, name: Union[str, tuple], start: int, stop: int) -> np.ndarray:
         """Rows ``start..stop`` (axis 0) of a saved array.
 
-        For a local session, a copy of those rows from the file's map; for a
-        session in object storage, those rows' bytes only, read with ranged
-        GETs (no download). A name that holds a loading recipe is loaded
-        (``loadone``) and sliced.
+        For a local session (or a file already loaded or downloaded), a copy
+        of those rows from the file's map; for a session in object storage,
+        those rows' bytes only, read with ranged GETs (no download). A name
+        that holds a loading recipe is loaded (``loadone``) and sliced.
 
         Parameters
         ----------
@@ -588,6 +590,24 @@ class SessionData(ABC):
             The rows, as a slice ``start:stop`` takes them.
         """
         names = (name,) if isinstance(name, str) else tuple(name)
+        file_name = self.get_one_filename(*names)
+        cached = self.one_cache.get(file_name)
+        if isinstance(cached, np.ndarray) and cached.ndim > 0:
+            return np.array(cached[start:stop])
+        one = self._one_dir()
+        if is_url(one) and 0 <= start <= stop:
+            _check_file_name(file_name)
+            remote = _remote(join_url(one, file_name))
+            if not remote.is_cached():
+                # Two ranged GETs: the header, then the rows.
+                try:
+                    return remote.read_rows(start, stop)
+                except InvalidArgument:
+                    pass  # rows past the end, Fortran order, an object array: as below
+                except RemoteError as e:
+                    if getattr(e, "fault", None) == "NotFound":
+                        raise self._not_available(file_name) from e
+                    raise
         try:
             source = self.one_rows(*names)
         except TypeMismatch:

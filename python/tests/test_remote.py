@@ -355,3 +355,18 @@ def test_b2_session_from_a_url(pair, server):
 
     with dask.config.set(scheduler="sync"):
         same(from_onedata(s, name, chunks=500).compute(), local.loadone(name))
+
+
+def test_the_lower_case_folder(server, tmp_path):
+    """A session whose files are under onedata/ (other vrAnalysis versions' spelling)."""
+    ROOTS["lower"] = f"s3://{server['bucket']}/lower-{uuid.uuid4().hex[:8]}"
+    s = LabSession("mouse2", "2024-02-03", "1", root="lower")
+    a = np.arange(12, dtype=np.int32).reshape(4, 3)
+    np.save(tmp_path / "x.npy", a)
+    onedata._onedata.Remote(s.data_path + "/onedata/mpci.x.npy").upload(tmp_path / "x.npy")
+    same(s.loadone("mpci.x"), a)
+    assert s.one_path == s.data_path + "/onedata"
+    assert s.print_saved_one() == ["mpci.x"]
+    t = LabSession("mouse2", "2024-02-03", "1", root="lower")
+    assert t.print_saved_one() == ["mpci.x"]
+    same(LabSession("mouse2", "2024-02-03", "1", root="lower").one_rows("mpci.x")[1:3], a[1:3])

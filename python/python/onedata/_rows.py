@@ -166,10 +166,10 @@ class RowSource:
         return f"RowSource({self.location!r}, shape={self.shape}, dtype={self.dtype.str!r})"
 
     def __reduce__(self):
-        return (RowSource, (self.location, self.shape, self.dtype.str, self.fortran_order, self.version))
+        return (RowSource, (self.location, self.shape, self.dtype, self.fortran_order, self.version))
 
     def __dask_tokenize__(self):
-        return ("onedata.RowSource", self.location, self.shape, self.dtype.str, self.fortran_order, self.version)
+        return ("onedata.RowSource", self.location, self.shape, str(self.dtype.descr), self.fortran_order, self.version)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, RowSource):

@@ -191,6 +191,15 @@ def _check_file_name(file_name: str) -> None:
     _onedata.check_file_name(file_name)
 
 
+def _is_file_name(file_name: str) -> bool:
+    """Whether ``file_name`` is one a session may hold (see ``_check_file_name``)."""
+    try:
+        _onedata.check_file_name(file_name)
+    except Error:
+        return False
+    return True
+
+
 def _sparse_name(file_name: str) -> str:
     """``Path(file_name).with_suffix('.npz').name``, without building a Path."""
     stem, ext = os.path.splitext(file_name)
@@ -363,6 +372,11 @@ class SessionData(ABC):
     def _one_dir(self) -> str:
         """``one_path`` as a string, remembered once the folder exists."""
         if is_url(self.data_path):
+            # "oneData" unless a load found only "onedata" there (see
+            # _url_lower_case): no request is made to tell them apart.
+            known = self.__dict__.get("_one_dir_known")
+            if known is not None and known[0] == self.data_path:
+                return known[1]
             return join_url(self.data_path, ONE_DIR)
         data_path = os.fspath(self.data_path)
         known = self.__dict__.get("_one_dir_known")
@@ -391,9 +405,12 @@ class SessionData(ABC):
         if isinstance(one_path, str):
             remote = _remote(one_path)
             entries = remote.list()
+            if not entries and self._url_lower_case():
+                return self.get_saved_one()
             cache = Path(remote.cache_path())
-            npy = sorted(e["name"] for e in entries if e["name"].endswith(".npy"))
-            npz = sorted(e["name"] for e in entries if e["name"].endswith(".npz"))
+            names = [e["name"] for e in entries if _is_file_name(e["name"])]
+            npy = sorted(n for n in names if n.endswith(".npy"))
+            npz = sorted(n for n in names if n.endswith(".npz"))
             return [cache / n for n in npy] + [cache / n for n in npz]
         try:
             entries = list(os.scandir(one_path))
@@ -533,6 +550,21 @@ class SessionData(ABC):
         else:
             self.one_cache[file_name] = data
 
+    def _url_lower_case(self) -> bool:
+        """For a session in object storage with no ``oneData/`` prefix but a
+        ``onedata/`` one (the spelling other vrAnalysis versions use):
+        remembers it and says True. One LIST, made only after a file was not
+        found under ``oneData/``."""
+        data_path = self.data_path
+        known = self.__dict__.get("_one_dir_known")
+        if known is not None and known[0] == data_path:
+            return False
+        dirs = _remote(data_path).list_dirs()
+        if ONE_DIR not in dirs and ONE_DIR_LOWER in dirs:
+            self.__dict__["_one_dir_known"] = (data_path, join_url(data_path, ONE_DIR_LOWER))
+            return True
+        return False
+
     def _fetch(self, file_name: str) -> str:
         """The local path of a complete, verified copy of ``file_name`` of a
         session in object storage (downloaded into the cache unless it is
@@ -540,9 +572,11 @@ class SessionData(ABC):
         try:
             return _remote(join_url(self._one_dir(), file_name)).fetch(bool(self.revalidate))
         except RemoteError as e:
-            if getattr(e, "fault", None) == "NotFound":
-                raise self._not_available(file_name) from e
-            raise
+            if getattr(e, "fault", None) != "NotFound":
+                raise
+            if self._url_lower_case():
+                return self._fetch(file_name)
+            raise self._not_available(file_name) from e
 
     def one_rows(self, *names: str) -> RowSource:
         """The rows of a saved dense array, read only when sliced.
@@ -569,9 +603,11 @@ class SessionData(ABC):
         except FileNotFoundError as e:
             raise self._not_available(file_name) from e
         except RemoteError as e:
-            if getattr(e, "fault", None) == "NotFound":
-                raise self._not_available(file_name) from e
-            raise
+            if getattr(e, "fault", None) != "NotFound":
+                raise
+            if self._url_lower_case():
+                return self.one_rows(*names)
+            raise self._not_available(file_name) from e
 
     def loadone_rows(self, name: Union[str, tuple], start: int, stop: int) -> np.ndarray:
         """Rows ``start..stop`` (axis 0) of a saved array.
@@ -737,7 +773,10 @@ class SessionData(ABC):
         """Sessions pickle by identity and path: the cache is left behind (it
         refills from the files), so workers get a light session."""
         state = self.__dict__.copy()
-        state.pop("_one_dir_known", None)
+        if not is_url(self.data_path):
+            # A folder is looked at again where the session lands (a URL's
+            # spelling is the store's, the same everywhere).
+            state.pop("_one_dir_known", None)
         cache = self.one_cache
         state["one_cache"] = OneCache(cache.max_items) if isinstance(cache, OneCache) else {}
         return state

@@ -60,10 +60,10 @@ class SessionRows:
         return len(self.shape)
 
     def __reduce__(self):
-        return (SessionRows, (self.session, self.names, self.shape, self.dtype.str))
+        return (SessionRows, (self.session, self.names, self.shape, self.dtype))
 
     def __dask_tokenize__(self):
-        return ("onedata.SessionRows", _identity(self.session), self.names, self.shape, self.dtype.str)
+        return ("onedata.SessionRows", _identity(self.session), self.names, self.shape, str(self.dtype.descr))
 
     def __getitem__(self, key: Any) -> np.ndarray:
         return np.asarray(_load(self.session, self.names))[key]
@@ -175,20 +175,20 @@ def from_onedata(session: Any, name: Union[str, Sequence[str]], chunks: Any = "a
     >>> x.chunks[0][:2]  # doctest: +SKIP
     (500, 500)
     """
+    from ._errors import FileNotFound, NotAvailable, RemoteError, TypeMismatch
+    from ._session import SessionData
+
     names = _names(name)
     file_name = _file_name(session, names)
-    location = _one_location(session, file_name)
     source: Any
     try:
-        source = RowSource(location)
+        if isinstance(session, SessionData):
+            source = session.one_rows(*names)
+        else:
+            source = RowSource(_one_location(session, file_name))
     except Exception as e:
-        from ._errors import FileNotFound, RemoteError, TypeMismatch
-
         missing = isinstance(e, FileNotFound) or (isinstance(e, RemoteError) and getattr(e, "fault", None) == "NotFound")
-        not_available = getattr(session, "_not_available", None)
-        if missing and not_available is not None:
-            raise not_available(file_name) from e
-        if not missing and not isinstance(e, TypeMismatch):
+        if isinstance(e, NotAvailable) or not (missing or isinstance(e, TypeMismatch)):
             raise
         # A loading recipe (or what a session type computes without a file):
         # rows of what loadone gives, loaded by each worker's copy of the session.

@@ -53,6 +53,11 @@ ARRAYS = {
     "mpciROIs.stack": lambda rng: rng.integers(-300, 300, (40, 3, 5)).astype(">i2"),
     "mpci.empty": lambda rng: np.zeros((0, 4), np.uint8),
     "scalar": lambda rng: np.array(3.5),
+    "mpci.records": lambda rng: np.array(
+        [(i, [i, -i]) for i in range(30)], dtype=[("a", "<f4"), ("b", ">i8", (2,))]
+    ),
+    "mpci.dates": lambda rng: np.arange(50).astype("M8[D]"),
+    "mpci.labels": lambda rng: np.array(["x", "yz", "abc"] * 9),
 }
 
 

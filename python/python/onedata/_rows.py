@@ -66,7 +66,14 @@ def _header(location: Any) -> Tuple[Tuple[int, ...], np.dtype, bool, Any]:
         error.path = path
         raise error
     st = os.stat(path)
-    return tuple(d["shape"]), np.dtype(d["descr"]), bool(d["fortran_order"]), (st.st_size, st.st_mtime_ns)
+    descr = d["descr"]
+    if descr.startswith(("[", "{")):
+        from ._dtypes import from_header_descr
+
+        dtype = from_header_descr(descr)
+    else:
+        dtype = np.dtype(descr)
+    return tuple(d["shape"]), dtype, bool(d["fortran_order"]), (st.st_size, st.st_mtime_ns)
 
 
 def _row_bounds(key: Any, n: int) -> Tuple[int, int, int, bool]:

@@ -370,3 +370,14 @@ def test_the_lower_case_folder(server, tmp_path):
     t = LabSession("mouse2", "2024-02-03", "1", root="lower")
     assert t.print_saved_one() == ["mpci.x"]
     same(LabSession("mouse2", "2024-02-03", "1", root="lower").one_rows("mpci.x")[1:3], a[1:3])
+
+
+def test_a_url_onedata_refuses():
+    with pytest.raises(onedata.RemoteError) as e:
+        onedata._onedata.Remote("s3://lab-data/sessions/../other")
+    assert e.value.fault == "InvalidUrl" and e.value.url == "s3://lab-data/sessions/../other"
+    assert isinstance(e.value, OSError) and isinstance(e.value, onedata.Error)
+    assert onedata._rows.is_url("s3://b/x") and not onedata._rows.is_url("C:/x") and not onedata._rows.is_url("/a/b")
+    # A URL that pathlib mangled is taken back.
+    assert onedata._session._url_root(Path("s3://b/root") / "m") == "s3://b/root/m"
+    assert onedata._session._url_root(Path("/data/m")) == Path("/data/m")

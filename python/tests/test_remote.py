@@ -370,6 +370,7 @@ def test_the_lower_case_folder(server, tmp_path):
     t = LabSession("mouse2", "2024-02-03", "1", root="lower")
     assert t.print_saved_one() == ["mpci.x"]
     same(LabSession("mouse2", "2024-02-03", "1", root="lower").one_rows("mpci.x")[1:3], a[1:3])
+    same(LabSession("mouse2", "2024-02-03", "1", root="lower").loadone_rows("mpci.x", 1, 3), a[1:3])
 
 
 def test_a_url_onedata_refuses():

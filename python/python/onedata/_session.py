@@ -614,8 +614,9 @@ class SessionData(ABC):
 
         For a local session (or a file already loaded or downloaded), a copy
         of those rows from the file's map; for a session in object storage,
-        those rows' bytes only, read with ranged GETs (no download). A name
-        that holds a loading recipe is loaded (``loadone``) and sliced.
+        those rows' bytes only, read with ranged GETs (no download; the
+        array is read-only, over the bytes read). A name that holds a
+        loading recipe is loaded (``loadone``) and sliced.
 
         Parameters
         ----------
@@ -641,9 +642,11 @@ class SessionData(ABC):
                 except InvalidArgument:
                     pass  # rows past the end, Fortran order, an object array: as below
                 except RemoteError as e:
-                    if getattr(e, "fault", None) == "NotFound":
-                        raise self._not_available(file_name) from e
-                    raise
+                    if getattr(e, "fault", None) != "NotFound":
+                        raise
+                    if self._url_lower_case():
+                        return self.loadone_rows(names, start, stop)
+                    raise self._not_available(file_name) from e
         try:
             source = self.one_rows(*names)
         except TypeMismatch:

@@ -382,3 +382,43 @@ def test_a_url_onedata_refuses():
     # A URL that pathlib mangled is taken back.
     assert onedata._session._url_root(Path("s3://b/root") / "m") == "s3://b/root/m"
     assert onedata._session._url_root(Path("/data/m")) == Path("/data/m")
+
+
+def test_requests_release_the_gil(pair, server):
+    """While a request waits on the network, other Python threads run (and
+    so does an asyncio loop's thread): with a switch interval of a second,
+    the counter below moves during a call only if the call lets go of the GIL."""
+    import threading
+
+    _, remote, _ = pair
+    cached = uncached(remote, "mpci.gil", np.arange(1000.0))
+    url = remote.one_path + "/mpci.gil.npy"
+    count = [0]
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            count[0] += 1
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1.0)
+    thread = threading.Thread(target=spin)
+    thread.start()
+    try:
+        r = onedata._onedata.Remote(url)
+        moved = {}
+        for name, call in [
+            ("list", lambda: onedata._onedata.Remote(remote.one_path).list()),
+            ("npy_header", r.npy_header),
+            ("read_rows", lambda: r.read_rows(3, 9)),
+            ("fetch", r.fetch),
+        ]:
+            before = count[0]
+            call()
+            moved[name] = count[0] - before
+    finally:
+        stop.set()
+        sys.setswitchinterval(interval)
+        thread.join()
+    assert all(v > 0 for v in moved.values()), moved
+    assert cached.exists()

@@ -118,9 +118,6 @@ where
         .map_err(|e: K::Err| config_error(url, format!("configuration key {key:?}: {e}")))
 }
 
-/// How long connecting to a store may take (`object_store`'s duration text).
-const CONNECT_TIMEOUT: &str = "5s";
-
 /// The `object_store` client for `url`'s bucket (or host): configured from
 /// the environment (as `object_store`'s `from_env` builders read it: the
 /// `AWS_*`, `GOOGLE_*` and `AZURE_*` variables, including
@@ -138,15 +135,13 @@ const CONNECT_TIMEOUT: &str = "5s";
 pub fn build_store(url: &RemoteUrl, options: &RemoteOptions) -> Result<Arc<dyn ObjectStore>> {
     let retry = options.retry();
     // The four builders share these calls but no trait: each arm applies
-    // the retry, the client options and the caller's configuration keys.
+    // the retry, the connect timeout and the caller's configuration keys.
+    // The timeout is one key, not a whole `ClientOptions`, which would
+    // replace what `from_env` read (AWS_ALLOW_HTTP, AWS_PROXY_URL, ...).
     macro_rules! configured {
         ($builder:expr) => {{
-            // The connect timeout as a configuration key: `with_client_options`
-            // would replace the client options `from_env` read (AWS_ALLOW_HTTP,
-            // AWS_PROXY_URL, AZURE_ALLOW_HTTP, ...).
-            let mut b = $builder
-                .with_retry(retry)
-                .with_config(parse_key(url, "connect_timeout")?, CONNECT_TIMEOUT);
+            let mut b = $builder.with_retry(retry);
+            b = b.with_config(parse_key(url, "connect_timeout")?, "5s");
             for (k, v) in &options.config {
                 b = b.with_config(parse_key(url, k)?, v);
             }

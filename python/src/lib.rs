@@ -256,5 +256,6 @@ fn _onedata(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(remove_stale_temporaries, m)?)?;
     m.add_class::<b2::PyB2Session>()?;
     m.add_class::<remote::PyRemote>()?;
+    m.add_class::<remote::PyRemoteHeader>()?;
     Ok(())
 }

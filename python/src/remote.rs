@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple, PyType};
 
-use onedata::remote::{Remote, RemoteEntry};
+use onedata::remote::{Remote, RemoteEntry, RemoteHeader};
 
 use crate::arrays::dtype;
 use crate::b2::dense_array;
@@ -24,6 +24,32 @@ use crate::errors::{self, IntoPyResult};
 #[pyclass(frozen, module = "onedata._onedata", name = "Remote")]
 pub struct PyRemote {
     inner: Remote,
+}
+
+/// A `.npy` header read from a store, with the object's size and ETag: what
+/// `Remote.read_rows(..., header=)` reads rows with, saving the header GET.
+/// Kept in the process that read it (it does not pickle).
+#[pyclass(frozen, module = "onedata._onedata", name = "RemoteHeader")]
+pub struct PyRemoteHeader {
+    inner: RemoteHeader,
+}
+
+#[pymethods]
+impl PyRemoteHeader {
+    /// The object's ETag when the header was read.
+    #[getter]
+    fn etag(&self) -> Option<&str> {
+        self.inner.etag.as_deref()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "RemoteHeader(descr={:?}, shape={:?}, etag={:?})",
+            self.inner.header.dtype().descr(),
+            self.inner.header.shape(),
+            self.inner.etag
+        )
+    }
 }
 
 /// An entry of a listing as a dict: `name` (its last segment), `size`, `etag`.
@@ -112,7 +138,8 @@ impl PyRemote {
 
     /// The `.npy` header of the object (one small ranged GET): a dict of
     /// `descr`, `dtype` (numpy's), `shape`, `fortran_order`, `size` (bytes
-    /// of the object) and `etag`.
+    /// of the object), `etag`, and `header` (a `RemoteHeader`, for
+    /// `read_rows`).
     fn npy_header<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let h = py.detach(|| self.inner.npy_header()).py(py)?;
         let d = PyDict::new(py);
@@ -122,31 +149,47 @@ impl PyRemote {
         d.set_item("fortran_order", h.header.fortran_order())?;
         d.set_item("size", h.size)?;
         d.set_item("etag", h.etag.as_deref())?;
+        d.set_item("header", PyRemoteHeader { inner: h })?;
         Ok(d)
     }
 
     /// Rows `start..stop` (axis 0) of the dense array the object holds,
-    /// read with ranged GETs of just their bytes.
+    /// read with ranged GETs of just their bytes: the header, then the
+    /// rows; with `header` (from `npy_header()`), the rows only, `If-Match`
+    /// the header's ETag (an object rewritten since is a `RemoteError`).
+    #[pyo3(signature = (start, stop, header = None))]
     fn read_rows<'py>(
         &self,
         py: Python<'py>,
         start: usize,
         stop: usize,
+        header: Option<PyRef<'py, PyRemoteHeader>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let rows = self::ranges(py, &[(start, stop)])?.remove(0);
-        let a = py.detach(|| self.inner.read_rows(rows)).py(py)?;
-        dense_array(py, &a)
+        let mut arrays = self.read_row_ranges(py, vec![(start, stop)], header)?;
+        Ok(arrays.remove(0))
     }
 
     /// Rows `a..b` for each `(a, b)` of `ranges`, in as few GETs as they
-    /// coalesce into (each checked against one ETag).
+    /// coalesce into (each checked against one ETag); with `header`, no GET
+    /// of the header.
+    #[pyo3(signature = (ranges, header = None))]
     fn read_row_ranges<'py>(
         &self,
         py: Python<'py>,
         ranges: Vec<(usize, usize)>,
+        header: Option<PyRef<'py, PyRemoteHeader>>,
     ) -> PyResult<Vec<Bound<'py, PyAny>>> {
         let ranges = self::ranges(py, &ranges)?;
-        let arrays = py.detach(|| self.inner.read_row_ranges(&ranges)).py(py)?;
+        let header = header.map(|h| h.inner.clone());
+        let arrays = py
+            .detach(|| match &header {
+                Some(h) => self.inner.read_row_ranges_with(h, &ranges),
+                None => self.inner.read_row_ranges(&ranges),
+            })
+            .py(py)?;
+        if arrays.len() != ranges.len() {
+            return Err(errors::argument(py, "internal: a row range was not read"));
+        }
         arrays.iter().map(|a| dense_array(py, a)).collect()
     }
 

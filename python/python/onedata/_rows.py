@@ -42,6 +42,42 @@ def join_url(base: str, *parts: str) -> str:
     return out
 
 
+#: The headers this process has read, by URL: a row read of an object whose
+#: header is here makes one GET (``If-Match`` the header's ETag), not two.
+_HEADERS: "dict[str, Any]" = {}
+_HEADERS_KEPT = 1024
+
+
+def remote_header(url: str, remote: Any) -> dict:
+    """What ``remote.npy_header()`` gives for ``url``: read once per process
+    (one small ranged GET), then kept."""
+    header = _HEADERS.get(url)
+    if header is None:
+        header = remote.npy_header()
+        if len(_HEADERS) >= _HEADERS_KEPT:
+            _HEADERS.clear()
+        _HEADERS[url] = header
+    return header
+
+
+def remote_rows(url: str, remote: Any, ranges: List[Tuple[int, int]]) -> Tuple[List[np.ndarray], dict]:
+    """Row ranges of the object at ``url`` read by ranged GETs, with the
+    header this process read (one GET per coalesced range), and that header.
+    An object rewritten since its header was read fails the GETs'
+    ``If-Match``: its header is read again, once."""
+    from ._errors import RemoteError
+
+    for attempt in (0, 1):
+        header = remote_header(url, remote)
+        try:
+            return remote.read_row_ranges(ranges, header["header"]), header
+        except RemoteError as e:
+            _HEADERS.pop(url, None)
+            if attempt or getattr(e, "fault", None) not in ("Changed", "Precondition"):
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def _remote(url: str) -> Any:
     remote = getattr(_onedata, "Remote", None)
     if remote is None:  # pragma: no cover - a build without the remote feature
@@ -53,7 +89,12 @@ def _header(location: Any) -> Tuple[Tuple[int, ...], np.dtype, bool, Any]:
     """``(shape, dtype, fortran_order, version)`` of the dense ``.npy`` file
     at ``location``, from its header only (one small ranged GET for a URL)."""
     if is_url(location):
+        # Read afresh (a source opened now describes the object as it is now),
+        # and kept for the row reads that follow.
         h = _remote(location).npy_header()
+        if len(_HEADERS) >= _HEADERS_KEPT:
+            _HEADERS.clear()
+        _HEADERS[location] = h
         return tuple(h["shape"]), h["dtype"], bool(h["fortran_order"]), h.get("etag")
     from ._info import info
 
@@ -227,9 +268,7 @@ class RowSource:
             data = load(remote.fetch(False))
             self._check(data.shape, data.dtype)
             return data[start:stop]
-        out = remote.read_rows(start, stop)
-        self._check((self.shape[0],) + out.shape[1:], out.dtype)
-        return out
+        return self._remote_rows(remote, [(start, stop)])[0]
 
     def read_row_ranges(self, ranges: Sequence[Tuple[int, int]]) -> List[np.ndarray]:
         """Rows ``a..b`` for each ``(a, b)`` of ``ranges``; remotely in as few
@@ -244,9 +283,13 @@ class RowSource:
         remote = _remote(self.location)
         if remote.is_cached():
             return [self.read_rows(a, b) for a, b in clipped]
-        out = remote.read_row_ranges(clipped)
-        for o in out:
-            self._check((n,) + o.shape[1:], o.dtype)
+        return self._remote_rows(remote, clipped)
+
+    def _remote_rows(self, remote: Any, ranges: List[Tuple[int, int]]) -> List[np.ndarray]:
+        """Row ranges read by ranged GETs (see :func:`remote_rows`), from an
+        object whose header still matches this source's."""
+        out, header = remote_rows(self.location, remote, ranges)
+        self._check(header["shape"], header["dtype"])
         return out
 
     def __getitem__(self, key: Any) -> np.ndarray:

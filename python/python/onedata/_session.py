@@ -14,7 +14,7 @@ from typing import Any, List, Optional, Union
 
 import numpy as np
 
-from . import _io, _onedata
+from . import _io, _onedata, _rows
 from ._errors import Error, InvalidArgument, NotAvailable, RecipeCycle, RemoteError, TypeMismatch
 from ._rows import RowSource, is_url, join_url
 
@@ -453,6 +453,7 @@ class SessionData(ABC):
             if remote is not None:
                 # The object, and its copy in the cache.
                 _remote(join_url(remote, file.name)).delete()
+                _rows._HEADERS.pop(join_url(remote, file.name), None)
             else:
                 file.unlink()
             self.one_cache.pop(file.name, None)
@@ -540,6 +541,7 @@ class SessionData(ABC):
             _save_sparse(local, data, durable)
         else:
             _io.save(local, data, durable=durable)
+        _rows._HEADERS.pop(join_url(one_url, file_name), None)
         try:
             remote.upload(local, etag)
         except BaseException:
@@ -632,21 +634,26 @@ class SessionData(ABC):
         if isinstance(cached, np.ndarray) and cached.ndim > 0:
             return np.array(cached[start:stop])
         one = self._one_dir()
-        if is_url(one) and 0 <= start <= stop:
+        if is_url(one):
             _check_file_name(file_name)
             remote = _remote(join_url(one, file_name))
             if not remote.is_cached():
-                # Two ranged GETs: the header, then the rows.
+                # Ranged GETs: the header (the first time this process reads
+                # the file), then the rows.
+                url = join_url(one, file_name)
                 try:
-                    return remote.read_rows(start, stop)
-                except InvalidArgument:
-                    pass  # rows past the end, Fortran order, an object array: as below
+                    header = _rows.remote_header(url, remote)
                 except RemoteError as e:
                     if getattr(e, "fault", None) != "NotFound":
                         raise
                     if self._url_lower_case():
                         return self.loadone_rows(names, start, stop)
                     raise self._not_available(file_name) from e
+                shape, dtype = header["shape"], header["dtype"]
+                # (0-d, Fortran order, an object array: as below.)
+                if shape and not dtype.hasobject and not (header["fortran_order"] and len(shape) > 1):
+                    a, b, _ = slice(start, stop).indices(shape[0])
+                    return _rows.remote_rows(url, remote, [(a, max(a, b))])[0][0]
         try:
             source = self.one_rows(*names)
         except TypeMismatch:

@@ -336,88 +336,21 @@ fn exists(file: &Remote) -> Result<bool> {
 /// a vrAnalysis B2 session when it has `vrExperimentValues.json`, else a
 /// plain one. Also returns the session's [`Remote`].
 ///
-/// When the cache holds a complete copy of the onedata file `name` loads
-/// (`.npz` if `sparse`), what `loadone` of the remote session returns is
-/// that copy, mapped, with no request: the session's folder in the cache is
-/// opened as a local session, without the LIST that opening the remote
-/// session makes. Otherwise the remote session is opened: one LIST of its
-/// prefix, and its values file fetched into the cache.
-pub fn open_session(
-    url: &str,
-    name: &str,
-    sparse: bool,
-) -> Result<(Box<dyn onedata::SessionData>, Remote)> {
+/// The first open lists the session prefix (one LIST) and fetches its
+/// values file; the library keeps what it saw in the cache folder, so a
+/// later open, and a load of a file already cached, make no request.
+pub fn open_session(url: &str) -> Result<(Box<dyn onedata::SessionData>, Remote)> {
     let remote = Remote::open(url)?;
-    let folder = remote.cache_path()?;
-    let file_name = format!("{name}{}", if sparse { ".npz" } else { ".npy" });
-    let warm = onedata::names::check_file_name(&file_name).is_ok()
-        && [ONE_DIR, ONE_DIR_LOWER].into_iter().any(|one| {
-            remote
-                .join(&format!("{one}/{file_name}"))
-                .is_ok_and(|f| f.is_cached())
-        });
-    if warm {
-        let values = remote.join(VALUES_FILE)?;
-        if values.is_cached() {
-            return Ok((Box::new(onedata::b2::B2Session::open(&folder)?), remote));
-        }
-        if !folder.join(VALUES_FILE).exists() {
-            return Ok((Box::new(onedata::Session::open(&folder)?), remote));
-        }
-    }
-    if remote.join(VALUES_FILE)?.is_cached() {
-        return Ok((Box::new(onedata::b2::B2Session::open_url(url)?), remote));
-    }
-    let plain = onedata::Session::open_url(url)?;
-    // The opening fetched the values file if the session has one.
+    let plain = onedata::Session::open_remote(remote.clone())?;
     let session: Box<dyn onedata::SessionData> = if onedata::SessionData::data_path(&plain)
         .join(VALUES_FILE)
         .is_file()
     {
-        Box::new(onedata::b2::B2Session::open_url(url)?)
+        Box::new(onedata::b2::B2Session::open_remote(remote.clone())?)
     } else {
         Box::new(plain)
     };
     Ok((session, remote))
-}
-
-/// `session.loadone_with(name, opts)` of the remote session at `remote`,
-/// fetching into the cache each file of the session folder that the load
-/// finds missing there (the suite2p output a B2 recipe resolves through)
-/// and loading again. A warm cache holds them all: no request.
-pub fn load_fetching(
-    session: &dyn onedata::SessionData,
-    remote: &Remote,
-    name: &str,
-    opts: onedata::LoadOptions,
-) -> Result<std::sync::Arc<onedata::OneData>> {
-    let folder = session.data_path().to_path_buf();
-    let mut fetched = Vec::new();
-    loop {
-        let e = match session.loadone_with(name, opts) {
-            Ok(data) => return Ok(data),
-            Err(e) => e,
-        };
-        let missing = e
-            .io_error()
-            .filter(|io| io.kind() == std::io::ErrorKind::NotFound)
-            .and(e.path())
-            .and_then(|p| p.strip_prefix(&folder).ok())
-            .and_then(|rel| {
-                let parts: Option<Vec<&str>> =
-                    rel.components().map(|c| c.as_os_str().to_str()).collect();
-                parts.map(|p| p.join("/"))
-            })
-            .filter(|rel| !rel.is_empty() && !fetched.contains(rel));
-        let Some(rel) = missing else { return Err(e) };
-        match remote.join(&rel)?.fetch(false) {
-            Ok(_) => {}
-            // Not in the store either: the load's own error says what is missing.
-            Err(not) if matches!(not.remote_fault(), Some(RemoteFault::NotFound)) => return Err(e),
-            Err(other) => return Err(other),
-        }
-        fetched.push(rel);
-    }
 }
 
 /// Whether the session at `session`, whose onedata folder is named

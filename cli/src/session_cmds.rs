@@ -54,8 +54,9 @@ pub fn digest_session(dir: &Path, target: &str, sparse: bool) -> Result<()> {
 /// [`digest_session`] of the session at the URL `url`: what `loadone`
 /// returns, downloaded into the cache (a warm cache makes no request for it).
 pub fn digest_session_url(url: &str, target: &str, sparse: bool) -> Result<()> {
-    let (name, is_sparse) = parse_target(target, sparse)?;
-    let (session, remote) = crate::remote::open_session(url, name, is_sparse)?;
+    // Refuse a malformed name before any request.
+    parse_target(target, sparse)?;
+    let (session, remote) = crate::remote::open_session(url)?;
     let one_dir = session
         .one_path()
         .file_name()
@@ -66,7 +67,7 @@ pub fn digest_session_url(url: &str, target: &str, sparse: bool) -> Result<()> {
         target,
         sparse,
         |file_name| crate::remote::has_one_file(&remote, &one_dir, file_name),
-        |session, name, opts| crate::remote::load_fetching(session, &remote, name, opts),
+        |session, name, opts| session.loadone_with(name, opts),
     )
 }
 

@@ -15,6 +15,17 @@ use crate::npy::{Dtype, NpyArray};
 use crate::remote::Remote;
 use crate::RemoteFault;
 
+/// What the first open of a remote session saw of its folder, kept in the
+/// cache folder so that the next open makes no request.
+const SESSION_MARKER: &str = ".onedata-remote-session.json";
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct SessionSeen {
+    url: String,
+    one_dir: String,
+    files: Vec<String>,
+}
+
 /// Where a remote session lives in its store.
 #[derive(Debug, Clone)]
 pub(crate) struct RemoteSession {
@@ -28,34 +39,89 @@ impl SessionCore {
     /// The state of the session at the URL prefix `folder`, cached in its
     /// folder of the download cache.
     ///
-    /// One LIST of the session prefix tells `oneData/` from `onedata/` and
-    /// whether there are `vrExperimentValues.json` and
-    /// `vrExperimentOptions.json`, which are fetched into the cache (no
-    /// request when already there).
+    /// The first open lists the session prefix (one LIST) to tell
+    /// `oneData/` from `onedata/` and to see whether there are
+    /// `vrExperimentValues.json` and `vrExperimentOptions.json`, which are
+    /// fetched into the cache; what it saw is kept in the cache folder
+    /// (`.onedata-remote-session.json`), so that opening the session again
+    /// makes no request. [`SessionCore::open_remote_refreshed`] lists again.
     ///
     /// # Errors
     ///
     /// The remote faults of the listing ([`RemoteFault::NoBucket`],
     /// [`RemoteFault::Auth`], ...) and of the fetches.
     pub fn open_remote(id: SessionId, folder: Remote) -> Result<SessionCore> {
+        SessionCore::open_remote_with(id, folder, false)
+    }
+
+    /// [`SessionCore::open_remote`], listing the session prefix even when
+    /// the cache has seen it, and revalidating its values and options files
+    /// (one HEAD each).
+    pub fn open_remote_refreshed(id: SessionId, folder: Remote) -> Result<SessionCore> {
+        SessionCore::open_remote_with(id, folder, true)
+    }
+
+    fn open_remote_with(id: SessionId, folder: Remote, refresh: bool) -> Result<SessionCore> {
         let data_path = folder.cache_path()?;
-        let (files, dirs) = folder.listing()?;
-        let has_dir = |name: &str| dirs.iter().any(|d| d == name);
-        let one_dir = if !has_dir(ONE_DIR) && has_dir(ONE_DIR_LOWER) {
+        let marker = data_path.join(SESSION_MARKER);
+        let seen = if refresh {
+            None
+        } else {
+            std::fs::read(&marker)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<SessionSeen>(&b).ok())
+                .filter(|s| s.url == folder.url().as_str())
+        };
+        let seen = match seen {
+            Some(seen) => seen,
+            None => {
+                let (files, dirs) = folder.listing()?;
+                let has_dir = |name: &str| dirs.iter().any(|d| d == name);
+                let one_dir = if !has_dir(ONE_DIR) && has_dir(ONE_DIR_LOWER) {
+                    ONE_DIR_LOWER
+                } else {
+                    ONE_DIR
+                };
+                let files = [VALUES_FILE, OPTIONS_FILE]
+                    .into_iter()
+                    .filter(|name| files.iter().any(|f| f.name == *name))
+                    .map(str::to_string)
+                    .collect();
+                SessionSeen {
+                    url: folder.url().as_str().to_string(),
+                    one_dir: one_dir.to_string(),
+                    files,
+                }
+            }
+        };
+        for name in &seen.files {
+            folder.join(name)?.fetch(refresh)?;
+        }
+        let one_dir = if seen.one_dir == ONE_DIR_LOWER {
             ONE_DIR_LOWER
         } else {
             ONE_DIR
         };
-        for name in [VALUES_FILE, OPTIONS_FILE] {
-            if files.iter().any(|f| f.name == name) {
-                folder.join(name)?.fetch(false)?;
-            }
-        }
+        std::fs::create_dir_all(&data_path).map_err(|e| Error::io(&data_path, e))?;
+        let text = serde_json::to_vec(&seen).unwrap_or_default();
+        crate::atomic::write_atomic(&marker, crate::Durability::Scratch, |w| {
+            std::io::Write::write_all(w, &text)
+        })?;
         let mut core = SessionCore::new(id, &data_path)?;
         core.one_path = data_path.join(one_dir);
         let one = folder.join(one_dir)?;
         core.remote = Some(RemoteSession { folder, one });
         Ok(core)
+    }
+
+    /// For a remote session, fetches the file `relative` of the session
+    /// folder (`suite2p/plane0/F.npy`) into the cache (no request when it is
+    /// there); a local session has nothing to fetch.
+    pub(crate) fn fetch_folder_file(&self, relative: &str) -> Result<()> {
+        match &self.remote {
+            Some(remote) => remote.folder.join(relative)?.fetch(false).map(|_| ()),
+            None => Ok(()),
+        }
     }
 
     /// The store prefix of a session opened from a URL (`None` for a local
@@ -98,11 +164,23 @@ impl SessionCore {
         }
     }
 
-    /// The ETag the cache holds `file_name` of `oneData/` at, before a save
-    /// replaces it: the upload then succeeds only if nobody else replaced
-    /// the object meanwhile.
+    /// The ETag the cache last saw `file_name` of `oneData/` at, before a
+    /// save replaces it: the upload then succeeds only if nobody else
+    /// replaced the object meanwhile. Kept while a save has rewritten the
+    /// copy but not uploaded it (its upload was refused), so that saving
+    /// again is refused again rather than overwriting the other version.
     pub(super) fn cached_etag(&self, file_name: &str) -> Option<String> {
-        self.remote_one_file(file_name)?.ok()?.cached_etag()
+        self.remote_one_file(file_name)?.ok()?.last_seen_etag()
+    }
+
+    /// For a remote session, the lock of the cached copy of `file_name` of
+    /// `oneData/` (see [`Remote::lock_copy`]), held by a save from the write
+    /// of the copy to the end of its upload.
+    pub(super) fn copy_lock(&self, file_name: &str) -> Result<Option<crate::remote::CopyLock>> {
+        match self.remote_one_file(file_name) {
+            Some(remote) => remote?.lock_copy().map(Some),
+            None => Ok(None),
+        }
     }
 
     /// [`SessionCore::cached_etag`] of a file of the session folder
@@ -138,7 +216,8 @@ impl SessionCore {
 
     /// Rows `rows` of `file_name` of a remote session's `oneData/`, read by
     /// ranged GETs, when neither the session cache nor the download cache
-    /// holds the file and it is not an object array (`None`: load it).
+    /// holds the file (`None`: load it whole, as for a missing file, an
+    /// object array or a Fortran-order one, whose rows are not contiguous).
     pub(super) fn remote_rows(
         &self,
         file_name: &str,
@@ -156,9 +235,14 @@ impl SessionCore {
         }
         let header = match remote.npy_header() {
             Ok(h) => h,
+            // A missing file is the usual NotFound of `loadone`.
+            Err(e) if matches!(e.remote_fault(), Some(RemoteFault::NotFound)) => return None,
             Err(e) => return Some(Err(e)),
         };
-        if *header.header.dtype() == Dtype::Object {
+        let h = &header.header;
+        let contiguous = !h.fortran_order() || h.shape().len() < 2;
+        if *h.dtype() == Dtype::Object || h.dtype().itemsize().is_none() || !contiguous {
+            // Rows that are not one byte range each: load the whole file.
             return None;
         }
         Some(

@@ -257,5 +257,6 @@ fn _onedata(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<b2::PyB2Session>()?;
     m.add_class::<remote::PyRemote>()?;
     m.add_class::<remote::PyRemoteHeader>()?;
+    m.add_class::<remote::PyCopyLock>()?;
     Ok(())
 }

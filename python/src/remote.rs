@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple, PyType};
 
-use onedata::remote::{Remote, RemoteEntry, RemoteHeader};
+use onedata::remote::{CopyLock, Remote, RemoteEntry, RemoteHeader};
 
 use crate::arrays::dtype;
 use crate::b2::dense_array;
@@ -49,6 +49,31 @@ impl PyRemoteHeader {
             self.inner.header.shape(),
             self.inner.etag
         )
+    }
+}
+
+/// The lock of an object's copy in the cache (`Remote.lock_copy()`): a
+/// context manager; the lock goes at `__exit__` (or when it is collected).
+#[pyclass(module = "onedata._onedata", name = "CopyLock")]
+pub struct PyCopyLock {
+    lock: Option<CopyLock>,
+}
+
+#[pymethods]
+impl PyCopyLock {
+    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&mut self, _args: &Bound<'_, PyTuple>) -> bool {
+        self.lock = None;
+        false
+    }
+
+    /// Releases the lock (also done by `__exit__`).
+    fn release(&mut self) {
+        self.lock = None;
     }
 }
 
@@ -217,6 +242,21 @@ impl PyRemote {
     /// cache holds a complete copy (no request is made).
     fn cached_etag(&self, py: Python<'_>) -> Option<String> {
         py.detach(|| self.inner.cached_etag())
+    }
+
+    /// The ETag this cache last saw the object at (downloaded or uploaded),
+    /// even if the copy has been rewritten since: what a save's upload is
+    /// conditional on.
+    fn last_seen_etag(&self, py: Python<'_>) -> Option<String> {
+        py.detach(|| self.inner.last_seen_etag())
+    }
+
+    /// Takes the lock of this object's copy in the cache, waiting for it
+    /// (with the GIL released): downloads and saves of one copy, in this
+    /// process or another, take turns. Use as `with remote.lock_copy(): ...`.
+    fn lock_copy(&self, py: Python<'_>) -> PyResult<PyCopyLock> {
+        let lock = py.detach(|| self.inner.lock_copy()).py(py)?;
+        Ok(PyCopyLock { lock: Some(lock) })
     }
 
     /// Deletes the object, and its copy in the cache.

@@ -454,3 +454,24 @@ def test_rows_of_an_object_rewritten_meanwhile(pair, server):
     with pytest.raises(onedata.InvalidFile, match="changed"):
         rows[0:2]
     same(remote.one_rows("mpci.rewritten")[3:5], third[3:5])
+
+
+def test_a_save_over_another_writers_version_is_refused(pair, tmp_path):
+    _, remote, _ = pair
+    remote.saveone(np.arange(3.0), "mpci.contended")
+    # Another machine replaces the object meanwhile.
+    theirs = np.arange(5.0) * 7
+    np.save(tmp_path / "theirs.npy", theirs)
+    onedata._onedata.Remote(remote.one_path + "/mpci.contended.npy").upload(tmp_path / "theirs.npy")
+    with pytest.raises(onedata.RemoteError) as e:
+        remote.saveone(np.arange(4.0), "mpci.contended")
+    assert e.value.fault == "Precondition", e.value
+    assert "mpci.contended.npy" not in remote.one_cache
+    # Saving again is refused again, rather than overwriting their version.
+    with pytest.raises(onedata.RemoteError):
+        remote.saveone(np.arange(4.0), "mpci.contended")
+    # Loaded again, their version comes; saved over, it is replaced.
+    same(remote.loadone("mpci.contended", force=True), theirs)
+    remote.saveone(np.arange(6.0), "mpci.contended")
+    remote.clear_cache()
+    same(pickle.loads(pickle.dumps(remote)).loadone("mpci.contended"), np.arange(6.0))

@@ -532,21 +532,25 @@ class SessionData(ABC):
         local = Path(remote.cache_path())
         local.parent.mkdir(parents=True, exist_ok=True)
         durable = bool(self.durable_saves)
-        # The object as the cache last saw it: the upload replaces that one
-        # only, so that another writer's save meanwhile is not lost.
-        etag = remote.cached_etag()
-        if is_recipe:
-            _onedata.write_recipe(local, data.to_dict(), durable)
-        elif sparse:
-            _save_sparse(local, data, durable)
-        else:
-            _io.save(local, data, durable=durable)
-        _rows._HEADERS.pop(join_url(one_url, file_name), None)
-        try:
-            remote.upload(local, etag)
-        except BaseException:
-            self.one_cache.pop(file_name, None)
-            raise
+        # The copy is locked from its write to the end of its upload: a
+        # download of the same file (another session, another process)
+        # cannot rename an older version in between.
+        with remote.lock_copy():
+            # The object as this cache last saw it: the upload replaces that
+            # one only, so that another writer's save meanwhile is not lost.
+            etag = remote.last_seen_etag()
+            if is_recipe:
+                _onedata.write_recipe(local, data.to_dict(), durable)
+            elif sparse:
+                _save_sparse(local, data, durable)
+            else:
+                _io.save(local, data, durable=durable)
+            _rows._HEADERS.pop(join_url(one_url, file_name), None)
+            try:
+                remote.upload(local, etag)
+            except BaseException:
+                self.one_cache.pop(file_name, None)
+                raise
         if is_recipe or sparse:
             self.one_cache.pop(file_name, None)
         else:

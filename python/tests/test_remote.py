@@ -475,3 +475,36 @@ def test_a_save_over_another_writers_version_is_refused(pair, tmp_path):
     remote.saveone(np.arange(6.0), "mpci.contended")
     remote.clear_cache()
     same(pickle.loads(pickle.dumps(remote)).loadone("mpci.contended"), np.arange(6.0))
+
+
+def test_coroutines_load_without_blocking_the_event_loop(pair, server):
+    """aloadone, aloadone_rows and asaveone run the request on a worker
+    thread: a coroutine beside them keeps being scheduled while they wait."""
+    import asyncio
+
+    local, remote, prefix = pair
+    data = np.arange(200_000.0).reshape(2000, 100)
+    uncached(remote, "mpci.async", data)
+
+    async def main():
+        ticks = [0]
+        done = asyncio.Event()
+
+        async def ticker():
+            while not done.is_set():
+                ticks[0] += 1
+                await asyncio.sleep(0)
+
+        task = asyncio.create_task(ticker())
+        rows = await remote.aloadone_rows("mpci.async", 10, 20)
+        whole = await remote.aloadone("mpci.async")
+        await remote.asaveone(data * 2, "mpci.asyncTwice")
+        done.set()
+        await task
+        return ticks[0], rows, whole
+
+    ticks, rows, whole = asyncio.run(main())
+    assert ticks > 0
+    assert np.array_equal(rows, data[10:20]) and np.array_equal(whole, data)
+    remote.clear_cache()
+    assert np.array_equal(remote.loadone("mpci.asyncTwice"), data * 2)

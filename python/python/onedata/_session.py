@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 from abc import ABC, abstractmethod
@@ -781,6 +782,25 @@ class SessionData(ABC):
         else:
             for file_name in file_names:
                 self.one_cache.pop(file_name, None)
+
+    # -- from asyncio ---------------------------------------------------------
+    async def aloadone(self, *names: str, **options: Any) -> Any:
+        """``loadone`` for a coroutine: the load (a download, for a session
+        in object storage) runs on a worker thread with the GIL released, so
+        the caller's event loop keeps running meanwhile.
+
+        >>> spks = await session.aloadone("mpci.roiActivityDeconvolvedOasis")  # doctest: +SKIP
+        """
+        return await asyncio.to_thread(self.loadone, *names, **options)
+
+    async def aloadone_rows(self, name: Union[str, tuple], start: int, stop: int) -> np.ndarray:
+        """``loadone_rows`` for a coroutine (see ``aloadone``)."""
+        return await asyncio.to_thread(self.loadone_rows, name, start, stop)
+
+    async def asaveone(self, data: Any, *names: str, **options: Any) -> None:
+        """``saveone`` for a coroutine (see ``aloadone``): the write and the
+        upload run on a worker thread."""
+        await asyncio.to_thread(self.saveone, data, *names, **options)
 
     # -- pickling -------------------------------------------------------------
     def __getstate__(self) -> dict:

@@ -14,6 +14,12 @@ that forwards every request to moto and records it, creates the bucket
 It runs until its stdin closes (so a test run that dies leaves no server
 behind), then stops moto. Only the standard library is used here.
 
+With ``ONEDATA_S3S_FS`` naming an ``s3s-fs`` binary (``cargo install s3s-fs
+--version '~0.14' --features binary --locked``), that server stands behind
+the proxy instead of moto (the bench uses it: moto copies the whole object
+for every ranged GET). The tests need moto: s3s-fs does not check
+``If-Match`` on reads.
+
 The proxy answers two paths of its own:
 
 - ``GET /__log`` gives the recorded requests as a JSON list of
@@ -155,11 +161,11 @@ class Proxy(http.server.BaseHTTPRequestHandler):
     do_GET = do_PUT = do_HEAD = do_POST = do_DELETE = do_ANY
 
 
-def wait_for(url_port: int, deadline: float) -> None:
+def wait_for(url_port: int, deadline: float, path: str = "/moto-api/") -> None:
     while True:
         try:
             conn = http.client.HTTPConnection("127.0.0.1", url_port, timeout=1)
-            conn.request("GET", "/moto-api/")
+            conn.request("GET", path)
             conn.getresponse().read()
             conn.close()
             return
@@ -169,40 +175,75 @@ def wait_for(url_port: int, deadline: float) -> None:
             time.sleep(0.05)
 
 
-def main() -> int:
+def start_moto():
+    """moto_server on a free port, with the bucket: (process, port)."""
     moto_server = shutil.which("moto_server", path=os.path.dirname(sys.executable)) or shutil.which("moto_server")
     if moto_server is None:
         print("s3_fixture: moto_server not found beside %s; pip install 'moto[server]==5.2.5'" % sys.executable,
               file=sys.stderr)
-        return 2
-    moto_port = free_port()
+        return None, 0
+    port = free_port()
     moto = subprocess.Popen(
-        [moto_server, "-H", "127.0.0.1", "-p", str(moto_port)],
+        [moto_server, "-H", "127.0.0.1", "-p", str(port)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    wait_for(port, time.monotonic() + 60)
+    # The bucket, created straight on moto (it does not check signatures).
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("PUT", "/" + BUCKET, headers={"Content-Length": "0"})
+    reply = conn.getresponse()
+    reply.read()
+    conn.close()
+    if reply.status not in (200, 409):
+        print("s3_fixture: creating the bucket gave HTTP %d" % reply.status, file=sys.stderr)
+        moto.terminate()
+        return None, 0
+    return moto, port
+
+
+def start_s3s_fs(binary: str, root: str):
+    """s3s-fs (the s3s crate's file-system server) on a free port over the
+    folder ``root``, with the bucket as a folder in it and the credentials
+    test/test: (process, port). Its reads of a range read just those bytes
+    of the file, where moto copies the whole object for each request."""
+    os.makedirs(os.path.join(root, BUCKET), exist_ok=True)
+    port = free_port()
+    server = subprocess.Popen(
+        [binary, "--host", "127.0.0.1", "--port", str(port), "--access-key", "test", "--secret-key", "test", root],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for(port, time.monotonic() + 60, path="/")
+    return server, port
+
+
+def main() -> int:
+    s3s_fs = os.environ.get("ONEDATA_S3S_FS")
+    if s3s_fs:
+        import tempfile
+
+        root = tempfile.mkdtemp(prefix="onedata-s3s-")
+        upstream, port = start_s3s_fs(s3s_fs, root)
+        what = "s3s-fs"
+    else:
+        root = None
+        upstream, port = start_moto()
+        what = "moto"
+    if upstream is None:
+        return 2
     try:
-        wait_for(moto_port, time.monotonic() + 60)
-        Proxy.moto_port = moto_port
+        Proxy.moto_port = port
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
         server.daemon_threads = True
         threading.Thread(target=server.serve_forever, daemon=True).start()
         proxy_port = server.server_address[1]
-
-        # The bucket, created straight on moto (it does not check signatures).
-        conn = http.client.HTTPConnection("127.0.0.1", moto_port, timeout=10)
-        conn.request("PUT", "/" + BUCKET, headers={"Content-Length": "0"})
-        reply = conn.getresponse()
-        reply.read()
-        conn.close()
-        if reply.status not in (200, 409):
-            print("s3_fixture: creating the bucket gave HTTP %d" % reply.status, file=sys.stderr)
-            return 1
-
         print(json.dumps({
             "endpoint": "http://127.0.0.1:%d" % proxy_port,
-            "moto": "http://127.0.0.1:%d" % moto_port,
+            "moto": "http://127.0.0.1:%d" % port,
+            "server": what,
             "bucket": BUCKET,
         }), flush=True)
         # Serve until the parent closes our stdin (or dies).
@@ -210,11 +251,13 @@ def main() -> int:
         server.shutdown()
         return 0
     finally:
-        moto.terminate()
+        upstream.terminate()
         try:
-            moto.wait(timeout=10)
+            upstream.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            moto.kill()
+            upstream.kill()
+        if root:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -181,8 +181,33 @@ impl B2Session {
 
     /// The session kept in `data_path`.
     pub fn at(data_path: impl Into<PathBuf>, id: SessionId) -> Result<B2Session> {
+        B2Session::with_core(SessionCore::new(id, data_path)?)
+    }
+
+    /// The session `id` under the root URL `root` (`s3://bucket/root`; see
+    /// [`Session::from_url`](crate::Session::from_url)). Its options and
+    /// values files are fetched into the cache when the store has them.
+    /// Recipes that read suite2p output are resolved from the cache
+    /// folder, which holds only what was fetched: download `suite2p/`
+    /// there, or save the arrays themselves, to load them remotely.
+    #[cfg(feature = "remote")]
+    pub fn from_url(root: &str, id: SessionId) -> Result<B2Session> {
+        let folder = crate::session::folder_under(root, &id)?;
+        B2Session::with_core(SessionCore::open_remote(id, folder)?)
+    }
+
+    /// The session at the URL `url`, its identity read from the URL's last
+    /// segments (see [`Session::open_url`](crate::Session::open_url)).
+    #[cfg(feature = "remote")]
+    pub fn open_url(url: &str) -> Result<B2Session> {
+        let folder = crate::remote::Remote::open(url)?;
+        let id = crate::session::id_from_url(&folder)?;
+        B2Session::with_core(SessionCore::open_remote(id, folder)?)
+    }
+
+    fn with_core(core: SessionCore) -> Result<B2Session> {
         let mut session = B2Session {
-            core: Arc::new(SessionCore::new(id, data_path)?),
+            core: Arc::new(core),
             options: Map::new(),
             options_py: Arc::new(Vec::new()),
             spks_type: SpksType::default(),

@@ -46,6 +46,28 @@ pub enum RemoteFault {
         /// What the store said.
         message: String,
     },
+    /// The bucket (or container) does not exist.
+    #[error("no such bucket {bucket:?}; check the URL and the endpoint (AWS_ENDPOINT_URL)")]
+    NoBucket {
+        /// The bucket named by the URL.
+        bucket: String,
+    },
+    /// An answer ended before the bytes it announced: the server stopped
+    /// mid-download, or the object is shorter than its listed size.
+    #[error("the answer ended after {received} of {expected} bytes (the server stopped mid-download, or the object is shorter than its size); nothing was kept in the cache: load it again")]
+    Truncated {
+        /// The bytes asked for.
+        expected: u64,
+        /// The bytes that came.
+        received: u64,
+    },
+    /// The object changed while it was being read (its ETag no longer
+    /// matched), and kept changing when it was read again.
+    #[error("the object changed while it was read ({message}); nothing was kept in the cache: load it again once its writer is done")]
+    Changed {
+        /// What the store said.
+        message: String,
+    },
     /// A request failed (the server is unreachable, stopped mid-answer, or
     /// answered with an error) after the configured retries.
     #[error("request failed: {message}; check that the server is reachable (retries: ONEDATA_REMOTE_RETRIES)")]

@@ -484,6 +484,52 @@ impl NpyArray {
         self.element_view(size)
     }
 
+    /// A copy of rows `rows` (along the first axis), in C order, owning its
+    /// memory: what `a[start:stop].copy()` gives in numpy.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let a = onedata::npy::NpyArray::from_array("a", &array![[1i32, 2], [3, 4], [5, 6]]);
+    /// let rows = a.rows(1..3).unwrap();
+    /// assert_eq!(rows.shape(), [2, 2]);
+    /// assert_eq!(rows.view2::<i32>().unwrap(), array![[3, 4], [5, 6]]);
+    /// assert!(a.rows(2..4).is_err());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument)
+    /// for a 0-d array or rows past its first axis; out of memory.
+    pub fn rows(&self, rows: std::ops::Range<usize>) -> Result<NpyArray> {
+        let n = self.shape().first().copied().ok_or_else(|| {
+            Error::argument(format!("{}: a 0-d array has no rows", self.path.display()))
+        })?;
+        if rows.start > rows.end || rows.end > n {
+            return Err(Error::argument(format!(
+                "{}: rows {}..{} are not within its {n} rows",
+                self.path.display(),
+                rows.start,
+                rows.end
+            )));
+        }
+        let raw = self.raw_view()?;
+        let part = raw.slice_axis(ndarray::Axis(0), ndarray::Slice::from(rows.clone()));
+        let mut shape = self.shape().to_vec();
+        shape[0] = rows.end - rows.start;
+        let header = Header::new(self.dtype.clone(), false, &shape);
+        let buf = match part.as_slice() {
+            Some(bytes) => AlignedBuf::try_copy_from(bytes),
+            None => AlignedBuf::try_copy_from(&part.iter().copied().collect::<Vec<u8>>()),
+        }
+        .ok_or_else(|| {
+            Error::out_of_memory(
+                format!("rows of {}", self.path.display()),
+                part.len() as u128,
+            )
+        })?;
+        NpyArray::from_parts(&self.path, header, buf)
+    }
+
     /// Each element's bytes in C (row-major) order, whatever the memory
     /// order: borrowed from the data, one slice of [`NpyArray::itemsize`]
     /// bytes per element.

@@ -35,10 +35,14 @@
 //! ```
 
 mod address;
+mod object;
 mod runtime;
 mod store;
 
 pub use address::{RemoteUrl, Scheme};
+pub use object::{
+    Remote, RemoteEntry, RemoteHeader, COALESCE_GAP, MULTIPART_THRESHOLD, PARALLEL_PARTS, PART_SIZE,
+};
 pub use runtime::block_on;
 pub use store::{
     build_store, cache_root, cache_root_from, map_store_error, RemoteOptions, DEFAULT_RETRIES,

@@ -181,7 +181,13 @@ pub trait SessionData: Send + Sync {
     /// folder does not exist). Dot-files (`.hidden.npy`) are included, as in
     /// vrAnalysis; folders and broken symlinks are not (vrAnalysis lists a
     /// folder named `x.npy`, then fails to load it).
+    ///
+    /// For a session opened from a URL, the objects of its `oneData/`
+    /// prefix (one LIST), as paths in its cache folder.
     fn get_saved_one(&self) -> Result<Vec<PathBuf>> {
+        if let Some(listed) = self.core().remote_saved_one() {
+            return listed;
+        }
         crate::names::saved_one_files(self.one_path())
     }
 
@@ -242,6 +248,34 @@ pub trait SessionData: Send + Sync {
         })
     }
 
+    /// Rows `rows` (frames, along the first axis) of the dense array `name`,
+    /// as a copy owning its memory: numpy's `loadone(name)[a:b].copy()`.
+    ///
+    /// A local session, or a remote one whose file is in the cache, copies
+    /// them from the (cached) map. A remote session whose file is not
+    /// cached reads just those bytes, with ranged GETs (one for the header,
+    /// one for the rows), and downloads nothing else. Recipes and sparse
+    /// files are loaded whole, then sliced.
+    ///
+    /// ```
+    /// # fn main() -> onedata::Result<()> {
+    /// use onedata::{Session, SessionData};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let s = Session::open(dir.path().join("ATL001/2024-03-05/701"))?;
+    /// s.saveone(&ndarray::array![[1.0f32, 2.0], [3.0, 4.0], [5.0, 6.0]], "mpci.x")?;
+    /// let rows = s.loadone_rows("mpci.x", 1..3)?;
+    /// assert_eq!(rows.view2::<f32>()?, ndarray::array![[3.0f32, 4.0], [5.0, 6.0]]);
+    /// # Ok(()) }
+    /// ```
+    fn loadone_rows(&self, name: &str, rows: std::ops::Range<usize>) -> Result<NpyArray> {
+        let file_name = one_file_name(name, Extension::Npy)?;
+        if let Some(read) = self.core().remote_rows(&file_name, &rows) {
+            return read;
+        }
+        let data = self.loadone(name)?;
+        data.dense()?.rows(rows)
+    }
+
     /// Reads `file_name` from `oneData` without consulting the cache.
     #[doc(hidden)]
     fn load_uncached(&self, file_name: &str, opts: LoadOptions) -> Result<OneData> {
@@ -253,6 +287,11 @@ pub trait SessionData: Send + Sync {
                 available: self.print_saved_one(false, true).unwrap_or_default(),
             })
         };
+        // A remote session's file comes into the cache first (no request
+        // when it is there already), then loads as a local one.
+        if !self.core().fetch_one(file_name)? {
+            return Err(not_found());
+        }
         if opts.sparse {
             let matrix = match crate::sparse::read_npz(&path) {
                 Ok(m) => m,
@@ -305,7 +344,14 @@ pub trait SessionData: Send + Sync {
         // Under the name's lock, so that a load that read the old file
         // cannot cache it after the new one is written.
         core.with_name_lock(&file_name, || {
+            let etag = core.cached_etag(&file_name);
             data.write_to_with(&path, core.durability())?;
+            // A remote session uploads what it wrote; the cached copy then
+            // stands for the new object.
+            if let Err(e) = core.push(&file_name, &path, etag, true) {
+                core.cache.lock().remove(&file_name);
+                return Err(e);
+            }
             let entry = data.cache_entry(&path);
             let mut cache = core.cache.lock();
             match entry {
@@ -360,7 +406,10 @@ pub trait SessionData: Send + Sync {
             }
             let file_name = crate::names::format_saved(&path, false, true);
             self.core().with_name_lock(&file_name, || {
-                std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+                match self.core().delete_remote(&file_name) {
+                    Some(deleted) => deleted?,
+                    None => std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?,
+                }
                 self.core().cache.lock().remove(&file_name);
                 Ok(())
             })?;
@@ -423,7 +472,9 @@ pub trait SessionData: Send + Sync {
         let mut values = core.values.write();
         dict_insert(&mut values, key.to_string(), value);
         if let Some(path) = &core.values_path {
+            let etag = core.cached_etag_of_folder_file(VALUES_FILE);
             write_values(path, &values, core.durability())?;
+            core.push(VALUES_FILE, path, etag, false)?;
         }
         Ok(())
     }
@@ -470,7 +521,9 @@ pub trait SessionData: Send + Sync {
         let path = core.data_path.join(VALUES_FILE);
         std::fs::create_dir_all(&core.data_path).map_err(|e| Error::io(&core.data_path, e))?;
         core.sweep_once();
+        let etag = core.cached_etag_of_folder_file(VALUES_FILE);
         write_values(&path, &core.values.read(), core.durability())?;
+        core.push(VALUES_FILE, &path, etag, false)?;
         Ok(path)
     }
 }

@@ -30,6 +30,8 @@
 mod data;
 mod id;
 mod locks;
+#[cfg(feature = "remote")]
+mod remote;
 mod save;
 mod state;
 mod values;
@@ -44,6 +46,8 @@ use crate::names::{one_file_name, Extension};
 
 pub use self::data::{ClearOutcome, LoadOptions, SessionData};
 pub use self::id::{IntoSessionDate, SessionId};
+#[cfg(feature = "remote")]
+pub(crate) use self::remote::{folder_under, id_from_url};
 pub use self::save::{Aligned, SaveOne};
 pub use self::state::SessionCore;
 pub(crate) use self::values::{python_json, read_json_object};
@@ -76,12 +80,7 @@ impl Session {
 
     /// The session kept in the folder `data_path`.
     pub fn at(data_path: impl Into<PathBuf>, id: SessionId) -> Result<Session> {
-        let mut session = Session {
-            core: SessionCore::new(id, data_path)?,
-            spks_name: "mpci.roiActivityDeconvolvedOasis".to_string(),
-        };
-        session.additional_loading()?;
-        Ok(session)
+        Session::with_core(SessionCore::new(id, data_path)?)
     }
 
     /// The session in `data_path`, its identity read from the folder names
@@ -90,6 +89,35 @@ impl Session {
         let data_path = data_path.into();
         let id = SessionId::read_from_path(&data_path)?;
         Session::at(data_path, id)
+    }
+
+    /// The session `id` under the root URL `root`
+    /// (`s3://bucket/root`, see [`crate::remote`]), in vrAnalysis' layout
+    /// `root/mouse/date/session_id`; cached in the download cache folder.
+    /// One LIST of the session prefix is made (see
+    /// [`SessionCore::open_remote`]).
+    #[cfg(feature = "remote")]
+    pub fn from_url(root: &str, id: SessionId) -> Result<Session> {
+        let folder = remote::folder_under(root, &id)?;
+        Session::with_core(SessionCore::open_remote(id, folder)?)
+    }
+
+    /// The session at the URL `url` (`s3://bucket/root/mouse/date/id`), its
+    /// identity read from the URL's last segments.
+    #[cfg(feature = "remote")]
+    pub fn open_url(url: &str) -> Result<Session> {
+        let folder = crate::remote::Remote::open(url)?;
+        let id = remote::id_from_url(&folder)?;
+        Session::with_core(SessionCore::open_remote(id, folder)?)
+    }
+
+    fn with_core(core: SessionCore) -> Result<Session> {
+        let mut session = Session {
+            core,
+            spks_name: "mpci.roiActivityDeconvolvedOasis".to_string(),
+        };
+        session.additional_loading()?;
+        Ok(session)
     }
 
     /// Sets the onedata name `spks()` loads (default

@@ -29,6 +29,10 @@ pub struct SessionCore {
     pub(super) scratch_saves: std::sync::atomic::AtomicBool,
     /// Whether a save has swept `oneData` of left-over temporary files.
     pub(super) swept: std::sync::atomic::AtomicBool,
+    /// Where a session opened from a URL lives: its `oneData/` prefix in the
+    /// store (`data_path` is then its folder in the download cache).
+    #[cfg(feature = "remote")]
+    pub(super) remote: Option<super::remote::RemoteSession>,
 }
 
 const POLICIES: [MapPolicy; 3] = [MapPolicy::Auto, MapPolicy::Always, MapPolicy::Never];
@@ -74,6 +78,8 @@ impl SessionCore {
             map_policy: std::sync::atomic::AtomicU8::new(0),
             scratch_saves: std::sync::atomic::AtomicBool::new(false),
             swept: std::sync::atomic::AtomicBool::new(false),
+            #[cfg(feature = "remote")]
+            remote: None,
         })
     }
 
@@ -190,5 +196,48 @@ impl SessionCore {
     /// The values file, if the session has one.
     pub fn values_path(&self) -> Option<&Path> {
         self.values_path.as_deref()
+    }
+}
+
+/// Without the `remote` feature every session is local: nothing to list in
+/// a store, fetch, upload or delete there.
+#[cfg(not(feature = "remote"))]
+impl SessionCore {
+    pub(super) fn remote_saved_one(&self) -> Option<Result<Vec<PathBuf>>> {
+        None
+    }
+
+    pub(super) fn fetch_one(&self, _file_name: &str) -> Result<bool> {
+        Ok(true)
+    }
+
+    pub(super) fn cached_etag(&self, _file_name: &str) -> Option<String> {
+        None
+    }
+
+    pub(super) fn cached_etag_of_folder_file(&self, _file_name: &str) -> Option<String> {
+        None
+    }
+
+    pub(super) fn push(
+        &self,
+        _file_name: &str,
+        _path: &Path,
+        _etag: Option<String>,
+        _in_one: bool,
+    ) -> Result<()> {
+        Ok(())
+    }
+
+    pub(super) fn remote_rows(
+        &self,
+        _file_name: &str,
+        _rows: &std::ops::Range<usize>,
+    ) -> Option<Result<crate::npy::NpyArray>> {
+        None
+    }
+
+    pub(super) fn delete_remote(&self, _file_name: &str) -> Option<Result<()>> {
+        None
     }
 }

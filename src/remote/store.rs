@@ -10,13 +10,16 @@ use object_store::aws::AmazonS3Builder;
 use object_store::azure::MicrosoftAzureBuilder;
 use object_store::gcp::GoogleCloudStorageBuilder;
 use object_store::http::HttpBuilder;
-use object_store::{BackoffConfig, ClientOptions, ObjectStore, RetryConfig};
+use object_store::{BackoffConfig, ObjectStore, RetryConfig};
 
 use super::{RemoteUrl, Scheme};
 use crate::{Error, RemoteFault, Result};
 
 /// Retries of a failed request, unless `ONEDATA_REMOTE_RETRIES` says otherwise.
 pub const DEFAULT_RETRIES: usize = 3;
+
+/// How long a client waits for a connection.
+const CONNECT_TIMEOUT: &str = "5s";
 
 /// How long a request is retried at most, from its first attempt.
 pub const DEFAULT_RETRY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -134,12 +137,15 @@ where
 /// local folder.
 pub fn build_store(url: &RemoteUrl, options: &RemoteOptions) -> Result<Arc<dyn ObjectStore>> {
     let retry = options.retry();
-    let client = ClientOptions::new().with_connect_timeout(Duration::from_secs(5));
     // The four builders share these calls but no trait: each arm applies
-    // the retry, the client options and the caller's configuration keys.
+    // the retry, the connect timeout and the caller's configuration keys.
+    // The timeout goes in as a configuration key: `with_client_options`
+    // would replace the client options `from_env` read (`AWS_ALLOW_HTTP`).
     macro_rules! configured {
         ($builder:expr) => {{
-            let mut b = $builder.with_retry(retry).with_client_options(client);
+            let mut b = $builder
+                .with_retry(retry)
+                .with_config(parse_key(url, "connect_timeout")?, CONNECT_TIMEOUT);
             for (k, v) in &options.config {
                 b = b.with_config(parse_key(url, k)?, v);
             }

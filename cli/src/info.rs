@@ -14,12 +14,19 @@ pub fn info(path: &Path, as_json: bool) -> Result<()> {
         .map(|m| m.len())
         .map_err(|e| Error::io(path, e))?;
     let value = describe_file(path)?.to_json(path, file_bytes)?;
+    print_info(&path.display().to_string(), &value, as_json);
+    Ok(())
+}
+
+/// Prints what `info` prints for the file shown as `shown` that `value`
+/// (its [`Description::to_json`]) describes.
+pub fn print_info(shown: &str, value: &serde_json::Value, as_json: bool) {
     if as_json {
-        out!("{}", json_text(&value));
-        return Ok(());
+        out!("{}", json_text(value));
+        return;
     }
-    out!("file           {}", path.display());
-    if let serde_json::Value::Object(map) = &value {
+    out!("file           {shown}");
+    if let serde_json::Value::Object(map) = value {
         for (k, v) in map {
             if k == "value" {
                 // The value tree is for --json; the summary says what it is.
@@ -44,23 +51,26 @@ pub fn info(path: &Path, as_json: bool) -> Result<()> {
             out!("{k:<14} {text}");
         }
     }
-    Ok(())
 }
 
 /// Prints the content digest of one file (for `.npz`, of the dense array).
 /// A loading recipe has no elements of its own: the error says so and gives
 /// the command that digests what it loads.
 pub fn digest(path: &Path) -> Result<()> {
+    digest_file(path, &path.display().to_string(), &digest_command(path))
+}
+
+/// [`digest`] of the file at `path`, shown as `shown` in the error about a
+/// recipe, which gives `command` to digest what it loads.
+pub fn digest_file(path: &Path, shown: &str, command: &str) -> Result<()> {
     let d = match describe_file(path)? {
         Description::Sparse(_) => {
             onedata::digest::digest(&onedata::sparse::read_npz(path)?.to_dense()?)?
         }
         Description::Recipe(recipe) => {
             return Err(Error::argument(format!(
-                "{}: {}, not an array: it has no elements to digest; digest what it loads with: {}",
-                path.display(),
+                "{shown}: {}, not an array: it has no elements to digest; digest what it loads with: {command}",
                 recipe_summary(&recipe),
-                digest_command(path)
             )))
         }
         Description::Object(_, value) => onedata::digest::digest_value(&value),

@@ -10,12 +10,12 @@ use crate::info::{human_bytes, recipe_text, shape_text, shell_word};
 use onedata::describe::{describe_file, Description};
 
 /// One row of `onedata ls`.
-struct Row {
-    name: String,
-    kind: String,
-    dtype: String,
-    shape: String,
-    size: String,
+pub struct Row {
+    pub name: String,
+    pub kind: String,
+    pub dtype: String,
+    pub shape: String,
+    pub size: String,
 }
 
 fn describe(path: &Path) -> Row {
@@ -23,12 +23,20 @@ fn describe(path: &Path) -> Row {
     let size = std::fs::metadata(path)
         .map(|m| human_bytes(m.len()))
         .unwrap_or_else(|_| "?".into());
-    // A file the OS will not let us read is "unreadable", with the OS's
-    // reason; one whose contents are at fault is "invalid", with the fault.
+    row_for(name, size, describe_file(path))
+}
+
+/// The row of the file `name` of `size` (as shown) that `described` says
+/// what it holds, or why it could not be read.
+pub fn row_for(name: String, size: String, described: Result<Description>) -> Row {
+    // A file the OS (or the store) will not let us read is "unreadable",
+    // with the reason; one whose contents are at fault is "invalid", with
+    // the fault.
     let invalid = |e: onedata::Error| {
-        let (kind, why) = match e.io_error() {
-            Some(source) => ("unreadable", source.to_string()),
-            None => (
+        let (kind, why) = match (e.io_error(), e.remote_fault()) {
+            (Some(source), _) => ("unreadable", source.to_string()),
+            (None, Some(fault)) => ("unreadable", fault.to_string()),
+            (None, None) => (
                 "invalid",
                 e.fault()
                     .map(|f| f.to_string())
@@ -43,7 +51,7 @@ fn describe(path: &Path) -> Row {
             size: size.clone(),
         }
     };
-    match describe_file(path) {
+    match described {
         Ok(Description::Dense(header)) => Row {
             name,
             kind: "dense".into(),

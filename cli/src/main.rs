@@ -38,7 +38,10 @@ mod demo;
 mod info;
 mod ls;
 mod plot;
+mod remote;
 mod session_cmds;
+
+use remote::Target;
 
 /// Fast, numpy-exact access to vrAnalysis onedata files.
 #[derive(Parser)]
@@ -51,8 +54,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Describe a .npy or .npz file: kind, dtype, shape, order and sizes.
+    ///
+    /// FILE may be a URL (s3://, gs://, az://, http(s)://): a dense .npy is
+    /// described from one small ranged GET of its header.
     Info {
-        /// The file to describe.
+        /// The file to describe, or its URL.
         file: PathBuf,
         /// Print one JSON object instead of a table.
         #[arg(long)]
@@ -67,10 +73,13 @@ enum Command {
     /// (or its file name: NAME.npy, or NAME.npz for a sparse matrix) and the
     /// digest is of what loadone returns for it.
     Digest {
-        /// A .npy or .npz file, or with --session a onedata name such as
-        /// mpci.roiActivityF (NAME.npy and NAME.npz are accepted too).
+        /// A .npy or .npz file (or its URL), or with --session a onedata
+        /// name such as mpci.roiActivityF (NAME.npy and NAME.npz are
+        /// accepted too).
         target: String,
-        /// The session folder (the one holding oneData/).
+        /// The session folder (the one holding oneData/), or its URL
+        /// (s3://bucket/root/mouse/date/id): what loadone downloads goes to
+        /// the cache, so a second digest makes no GET.
         #[arg(long, value_name = "SESSION_DIR")]
         session: Option<PathBuf>,
         /// With --session: load NAME.npz, a sparse matrix, densified (as
@@ -112,9 +121,11 @@ enum Command {
     ///
     /// DIR is a session folder (the one holding oneData/) or its oneData/
     /// folder; given a data root instead, ls lists the sessions under it
-    /// (`<mouse>/<YYYY-MM-DD>/<session_id>/oneData`).
+    /// (`<mouse>/<YYYY-MM-DD>/<session_id>/oneData`). DIR may be a URL
+    /// (s3://bucket/root/mouse/date/id): ls lists its oneData/ prefix and
+    /// reads the headers concurrently.
     Ls {
-        /// A session folder, its oneData/ folder, or a data root.
+        /// A session folder, its oneData/ folder, or a data root (or a URL of one).
         #[arg(value_name = "DIR")]
         session_dir: PathBuf,
     },
@@ -142,17 +153,29 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Info { file, json } => info::info(&file, json),
+        Command::Info { file, json } => match remote::target(&file) {
+            Ok(Target::Local(path)) => info::info(&path, json),
+            Ok(Target::Url(url)) => remote::info(&url, json),
+            Err(e) => Err(e),
+        },
         Command::Digest {
             target,
             session: None,
             ..
-        } => info::digest(target.as_ref()),
+        } => match remote::target(target.as_ref()) {
+            Ok(Target::Local(path)) => info::digest(&path),
+            Ok(Target::Url(url)) => remote::digest(&url),
+            Err(e) => Err(e),
+        },
         Command::Digest {
             target,
             session: Some(dir),
             sparse,
-        } => session_cmds::digest_session(&dir, &target, sparse),
+        } => match remote::target(&dir) {
+            Ok(Target::Local(dir)) => session_cmds::digest_session(&dir, &target, sparse),
+            Ok(Target::Url(url)) => session_cmds::digest_session_url(&url, &target, sparse),
+            Err(e) => Err(e),
+        },
         Command::Bench {
             json,
             size_mb,
@@ -175,7 +198,11 @@ fn main() -> ExitCode {
             plot,
             ..
         } => bench::bench(json, size_mb, quick, plot.as_deref()),
-        Command::Ls { session_dir } => ls::ls(&session_dir),
+        Command::Ls { session_dir } => match remote::target(&session_dir) {
+            Ok(Target::Local(dir)) => ls::ls(&dir),
+            Ok(Target::Url(url)) => remote::ls(&url),
+            Err(e) => Err(e),
+        },
         Command::Demo {
             dir,
             frames,

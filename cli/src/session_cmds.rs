@@ -3,7 +3,10 @@
 use std::path::Path;
 
 use onedata::b2::B2Session;
-use onedata::{Error, ErrorKind, LoadOptions, Result, Session, SessionData};
+use std::sync::Arc;
+
+use onedata::session::ONE_DIR;
+use onedata::{Error, ErrorKind, LoadOptions, OneData, Result, Session, SessionData};
 
 use crate::info::shell_word;
 
@@ -36,16 +39,58 @@ fn parse_target(target: &str, sparse: bool) -> Result<(&str, bool)> {
 /// at `dir`. `target` is a onedata name, or its file name: `NAME.npy`, or
 /// `NAME.npz` for a sparse matrix (as `--sparse`).
 pub fn digest_session(dir: &Path, target: &str, sparse: bool) -> Result<()> {
-    let (name, sparse) = parse_target(target, sparse)?;
     let session = open_session(dir)?;
+    let one_path = session.one_path();
+    digest_in(
+        &*session,
+        &dir.display().to_string(),
+        target,
+        sparse,
+        |file_name| one_path.join(file_name).is_file(),
+        |session, name, opts| session.loadone_with(name, opts),
+    )
+}
+
+/// [`digest_session`] of the session at the URL `url`: what `loadone`
+/// returns, downloaded into the cache (a warm cache makes no request for it).
+pub fn digest_session_url(url: &str, target: &str, sparse: bool) -> Result<()> {
+    // Refuse a malformed name before any request.
+    parse_target(target, sparse)?;
+    let (session, remote) = crate::remote::open_session(url)?;
+    let one_dir = session
+        .one_path()
+        .file_name()
+        .map_or(ONE_DIR.into(), |n| n.to_string_lossy().into_owned());
+    digest_in(
+        &*session,
+        url,
+        target,
+        sparse,
+        |file_name| crate::remote::has_one_file(&remote, &one_dir, file_name),
+        |session, name, opts| session.loadone_with(name, opts),
+    )
+}
+
+/// Prints the digest of what `session` (shown as `shown`) loads for
+/// `target` with `load`; `saved(file_name)` says whether a onedata file
+/// exists, for the hint about the other form.
+fn digest_in(
+    session: &dyn SessionData,
+    shown: &str,
+    target: &str,
+    sparse: bool,
+    saved: impl Fn(&str) -> bool,
+    load: impl Fn(&dyn SessionData, &str, LoadOptions) -> Result<Arc<OneData>>,
+) -> Result<()> {
+    let (name, sparse) = parse_target(target, sparse)?;
     let opts = LoadOptions {
         sparse,
         ..LoadOptions::default()
     };
-    let data = match session.loadone_with(name, opts) {
+    let data = match load(session, name, opts) {
         Ok(data) => data,
         Err(e) if matches!(e.kind(), ErrorKind::NotFound { .. }) => {
-            return Err(other_form_hint(&*session, dir, name, sparse).unwrap_or(e))
+            return Err(other_form_hint(session, shown, name, sparse, saved).unwrap_or(e))
         }
         Err(e) => return Err(e),
     };
@@ -58,21 +103,22 @@ pub fn digest_session(dir: &Path, target: &str, sparse: bool) -> Result<()> {
 /// so, with the command to type.
 fn other_form_hint(
     session: &dyn SessionData,
-    dir: &Path,
+    shown: &str,
     name: &str,
     sparse: bool,
+    saved: impl Fn(&str) -> bool,
 ) -> Option<Error> {
     let (asked, other) = if sparse {
         (".npz", ".npy")
     } else {
         (".npy", ".npz")
     };
-    if !session.one_path().join(format!("{name}{other}")).is_file() {
+    if !saved(&format!("{name}{other}")) {
         return None;
     }
     let command = format!(
         "onedata digest --session {} {}",
-        shell_word(&dir.display().to_string()),
+        shell_word(shown),
         shell_word(name)
     );
     let text = if sparse {

@@ -24,7 +24,7 @@ pub struct PyB2Session {
 }
 
 /// A read-only numpy array over a dense array's memory.
-fn dense_array<'py>(py: Python<'py>, a: &NpyArray) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn dense_array<'py>(py: Python<'py>, a: &NpyArray) -> PyResult<Bound<'py, PyAny>> {
     let descr = dtype(py, a.dtype())?;
     let shape = a.shape().to_vec();
     let fortran = a.is_fortran();
@@ -82,6 +82,72 @@ impl PyB2Session {
             None => inner,
         };
         Ok(PyB2Session { inner })
+    }
+
+    /// The session `mouse_name/date/session_id` under the root URL `root`
+    /// (`s3://bucket/root`): listings ask the store, loads fetch into the
+    /// download cache, saves of values upload.
+    #[staticmethod]
+    #[pyo3(signature = (root, mouse_name, date, session_id = None, spks_type = None))]
+    fn from_url(
+        py: Python<'_>,
+        root: &str,
+        mouse_name: String,
+        date: String,
+        session_id: Option<String>,
+        spks_type: Option<String>,
+    ) -> PyResult<Self> {
+        let kind = spks_type.map(|s| self::spks_type(py, &s)).transpose()?;
+        let inner = py
+            .detach(|| {
+                let id = SessionId::new(mouse_name, date.as_str(), session_id.as_deref())?;
+                onedata::b2::B2Session::from_url(root, id)
+            })
+            .py(py)?;
+        let inner = match kind {
+            Some(k) => inner.with_spks_type(k),
+            None => inner,
+        };
+        Ok(PyB2Session { inner })
+    }
+
+    /// The session at the URL `url` (`s3://bucket/root/mouse/date/id`), its
+    /// identity read from the URL's last segments.
+    #[staticmethod]
+    fn open_url(py: Python<'_>, url: &str) -> PyResult<Self> {
+        let inner = py.detach(|| onedata::b2::B2Session::open_url(url)).py(py)?;
+        Ok(PyB2Session { inner })
+    }
+
+    /// The session folder's URL, for a session opened from one (else None).
+    #[getter]
+    fn url(&self) -> Option<String> {
+        self.inner
+            .core()
+            .remote()
+            .map(|r| r.url().as_str().to_string())
+    }
+
+    /// Rows `start..stop` of the dense array `name`: a copy from the map
+    /// of a local (or already downloaded) file, ranged GETs of just those
+    /// rows for a file of a remote session not downloaded yet.
+    fn loadone_rows<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        start: usize,
+        stop: usize,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if stop < start {
+            return Err(errors::argument(
+                py,
+                format!("rows {start}..{stop} end before they start"),
+            ));
+        }
+        let a = py
+            .detach(|| self.inner.loadone_rows(name, start..stop))
+            .py(py)?;
+        dense_array(py, &a)
     }
 
     /// The session kept in `data_path`, its identity read from the folder

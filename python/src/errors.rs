@@ -65,6 +65,9 @@ pub(crate) fn to_py(py: Python<'_>, error: Error) -> PyErr {
         if let Some(url) = error.url() {
             exc.setattr("url", url)?;
         }
+        if let Some(fault) = error.remote_fault() {
+            exc.setattr("fault", fault_name(fault))?;
+        }
         if path.is_some() && exc.hasattr("filename")? {
             // OSError subclasses: where `except OSError as e: e.filename` looks.
             exc.setattr("filename", path.clone())?;
@@ -72,6 +75,17 @@ pub(crate) fn to_py(py: Python<'_>, error: Error) -> PyErr {
         Ok(PyErr::from_value(exc))
     };
     build().unwrap_or_else(|e| e)
+}
+
+/// The name of a remote fault's variant (`"NotFound"`, `"Auth"`, ...), as
+/// `onedata.RemoteError.fault` gives it.
+fn fault_name(fault: &onedata::RemoteFault) -> String {
+    let debug = format!("{fault:?}");
+    debug
+        .split(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Converts a onedata result for Python.

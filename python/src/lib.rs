@@ -21,6 +21,7 @@ mod arrays;
 mod b2;
 mod errors;
 mod info;
+mod remote;
 mod sparse;
 mod values;
 
@@ -254,5 +255,8 @@ fn _onedata(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(retained_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(remove_stale_temporaries, m)?)?;
     m.add_class::<b2::PyB2Session>()?;
+    m.add_class::<remote::PyRemote>()?;
+    m.add_class::<remote::PyRemoteHeader>()?;
+    m.add_class::<remote::PyCopyLock>()?;
     Ok(())
 }

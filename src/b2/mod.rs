@@ -187,9 +187,8 @@ impl B2Session {
     /// The session `id` under the root URL `root` (`s3://bucket/root`; see
     /// [`Session::from_url`](crate::Session::from_url)). Its options and
     /// values files are fetched into the cache when the store has them.
-    /// Recipes that read suite2p output are resolved from the cache
-    /// folder, which holds only what was fetched: download `suite2p/`
-    /// there, or save the arrays themselves, to load them remotely.
+    /// Recipes that read suite2p output fetch each plane's file into the
+    /// cache folder (`suite2p/<plane>/<var>.npy`), then map it.
     #[cfg(feature = "remote")]
     pub fn from_url(root: &str, id: SessionId) -> Result<B2Session> {
         let folder = crate::session::folder_under(root, &id)?;
@@ -200,7 +199,13 @@ impl B2Session {
     /// segments (see [`Session::open_url`](crate::Session::open_url)).
     #[cfg(feature = "remote")]
     pub fn open_url(url: &str) -> Result<B2Session> {
-        let folder = crate::remote::Remote::open(url)?;
+        B2Session::open_remote(crate::remote::Remote::open(url)?)
+    }
+
+    /// The session at the store prefix `folder` (see
+    /// [`Session::open_remote`](crate::Session::open_remote)).
+    #[cfg(feature = "remote")]
+    pub fn open_remote(folder: crate::remote::Remote) -> Result<B2Session> {
         let id = crate::session::id_from_url(&folder)?;
         B2Session::with_core(SessionCore::open_remote(id, folder)?)
     }
@@ -373,6 +378,9 @@ impl B2Session {
                     reason: "a plane name must be a plain folder name",
                 }));
             }
+            // A remote session fetches the plane's file into its cache.
+            self.core
+                .fetch_folder_file(&format!("suite2p/{plane}/{var}.npy"))?;
             arrays.push(NpyArray::open(s2p.join(plane).join(format!("{var}.npy")))?);
         }
         let label = s2p.join(format!("{}/{var}.npy", planes.join("+")));

@@ -40,8 +40,10 @@ mod runtime;
 mod store;
 
 pub use address::{RemoteUrl, Scheme};
+pub(crate) use object::mtime_ns;
 pub use object::{
-    Remote, RemoteEntry, RemoteHeader, COALESCE_GAP, MULTIPART_THRESHOLD, PARALLEL_PARTS, PART_SIZE,
+    CopyLock, Remote, RemoteEntry, RemoteHeader, COALESCE_GAP, MULTIPART_THRESHOLD, PARALLEL_PARTS,
+    PART_SIZE,
 };
 pub use runtime::block_on;
 pub use store::{

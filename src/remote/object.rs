@@ -77,11 +77,30 @@ pub struct RemoteHeader {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Sidecar {
     url: String,
+    /// The endpoint the URL was reached at (`AWS_ENDPOINT_URL`): one bucket
+    /// name on two endpoints is two objects.
+    #[serde(default)]
+    endpoint: String,
     etag: Option<String>,
     size: u64,
     /// The cached file's modification time, in nanoseconds since the epoch:
     /// a file rewritten locally no longer matches.
     mtime_ns: u128,
+}
+
+/// Which version of an object a read is of: the first answer's size, ETag
+/// and time, which later requests are conditional on.
+#[derive(Debug, Clone)]
+struct Version {
+    size: u64,
+    etag: Option<String>,
+    modified: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The lock of a cached copy ([`Remote::lock_copy`]), held until dropped.
+#[derive(Debug)]
+pub struct CopyLock {
+    _file: File,
 }
 
 /// One object, or a key prefix, in a store: its URL, the client that
@@ -105,6 +124,8 @@ pub struct Remote {
     url: RemoteUrl,
     store: Arc<dyn ObjectStore>,
     cache_root: PathBuf,
+    /// The endpoint the store is reached at, recorded in sidecars.
+    endpoint: String,
 }
 
 impl std::fmt::Debug for Remote {
@@ -139,7 +160,9 @@ fn shared_store(url: &RemoteUrl, options: &RemoteOptions) -> Result<Arc<dyn Obje
     Ok(store)
 }
 
-fn mtime_ns(meta: &std::fs::Metadata) -> u128 {
+/// A file's modification time in nanoseconds since the epoch (0 when the
+/// platform cannot tell).
+pub(crate) fn mtime_ns(meta: &std::fs::Metadata) -> u128 {
     meta.modified()
         .ok()
         .and_then(|m| m.duration_since(SystemTime::UNIX_EPOCH).ok())
@@ -164,10 +187,12 @@ impl Remote {
     pub fn open_with(url: &str, options: &RemoteOptions, cache_root: PathBuf) -> Result<Remote> {
         let url = RemoteUrl::parse(url)?;
         let store = shared_store(&url, options)?;
+        let endpoint = endpoint_of(&url, options);
         Ok(Remote {
             url,
             store,
             cache_root,
+            endpoint,
         })
     }
 
@@ -191,6 +216,7 @@ impl Remote {
             url,
             store: self.store.clone(),
             cache_root: self.cache_root.clone(),
+            endpoint: self.endpoint.clone(),
         })
     }
 
@@ -273,22 +299,31 @@ impl Remote {
     }
 
     fn sidecar_path(local: &Path) -> PathBuf {
+        Self::beside(local, "onedata-remote.json")
+    }
+
+    /// `.<name>.<suffix>` beside `local`.
+    fn beside(local: &Path, suffix: &str) -> PathBuf {
         let name = local
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        local.with_file_name(format!(".{name}.onedata-remote.json"))
+        local.with_file_name(format!(".{name}.{suffix}"))
+    }
+
+    /// The sidecar of `local` written for this URL and endpoint, whether or
+    /// not it still describes the file.
+    fn sidecar(&self, local: &Path) -> Option<Sidecar> {
+        let text = std::fs::read(Self::sidecar_path(local)).ok()?;
+        let sidecar: Sidecar = serde_json::from_slice(&text).ok()?;
+        (sidecar.url == self.url.as_str() && sidecar.endpoint == self.endpoint).then_some(sidecar)
     }
 
     /// The sidecar of `local`, if it describes the file as it is.
     fn valid_sidecar(&self, local: &Path) -> Option<Sidecar> {
-        let text = std::fs::read(Self::sidecar_path(local)).ok()?;
-        let sidecar: Sidecar = serde_json::from_slice(&text).ok()?;
+        let sidecar = self.sidecar(local)?;
         let meta = std::fs::metadata(local).ok()?;
-        (sidecar.url == self.url.as_str()
-            && meta.is_file()
-            && meta.len() == sidecar.size
-            && mtime_ns(&meta) == sidecar.mtime_ns)
+        (meta.is_file() && meta.len() == sidecar.size && mtime_ns(&meta) == sidecar.mtime_ns)
             .then_some(sidecar)
     }
 
@@ -297,6 +332,7 @@ impl Remote {
         let meta = std::fs::metadata(local).map_err(|e| Error::io(local, e))?;
         let sidecar = Sidecar {
             url: self.url.as_str().to_string(),
+            endpoint: self.endpoint.clone(),
             etag,
             size: meta.len(),
             mtime_ns: mtime_ns(&meta),
@@ -306,6 +342,27 @@ impl Remote {
         crate::atomic::write_atomic(&path, crate::Durability::Scratch, |w| {
             std::io::Write::write_all(w, &text)
         })
+    }
+
+    /// Takes the lock of this object's copy in the cache (an `flock` on a
+    /// file beside it, `.<name>.onedata-lock`), waiting for it: downloads
+    /// and saves of one copy, in this process or another, take turns, so a
+    /// sidecar always describes the file renamed last.
+    pub fn lock_copy(&self) -> Result<CopyLock> {
+        let local = self.cache_path()?;
+        let dir = local.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let path = Self::beside(&local, "onedata-lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        // Filesystems without locks go without: the sidecar then only
+        // checks the file's size and time.
+        let _ = file.lock();
+        Ok(CopyLock { _file: file })
     }
 
     /// Whether the cache holds a complete copy of this object, as the
@@ -322,6 +379,14 @@ impl Remote {
         self.valid_sidecar(&local)?.etag
     }
 
+    /// The ETag this cache last saw the object at (downloaded or uploaded),
+    /// even if the copy has been rewritten since (a save that has not been
+    /// uploaded yet, or whose upload was refused).
+    pub fn last_seen_etag(&self) -> Option<String> {
+        let local = self.cache_path().ok()?;
+        self.sidecar(&local)?.etag
+    }
+
     /// The local path of a complete copy of this object, downloading it
     /// into the cache unless the cache holds one already.
     ///
@@ -331,21 +396,28 @@ impl Remote {
     ///
     /// A download reads the first 8 MiB with one GET, which also gives the
     /// size and ETag, then the rest in 8 MiB parts, 8 at a time, each
-    /// `If-Match` that ETag, into a temporary file beside the target. The
-    /// file is renamed into place only when every byte has come; then the
-    /// sidecar is written. An object that changes mid-download is
-    /// downloaded again, once.
+    /// `If-Match` that ETag (`If-Unmodified-Since` its time, for a store
+    /// without ETags), into a temporary file beside the target. The file is
+    /// renamed into place only when every byte has come; then the sidecar
+    /// is written, under the copy's lock ([`Remote::lock_copy`]). An object
+    /// that changes mid-download is downloaded again, once.
     ///
     /// # Errors
     ///
     /// [`RemoteFault::NotFound`], [`RemoteFault::NoBucket`],
     /// [`RemoteFault::Auth`], [`RemoteFault::Truncated`] (the answer ended
     /// early), [`RemoteFault::Changed`] (the object changed twice),
-    /// [`RemoteFault::Request`]; I/O errors of the cache folder. No partial
-    /// file is left under the target's name.
+    /// [`RemoteFault::Request`]; I/O errors of the cache folder (a full
+    /// disk included).
+    /// No partial file is left under the target's name.
     pub fn fetch(&self, revalidate: bool) -> Result<PathBuf> {
         let local = self.cache_path()?;
+        if !revalidate && self.valid_sidecar(&local).is_some() {
+            return Ok(local);
+        }
+        let _lock = self.lock_copy()?;
         if let Some(sidecar) = self.valid_sidecar(&local) {
+            // Another download finished while this one waited for the lock.
             if !revalidate {
                 return Ok(local);
             }
@@ -363,21 +435,43 @@ impl Remote {
         Ok(local)
     }
 
-    /// One GET of `range`, `If-Match` `etag` when given: the bytes and
-    /// the object's size and ETag. A 412 is [`RemoteFault::Changed`]; fewer
-    /// bytes than asked for (within the object) is
-    /// [`RemoteFault::Truncated`].
+    /// One GET of `range`, conditional on `version` when given: the bytes
+    /// and the object's version. A failed condition is
+    /// [`RemoteFault::Changed`]; fewer bytes than asked for (within the
+    /// object) is [`RemoteFault::Truncated`]; with `version`, an object
+    /// whose size is not the version's is [`RemoteFault::Changed`].
     async fn get_range(
         &self,
         range: Range<u64>,
-        etag: Option<String>,
-    ) -> Result<(Vec<u8>, u64, Option<String>)> {
-        let options = GetOptions {
-            if_match: etag,
+        version: Option<&Version>,
+    ) -> Result<(Vec<u8>, Version)> {
+        let conditions = |options: GetOptions| match version {
+            Some(Version {
+                etag: Some(etag), ..
+            }) => GetOptions {
+                if_match: Some(etag.clone()),
+                ..options
+            },
+            Some(Version { modified, .. }) => GetOptions {
+                if_unmodified_since: *modified,
+                ..options
+            },
+            None => options,
+        };
+        let options = conditions(GetOptions {
             range: Some(GetRange::Bounded(range.clone())),
             ..GetOptions::default()
-        };
-        let result = match self.store.get_opts(self.path(), options).await {
+        });
+        let mut answer = self.store.get_opts(self.path(), options).await;
+        if range.start == 0 && answer.as_ref().is_err_and(is_unsatisfiable) {
+            // An empty object has no byte 0 to start a range at: ask for
+            // all of it.
+            answer = self
+                .store
+                .get_opts(self.path(), conditions(GetOptions::default()))
+                .await;
+        }
+        let result = match answer {
             Ok(r) => r,
             Err(object_store::Error::Precondition { source, .. }) => {
                 return Err(self.fault(RemoteFault::Changed {
@@ -386,9 +480,19 @@ impl Remote {
             }
             Err(e) => return Err(self.fail(e)),
         };
-        let size = result.meta.size;
-        let etag = result.meta.e_tag.clone();
-        let expected = range.end.min(size).saturating_sub(range.start);
+        let got = Version {
+            size: result.meta.size,
+            etag: result.meta.e_tag.clone(),
+            modified: Some(result.meta.last_modified),
+        };
+        if let Some(v) = version {
+            if v.size != got.size {
+                return Err(self.fault(RemoteFault::Changed {
+                    message: format!("its size went from {} to {} bytes", v.size, got.size),
+                }));
+            }
+        }
+        let expected = range.end.min(got.size).saturating_sub(range.start);
         let mut bytes = Vec::new();
         bytes
             .try_reserve_exact(usize::try_from(expected).unwrap_or(usize::MAX))
@@ -398,14 +502,13 @@ impl Remote {
             match stream.next().await {
                 None => break,
                 Some(Ok(chunk)) => {
-                    if (bytes.len() + chunk.len()) as u64 > expected {
-                        // More than the range holds: a server that ignored
-                        // the range. Keep what was asked for.
-                        let keep = (expected as usize).saturating_sub(bytes.len());
-                        bytes.extend_from_slice(&chunk[..keep.min(chunk.len())]);
+                    let room = (expected as usize).saturating_sub(bytes.len());
+                    // More than the range holds (a server that ignored the
+                    // range): keep what was asked for.
+                    bytes.extend_from_slice(&chunk[..room.min(chunk.len())]);
+                    if chunk.len() >= room {
                         break;
                     }
-                    bytes.extend_from_slice(&chunk);
                 }
                 Some(Err(object_store::Error::Precondition { source, .. })) => {
                     return Err(self.fault(RemoteFault::Changed {
@@ -426,11 +529,12 @@ impl Remote {
                 received: bytes.len() as u64,
             }));
         }
-        Ok((bytes, size, etag))
+        Ok((bytes, got))
     }
 
     /// Downloads the object into a temporary file beside `local`, then
-    /// renames it over `local` and writes the sidecar.
+    /// renames it over `local` and writes the sidecar (the caller holds
+    /// the copy's lock).
     fn download(&self, local: &Path) -> Result<()> {
         let dir = local.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -460,35 +564,30 @@ impl Remote {
         self.write_sidecar(local, etag_seen.flatten())
     }
 
-    /// Writes the whole object into `file`; returns its ETag.
+    /// Writes the whole object into `file`; returns its ETag. A server that
+    /// claims a huge object costs disk, not memory: the download ends with
+    /// the I/O error of a full disk, and the temporary file is removed.
     fn download_into(&self, file: &File) -> Result<Option<String>> {
         block_on(async {
-            let (first, size, etag) = self.get_range(0..PART_SIZE, None).await?;
+            let (first, version) = self.get_range(0..PART_SIZE, None).await?;
+            let size = version.size;
             write_at(file, &first, 0).map_err(|e| self.io_fault(e))?;
-            let mut starts = Vec::new();
-            let mut at = PART_SIZE;
-            while at < size {
-                starts.push(at);
-                at = at.saturating_add(PART_SIZE);
-            }
-            let etag_ref = &etag;
+            // The part starts, made one at a time (never a list sized by
+            // what the server claims).
+            let starts = std::iter::successors(Some(PART_SIZE), |s| s.checked_add(PART_SIZE))
+                .take_while(|s| *s < size);
+            let version = &version;
             futures::stream::iter(starts)
                 .map(|start| async move {
                     let end = start.saturating_add(PART_SIZE).min(size);
-                    let (bytes, part_size, _) =
-                        self.get_range(start..end, etag_ref.clone()).await?;
-                    if part_size != size {
-                        return Err(self.fault(RemoteFault::Changed {
-                            message: format!("its size went from {size} to {part_size} bytes"),
-                        }));
-                    }
+                    let (bytes, _) = self.get_range(start..end, Some(version)).await?;
                     write_at(file, &bytes, start).map_err(|e| self.io_fault(e))
                 })
                 .buffer_unordered(PARALLEL_PARTS)
                 .try_collect::<Vec<()>>()
                 .await?;
             file.set_len(size).map_err(|e| self.io_fault(e))?;
-            Ok(etag)
+            Ok(version.etag.clone())
         })
     }
 
@@ -505,26 +604,29 @@ impl Remote {
     /// # Errors
     ///
     /// The remote faults of [`Remote::fetch`], and
-    /// [`ErrorKind::InvalidFile`](crate::ErrorKind::InvalidFile) naming
-    /// the URL for a header that is not a valid `.npy` header or promises
-    /// more data than the object holds.
+    /// [`ErrorKind::Invalid`](crate::ErrorKind::Invalid) naming the URL for
+    /// a header that is not a valid `.npy` header or promises more data
+    /// than the object holds.
     pub fn npy_header(&self) -> Result<RemoteHeader> {
-        block_on(self.npy_header_async())
+        block_on(self.npy_header_async()).map(|(header, _)| header)
     }
 
-    async fn npy_header_async(&self) -> Result<RemoteHeader> {
+    async fn npy_header_async(&self) -> Result<(RemoteHeader, Version)> {
         let label = Path::new(self.url.as_str());
-        let (mut bytes, size, etag) = self.get_range(0..HEADER_PROBE, None).await?;
+        let (mut bytes, version) = self.get_range(0..HEADER_PROBE, None).await?;
         let needed = Header::required_len(&bytes).map_err(|e| Error::invalid(label, e))?;
-        if needed > bytes.len() && (needed as u64) <= size {
-            let (rest, _, _) = self
-                .get_range(bytes.len() as u64..needed as u64, etag.clone())
+        // Past the longest header `Header::parse` accepts, the parse below
+        // refuses it: no second request for a forged length.
+        let longest = 12 + 4 * crate::npy::MAX_HEADER_CHARS;
+        if needed > bytes.len() && needed <= longest && (needed as u64) <= version.size {
+            let (rest, _) = self
+                .get_range(bytes.len() as u64..needed as u64, Some(&version))
                 .await?;
             bytes.extend_from_slice(&rest);
         }
         let header = Header::parse(&bytes).map_err(|e| Error::invalid(label, e))?;
         if let Some(data) = header.data_len() {
-            let have = size.saturating_sub(header.data_offset() as u64);
+            let have = version.size.saturating_sub(header.data_offset() as u64);
             if (data as u64) > have {
                 return Err(Error::invalid(
                     label,
@@ -536,7 +638,12 @@ impl Remote {
                 ));
             }
         }
-        Ok(RemoteHeader { header, size, etag })
+        let remote = RemoteHeader {
+            header,
+            size: version.size,
+            etag: version.etag.clone(),
+        };
+        Ok((remote, version))
     }
 
     /// Rows `rows` (along the first axis) of the dense `.npy` array at this
@@ -556,20 +663,22 @@ impl Remote {
     /// The row ranges `ranges` of the dense `.npy` array at this URL, one
     /// array each, in the order asked. One GET reads the header; the rows
     /// are read by ranged GETs, ranges at most [`COALESCE_GAP`] apart
-    /// merged into one request, up to 10 requests at a time, each
-    /// `If-Match` the header's ETag (a file rewritten meanwhile is
-    /// [`RemoteFault::Changed`], never a mix of two versions).
+    /// merged into one request of at most [`PART_SIZE`] (a range longer
+    /// than that is one request of its own), up to 10 requests at a time,
+    /// each `If-Match` the header's ETag (a file rewritten meanwhile is
+    /// [`RemoteFault::Changed`], never a mix of two versions). Empty ranges
+    /// make no request.
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidArgument`] for a range past the rows or
-    /// backwards, for an object array, or for a Fortran-order array (whose
-    /// rows are not contiguous: fetch the whole file); the remote faults of
-    /// [`Remote::fetch`].
+    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument)
+    /// for a range past the rows or backwards, for an object array, or for
+    /// a Fortran-order array (whose rows are not contiguous: fetch the
+    /// whole file); the remote faults of [`Remote::fetch`].
     pub fn read_row_ranges(&self, ranges: &[Range<usize>]) -> Result<Vec<NpyArray>> {
         block_on(async {
-            let header = self.npy_header_async().await?;
-            self.rows_of(&header, ranges).await
+            let (header, version) = self.npy_header_async().await?;
+            self.rows_of(&header, &version, ranges).await
         })
     }
 
@@ -579,53 +688,56 @@ impl Remote {
         header: &RemoteHeader,
         ranges: &[Range<usize>],
     ) -> Result<Vec<NpyArray>> {
-        block_on(self.rows_of(header, ranges))
+        let version = Version {
+            size: header.size,
+            etag: header.etag.clone(),
+            modified: None,
+        };
+        block_on(self.rows_of(header, &version, ranges))
     }
 
     async fn rows_of(
         &self,
         header: &RemoteHeader,
+        version: &Version,
         ranges: &[Range<usize>],
     ) -> Result<Vec<NpyArray>> {
         let label = Path::new(self.url.as_str());
         let h = &header.header;
-        let (byte_ranges, row_bytes) = row_byte_ranges(self.url.as_str(), h, ranges)?;
-        let etag = header.etag.clone();
-        let fetched = object_store::coalesce_ranges(
-            &byte_ranges,
-            |r| {
-                let etag = etag.clone();
-                async move { self.get_range(r, etag).await.map(|(b, _, _)| b.into()) }
-            },
-            COALESCE_GAP,
-        )
-        .await?;
+        let (byte_ranges, _) = row_byte_ranges(self.url.as_str(), h, ranges)?;
+        let merged = merge_ranges(&byte_ranges, COALESCE_GAP, PART_SIZE);
+        let fetched: Vec<Vec<u8>> = futures::stream::iter(merged.iter().cloned())
+            .map(|r| async move { self.get_range(r, Some(version)).await.map(|(b, _)| b) })
+            .buffered(10)
+            .try_collect()
+            .await?;
         let mut arrays = Vec::with_capacity(ranges.len());
-        for (rows, bytes) in ranges.iter().zip(fetched) {
-            let bytes: &[u8] = &bytes;
-            let n = rows.end - rows.start;
-            if bytes.len() as u64 != (n as u64) * row_bytes {
-                return Err(self.fault(RemoteFault::Truncated {
-                    expected: (n as u64) * row_bytes,
-                    received: bytes.len() as u64,
-                }));
-            }
+        for (rows, bytes) in ranges.iter().zip(&byte_ranges) {
+            let slice = slice_of(&merged, &fetched, bytes).ok_or_else(|| {
+                self.fault(RemoteFault::Truncated {
+                    expected: bytes.end - bytes.start,
+                    received: 0,
+                })
+            })?;
             let mut shape = h.shape().to_vec();
-            shape[0] = n;
+            shape[0] = rows.end - rows.start;
             let part = Header::new(h.dtype().clone(), false, &shape);
             let mut file = part.to_bytes();
-            file.extend_from_slice(bytes);
+            file.extend_from_slice(slice);
             arrays.push(NpyArray::from_bytes(label, &file)?);
         }
         Ok(arrays)
     }
 
     /// Uploads the local file `local` as this object so that readers never
-    /// see part of it: one conditional PUT up to [`MULTIPART_THRESHOLD`]
-    /// (`If-Match` the ETag the cache last saw, when it saw one), and a
+    /// see part of it: one PUT up to [`MULTIPART_THRESHOLD`], and a
     /// multipart upload past it, which the store makes visible only when
-    /// complete. When `local` is this object's cache path, its sidecar is
-    /// updated, so that the next load makes no request.
+    /// complete (and which is aborted on failure). With `expected_etag`
+    /// (the ETag this cache last saw the object at), the PUT is `If-Match`
+    /// it; a multipart upload checks it with a HEAD first (another writer
+    /// could still slip in between the HEAD and the completion). When
+    /// `local` is this object's cache path, its sidecar is updated, so that
+    /// the next load makes no request.
     ///
     /// # Errors
     ///
@@ -652,29 +764,22 @@ impl Remote {
             let put = block_on(self.store.put_opts(&path, PutPayload::from(bytes), options));
             put.map_err(|e| self.fail(e))?.e_tag
         } else {
-            block_on(async {
-                let upload = self
-                    .store
-                    .put_multipart(&path)
-                    .await
-                    .map_err(|e| self.fail(e))?;
-                let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE as usize);
-                let mut file = File::open(local).map_err(|e| Error::io(local, e))?;
-                let mut buf = vec![0u8; PART_SIZE as usize];
-                loop {
-                    let n = std::io::Read::read(&mut file, &mut buf)
-                        .map_err(|e| Error::io(local, e))?;
-                    if n == 0 {
-                        break;
-                    }
-                    if let Err(e) = writer.wait_for_capacity(PARALLEL_PARTS).await {
-                        return Err(self.fail(e));
-                    }
-                    writer.write(&buf[..n]);
+            if let Some(expected) = &expected_etag {
+                let now = match self.head() {
+                    Ok(now) => now.etag,
+                    Err(e) if matches!(e.remote_fault(), Some(RemoteFault::NotFound)) => None,
+                    Err(e) => return Err(e),
+                };
+                if now.as_ref() != Some(expected) {
+                    return Err(self.fault(RemoteFault::Precondition {
+                        message: format!(
+                            "its ETag is {} where this cache last saw {expected}",
+                            now.as_deref().unwrap_or("none (deleted)")
+                        ),
+                    }));
                 }
-                writer.finish().await.map_err(|e| self.fail(e))
-            })?
-            .e_tag
+            }
+            block_on(self.multipart(local, &path))?.e_tag
         };
         if self.cache_path().is_ok_and(|p| p == local) {
             self.write_sidecar(local, etag.clone())?;
@@ -684,6 +789,41 @@ impl Remote {
             size,
             etag,
         })
+    }
+
+    async fn multipart(&self, local: &Path, path: &ObjPath) -> Result<object_store::PutResult> {
+        let upload = self
+            .store
+            .put_multipart(path)
+            .await
+            .map_err(|e| self.fail(e))?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE as usize);
+        let sent: Result<()> = async {
+            let mut file = File::open(local).map_err(|e| Error::io(local, e))?;
+            let mut buf = vec![0u8; PART_SIZE as usize];
+            loop {
+                let n =
+                    std::io::Read::read(&mut file, &mut buf).map_err(|e| Error::io(local, e))?;
+                if n == 0 {
+                    return Ok(());
+                }
+                writer
+                    .wait_for_capacity(PARALLEL_PARTS)
+                    .await
+                    .map_err(|e| self.fail(e))?;
+                writer.write(&buf[..n]);
+            }
+        }
+        .await;
+        match sent {
+            Ok(()) => writer.finish().await.map_err(|e| self.fail(e)),
+            Err(e) => {
+                // The store keeps the parts of an upload never completed:
+                // abort it (best effort; the error is the first fault).
+                let _ = writer.abort().await;
+                Err(e)
+            }
+        }
     }
 
     /// Deletes the object, and its copy and sidecar in the cache.
@@ -696,6 +836,84 @@ impl Remote {
         }
         Ok(())
     }
+}
+
+/// Whether `error` is a 416: a range that starts past the object's end.
+fn is_unsatisfiable(error: &object_store::Error) -> bool {
+    let text = error.to_string();
+    text.contains("416 Range Not Satisfiable") || text.contains("<Code>InvalidRange</Code>")
+}
+
+/// The endpoint `url`'s store is reached at, when the configuration names
+/// one (a store's own default endpoint is the empty string).
+fn endpoint_of(url: &RemoteUrl, options: &RemoteOptions) -> String {
+    let keys: &[&str] = match url.scheme() {
+        Scheme::S3 => &[
+            "aws_endpoint",
+            "aws_endpoint_url",
+            "endpoint",
+            "endpoint_url",
+        ],
+        Scheme::Azure => &["azure_storage_endpoint", "azure_endpoint", "endpoint"],
+        Scheme::Gcs => &["google_base_url", "base_url"],
+        _ => &[],
+    };
+    let env: &[&str] = match url.scheme() {
+        Scheme::S3 => &["AWS_ENDPOINT_URL", "AWS_ENDPOINT"],
+        Scheme::Azure => &["AZURE_STORAGE_ENDPOINT", "AZURE_ENDPOINT"],
+        Scheme::Gcs => &["GOOGLE_BASE_URL"],
+        _ => &[],
+    };
+    let configured = options
+        .config
+        .iter()
+        .rev()
+        .find(|(k, _)| keys.contains(&k.to_ascii_lowercase().as_str()))
+        .map(|(_, v)| v.clone());
+    configured
+        .or_else(|| env.iter().find_map(|k| std::env::var(k).ok()))
+        .unwrap_or_default()
+}
+
+/// `ranges` sorted and merged: ranges at most `gap` apart become one, as
+/// long as the merged range stays within `cap` bytes (a single range longer
+/// than `cap` stays whole). Empty ranges are left out.
+fn merge_ranges(ranges: &[Range<u64>], gap: u64, cap: u64) -> Vec<Range<u64>> {
+    let mut sorted: Vec<Range<u64>> = ranges.iter().filter(|r| r.start < r.end).cloned().collect();
+    sorted.sort_by_key(|r| r.start);
+    let mut merged: Vec<Range<u64>> = Vec::new();
+    for r in sorted {
+        match merged.last_mut() {
+            Some(last)
+                if r.start <= last.end.saturating_add(gap)
+                    && r.end.max(last.end) - last.start <= cap =>
+            {
+                last.end = last.end.max(r.end);
+            }
+            _ => merged.push(r),
+        }
+    }
+    merged
+}
+
+/// The bytes of `range` in what was fetched for the merged ranges
+/// `merged` (`None` if no merged range holds it whole). An empty range is
+/// empty.
+fn slice_of<'a>(
+    merged: &[Range<u64>],
+    fetched: &'a [Vec<u8>],
+    range: &Range<u64>,
+) -> Option<&'a [u8]> {
+    if range.start >= range.end {
+        return Some(&[]);
+    }
+    let i = merged
+        .partition_point(|m| m.start <= range.start)
+        .checked_sub(1)?;
+    let m = &merged[i];
+    let start = usize::try_from(range.start.checked_sub(m.start)?).ok()?;
+    let end = usize::try_from(range.end.checked_sub(m.start)?).ok()?;
+    fetched.get(i)?.get(start..end)
 }
 
 /// The byte ranges of `ranges` of rows of the array `header` describes,
@@ -757,4 +975,40 @@ fn write_at(file: &File, mut bytes: &[u8], mut offset: u64) -> std::io::Result<(
         offset += n as u64;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn close_ranges_merge_within_the_cap_and_empty_ones_drop() {
+        let merged = merge_ranges(&[10..20, 0..5, 30..40, 40..40, 100..200], 10, 50);
+        assert_eq!(merged, [0..40, 100..200]);
+        // The cap splits what the gap would merge; a long range stays whole.
+        assert_eq!(merge_ranges(&[0..30, 35..60], 10, 50), [0..30, 35..60]);
+        let long = std::iter::once(0..500).collect::<Vec<_>>();
+        assert_eq!(merge_ranges(&long, 10, 50), long);
+        let empty = std::iter::once(5..5).collect::<Vec<_>>();
+        assert!(merge_ranges(&empty, 10, 50).is_empty());
+    }
+
+    #[test]
+    fn each_range_is_sliced_from_its_merged_read() {
+        let merged = vec![0..40, 100..200];
+        let fetched = vec![(0..40u8).collect::<Vec<u8>>(), vec![7u8; 100]];
+        assert_eq!(
+            slice_of(&merged, &fetched, &(10..12)),
+            Some(&[10u8, 11][..])
+        );
+        assert_eq!(
+            slice_of(&merged, &fetched, &(150..152)),
+            Some(&[7u8, 7][..])
+        );
+        assert_eq!(slice_of(&merged, &fetched, &(3..3)), Some(&[][..]));
+        // Past what was fetched (a short answer): None, never a panic.
+        let short = vec![vec![1u8; 5], vec![]];
+        assert_eq!(slice_of(&merged, &short, &(10..12)), None);
+        assert_eq!(slice_of(&merged, &fetched, &(50..60)), None);
+    }
 }

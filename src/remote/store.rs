@@ -18,9 +18,6 @@ use crate::{Error, RemoteFault, Result};
 /// Retries of a failed request, unless `ONEDATA_REMOTE_RETRIES` says otherwise.
 pub const DEFAULT_RETRIES: usize = 3;
 
-/// How long a client waits for a connection.
-const CONNECT_TIMEOUT: &str = "5s";
-
 /// How long a request is retried at most, from its first attempt.
 pub const DEFAULT_RETRY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -139,13 +136,12 @@ pub fn build_store(url: &RemoteUrl, options: &RemoteOptions) -> Result<Arc<dyn O
     let retry = options.retry();
     // The four builders share these calls but no trait: each arm applies
     // the retry, the connect timeout and the caller's configuration keys.
-    // The timeout goes in as a configuration key: `with_client_options`
-    // would replace the client options `from_env` read (`AWS_ALLOW_HTTP`).
+    // The timeout is one key, not a whole `ClientOptions`, which would
+    // replace what `from_env` read (AWS_ALLOW_HTTP, AWS_PROXY_URL, ...).
     macro_rules! configured {
         ($builder:expr) => {{
-            let mut b = $builder
-                .with_retry(retry)
-                .with_config(parse_key(url, "connect_timeout")?, CONNECT_TIMEOUT);
+            let mut b = $builder.with_retry(retry);
+            b = b.with_config(parse_key(url, "connect_timeout")?, "5s");
             for (k, v) in &options.config {
                 b = b.with_config(parse_key(url, k)?, v);
             }

@@ -239,11 +239,14 @@ pub trait SessionData: Send + Sync {
             };
             match cached {
                 Some(hit) => Ok(hit),
-                None => self.load_uncached(&file_name, opts).map(|data| {
-                    let data = Arc::new(data);
-                    core.cache.lock().insert(file_name.clone(), data.clone());
-                    data
-                }),
+                None => self
+                    .load_uncached(&file_name, opts)
+                    .map_err(|e| core.named_in_store(&file_name, e))
+                    .map(|data| {
+                        let data = Arc::new(data);
+                        core.cache.lock().insert(file_name.clone(), data.clone());
+                        data
+                    }),
             }
         })
     }
@@ -344,6 +347,10 @@ pub trait SessionData: Send + Sync {
         // Under the name's lock, so that a load that read the old file
         // cannot cache it after the new one is written.
         core.with_name_lock(&file_name, || {
+            // A remote session's copy is locked from its write to the end of
+            // its upload: a download of the same file (another session,
+            // another process) cannot rename an older version in between.
+            let _copy = core.copy_lock(&file_name)?;
             let etag = core.cached_etag(&file_name);
             data.write_to_with(&path, core.durability())?;
             // A remote session uploads what it wrote; the cached copy then

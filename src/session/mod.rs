@@ -106,7 +106,14 @@ impl Session {
     /// identity read from the URL's last segments.
     #[cfg(feature = "remote")]
     pub fn open_url(url: &str) -> Result<Session> {
-        let folder = crate::remote::Remote::open(url)?;
+        Session::open_remote(crate::remote::Remote::open(url)?)
+    }
+
+    /// The session at the store prefix `folder` (a
+    /// [`Remote`](crate::remote::Remote) built with options and a cache
+    /// folder of its own), its identity read from the URL's last segments.
+    #[cfg(feature = "remote")]
+    pub fn open_remote(folder: crate::remote::Remote) -> Result<Session> {
         let id = remote::id_from_url(&folder)?;
         Session::with_core(SessionCore::open_remote(id, folder)?)
     }

@@ -207,12 +207,20 @@ impl SessionCore {
         None
     }
 
+    pub(crate) fn fetch_folder_file(&self, _relative: &str) -> Result<()> {
+        Ok(())
+    }
+
     pub(super) fn fetch_one(&self, _file_name: &str) -> Result<bool> {
         Ok(true)
     }
 
     pub(super) fn cached_etag(&self, _file_name: &str) -> Option<String> {
         None
+    }
+
+    pub(super) fn copy_lock(&self, _file_name: &str) -> Result<Option<()>> {
+        Ok(None)
     }
 
     pub(super) fn cached_etag_of_folder_file(&self, _file_name: &str) -> Option<String> {
@@ -235,6 +243,10 @@ impl SessionCore {
         _rows: &std::ops::Range<usize>,
     ) -> Option<Result<crate::npy::NpyArray>> {
         None
+    }
+
+    pub(super) fn named_in_store(&self, _file_name: &str, error: Error) -> Error {
+        error
     }
 
     pub(super) fn delete_remote(&self, _file_name: &str) -> Option<Result<()>> {

@@ -298,3 +298,5 @@ fn a_changed_etag_fails_the_conditional_get() {
     assert_eq!(gets[1]["if_match"], Value::String(real));
     assert_eq!(gets[1]["status"], 206);
 }
+
+mod sessions;

@@ -32,6 +32,7 @@ from ._onedata import __version__, remove_stale_temporaries, retained_bytes, ret
 from ._session import LoadingRecipe, OneCache, SessionData
 from ._b2 import B2Session
 from ._info import info
+from ._rows import RowSource
 from ._sparse import load_npz, save_npz
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "load_npz",
     "save_npz",
     "info",
+    "RowSource",
     "B2Session",
     "set_retained_limit",
     "retained_limit",

@@ -7,6 +7,7 @@ import os
 from typing import Any, List, Optional, Union
 
 from . import _onedata
+from ._rows import is_url, join_url
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -38,6 +39,12 @@ class B2Session:
     ----------
     root : str or os.PathLike
         The data root: the session is ``root/mouse_name/date/session_id``.
+        A URL (``s3://bucket/root``, ``gs://``, ``az://``, ``http(s)://``)
+        for a session in object storage: listings ask the store, loads fetch
+        into the local download cache (``ONEDATA_CACHE_DIR``) and map the
+        copy, and ``data_path``/``one_path`` are URLs. Recipes that read
+        suite2p output read it from the cache folder (``cache_path``),
+        which holds only what was fetched.
     mouse_name : str
     date : str
         ``YYYY-MM-DD``.
@@ -67,12 +74,18 @@ class B2Session:
         _inner: Any = None,
     ) -> None:
         if _inner is None:
-            _inner = _onedata.B2Session(os.fspath(root), mouse_name, str(date), session_id, spks_type)
+            if is_url(root):
+                _inner = _onedata.B2Session.from_url(root, mouse_name, str(date), session_id, spks_type)
+            else:
+                _inner = _onedata.B2Session(os.fspath(root), mouse_name, str(date), session_id, spks_type)
         self._inner = _inner
 
     @classmethod
     def open(cls, data_path: PathLike) -> "B2Session":
-        """The session kept in ``data_path`` (``.../mouse/YYYY-MM-DD[/session_id]``)."""
+        """The session kept in ``data_path`` (``.../mouse/YYYY-MM-DD[/session_id]``),
+        a folder or a URL."""
+        if is_url(data_path):
+            return cls(None, "", "", _inner=_onedata.B2Session.open_url(data_path))
         return cls(None, "", "", _inner=_onedata.B2Session.open(os.fspath(data_path)))
 
     def with_spks_type(self, spks_type: str) -> "B2Session":
@@ -94,14 +107,30 @@ class B2Session:
         return self._inner.session_print(joinby)
 
     @property
+    def is_remote(self) -> bool:
+        """Whether the session is in object storage (opened from a URL)."""
+        return self._inner.url is not None
+
+    @property
     def data_path(self):
-        """The session folder."""
-        return self._inner.data_path
+        """The session folder (a ``pathlib.Path``), or for a session in
+        object storage its URL (a ``str``)."""
+        url = self._inner.url
+        return self._inner.data_path if url is None else url
 
     @property
     def one_path(self):
-        """The session's ``oneData`` folder."""
-        return self._inner.one_path
+        """The session's ``oneData`` folder, or for a session in object
+        storage its URL."""
+        url = self._inner.url
+        one = self._inner.one_path
+        return one if url is None else join_url(url, os.path.basename(one))
+
+    @property
+    def cache_path(self):
+        """The session folder on this machine: ``data_path``, or for a session
+        in object storage its folder in the download cache."""
+        return self._inner.data_path
 
     @property
     def s2p_path(self):
@@ -145,6 +174,21 @@ class B2Session:
         False
         """
         return _result(self._inner.loadone(name, force, sparse, keep_sparse))
+
+    def loadone_rows(self, name: str, start: int, stop: int) -> Any:
+        """Rows ``start..stop`` (axis 0) of the dense array ``name``: a copy
+        from the file's map, or for a file of a session in object storage not
+        downloaded yet, ranged GETs of just those rows."""
+        return self._inner.loadone_rows(name, start, stop)
+
+    def one_rows(self, name: str) -> Any:
+        """The rows of the dense array ``name``, read only when sliced (an
+        :class:`onedata.RowSource`)."""
+        from ._rows import RowSource
+
+        file_name = name if name.endswith(".npy") else name + ".npy"
+        one = self.one_path
+        return RowSource(join_url(one, file_name) if is_url(one) else os.path.join(os.fspath(one), file_name))
 
     def spks(self, spks_type: Optional[str] = None) -> Any:
         """The activity of the session's spks type (or of ``spks_type``), frames x ROIs."""
@@ -193,5 +237,15 @@ class B2Session:
         """Drop cached loads (all, or of these file names)."""
         self._inner.clear_cache(file_names)
 
+    def __reduce__(self):
+        """A session pickles as its folder and spks type (workers reopen it,
+        with a cache of their own)."""
+        data_path = self.data_path
+        return (_reopen, (data_path if is_url(data_path) else os.fspath(data_path), self.spks_type))
+
     def __repr__(self) -> str:
         return repr(self._inner)
+
+
+def _reopen(data_path: str, spks_type: str) -> B2Session:
+    return B2Session.open(data_path).with_spks_type(spks_type)

@@ -125,9 +125,14 @@ class RemoteError(Error, OSError):
     ----------
     url : str
         The URL concerned.
+    fault : str
+        What went wrong: ``"NotFound"``, ``"NoBucket"``, ``"Auth"``,
+        ``"Truncated"``, ``"Changed"``, ``"Precondition"``, ``"Request"``,
+        ``"Config"``, ``"Cache"``, ``"InvalidUrl"`` or ``"Unsupported"``.
     """
 
     url = None
+    fault = None
 
 
 class InvalidArgument(Error, ValueError):

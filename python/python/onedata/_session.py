@@ -14,8 +14,9 @@ from typing import Any, List, Optional, Union
 
 import numpy as np
 
-from . import _io, _onedata
-from ._errors import Error, InvalidArgument, NotAvailable, RecipeCycle
+from . import _io, _onedata, _rows
+from ._errors import Error, InvalidArgument, NotAvailable, RecipeCycle, RemoteError, TypeMismatch
+from ._rows import RowSource, is_url, join_url
 
 __all__ = ["LoadingRecipe", "OneCache", "SessionData"]
 
@@ -153,6 +154,24 @@ class OneCache(OrderedDict):
         return f"OneCache({list(self)!r}, max_items={self.max_items})"
 
 
+def _url_root(data_path: Any) -> Any:
+    """``data_path``, or the URL it was made from when a ``pathlib.Path`` has
+    mangled one (``Path("s3://b/root") / "m"`` is ``s3:/b/root/m``)."""
+    if isinstance(data_path, Path):
+        text = data_path.as_posix()
+        scheme, sep, rest = text.partition(":/")
+        if sep and len(scheme) > 1 and scheme.isalnum() and not rest.startswith("/"):
+            return scheme + "://" + rest
+    return data_path
+
+
+def _remote(url: str) -> Any:
+    remote = getattr(_onedata, "Remote", None)
+    if remote is None:  # pragma: no cover - a build without the remote feature
+        raise InvalidArgument(f"this build of onedata cannot use URLs ({url}): it was built without remote support")
+    return remote(url)
+
+
 def _session_date(date: Any) -> str:
     """The session date as ``YYYY-MM-DD``, as vrAnalysis formats it."""
     if isinstance(date, datetime):
@@ -170,6 +189,15 @@ def _check_file_name(file_name: str) -> None:
     names such as ``CON.npy``): raises :class:`onedata.InvalidName`, whose
     message says why, as onedata's Rust layer checks names."""
     _onedata.check_file_name(file_name)
+
+
+def _is_file_name(file_name: str) -> bool:
+    """Whether ``file_name`` is one a session may hold (see ``_check_file_name``)."""
+    try:
+        _onedata.check_file_name(file_name)
+    except Error:
+        return False
+    return True
 
 
 def _sparse_name(file_name: str) -> str:
@@ -225,8 +253,9 @@ class SessionData(ABC):
     date : str
         ``YYYY-MM-DD`` (a datetime, or a timestamp, is converted).
     session_id : str or None
-    data_path : pathlib.Path
-        Set by ``_init_data_path()``.
+    data_path : pathlib.Path or str
+        Set by ``_init_data_path()``: a folder, or for a session in object
+        storage its URL, a ``str`` (``s3://bucket/root/mouse/date/id``).
     values : types.SimpleNamespace
         Small values of the session.
     one_cache : OneCache
@@ -253,13 +282,18 @@ class SessionData(ABC):
     #: subclasses and instances may set it).
     durable_saves = True
 
+    #: For a session in object storage: whether ``loadone`` of a file already
+    #: in the local cache asks the store (one HEAD) that it has not changed.
+    #: False (the default) loads a warm cache with no request at all.
+    revalidate = False
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._plain_names = cls.get_one_filename is SessionData.get_one_filename
 
     def __post_init__(self) -> None:
         self.date = _session_date(self.date)
-        self.data_path = self._init_data_path()
+        self.data_path = _url_root(self._init_data_path())
         self._additional_loading()
 
     def _additional_loading(self) -> None:
@@ -267,7 +301,12 @@ class SessionData(ABC):
 
     @abstractmethod
     def _init_data_path(self) -> Union[Path, str]:
-        """The folder holding the session's data (subclasses define it)."""
+        """The folder holding the session's data (subclasses define it).
+
+        For a session in object storage, its URL as a ``str``
+        (``f"s3://bucket/root/{self.mouse_name}/{self.date}/{self.session_id}"``);
+        a URL that ``pathlib.Path`` has mangled (``s3:/bucket/...``) is
+        taken back."""
 
     @property
     @abstractmethod
@@ -317,13 +356,28 @@ class SessionData(ABC):
 
     # -- files --------------------------------------------------------------
     @property
-    def one_path(self) -> Path:
+    def is_remote(self) -> bool:
+        """Whether the session is in object storage (its ``data_path`` a URL)."""
+        return is_url(self.data_path)
+
+    @property
+    def one_path(self) -> Union[Path, str]:
         """The session's onedata folder: ``data_path / "oneData"``, or ``"onedata"``
-        when only that spelling exists (vrAnalysis versions have used both)."""
-        return Path(self._one_dir())
+        when only that spelling exists (vrAnalysis versions have used both).
+        For a session in object storage, the URL ``data_path + "/oneData"``
+        (a ``str``)."""
+        one = self._one_dir()
+        return one if is_url(one) else Path(one)
 
     def _one_dir(self) -> str:
         """``one_path`` as a string, remembered once the folder exists."""
+        if is_url(self.data_path):
+            # "oneData" unless a load found only "onedata" there (see
+            # _url_lower_case): no request is made to tell them apart.
+            known = self.__dict__.get("_one_dir_known")
+            if known is not None and known[0] == self.data_path:
+                return known[1]
+            return join_url(self.data_path, ONE_DIR)
         data_path = os.fspath(self.data_path)
         known = self.__dict__.get("_one_dir_known")
         if known is not None and known[0] == data_path:
@@ -342,8 +396,22 @@ class SessionData(ABC):
         """Every saved onedata file: the ``*.npy`` files, then the ``*.npz``
         files of the onedata folder, each sorted by name. As pathlib's glob,
         dot-files are included; unlike it, only regular files are (a folder
-        named ``x.npy`` is not a onedata file)."""
+        named ``x.npy`` is not a onedata file).
+
+        For a session in object storage, the objects under its ``oneData/``
+        prefix (one LIST), as the paths they have in the local cache (which
+        need not exist yet)."""
         one_path = self.one_path
+        if isinstance(one_path, str):
+            remote = _remote(one_path)
+            entries = remote.list()
+            if not entries and self._url_lower_case():
+                return self.get_saved_one()
+            cache = Path(remote.cache_path())
+            names = [e["name"] for e in entries if _is_file_name(e["name"])]
+            npy = sorted(n for n in names if n.endswith(".npy"))
+            npz = sorted(n for n in names if n.endswith(".npz"))
+            return [cache / n for n in npy] + [cache / n for n in npz]
         try:
             entries = list(os.scandir(one_path))
         except FileNotFoundError:
@@ -380,8 +448,14 @@ class SessionData(ABC):
         one_files = self.get_saved_one()
         if one_file_names is not None:
             one_files = [f for f in one_files if f.stem in one_file_names]
+        remote = self.one_path if self.is_remote else None
         for file in one_files:
-            file.unlink()
+            if remote is not None:
+                # The object, and its copy in the cache.
+                _remote(join_url(remote, file.name)).delete()
+                _rows._HEADERS.pop(join_url(remote, file.name), None)
+            else:
+                file.unlink()
             self.one_cache.pop(file.name, None)
         print(f"Cleared onedata from session: {self.session_print()}")
 
@@ -408,6 +482,9 @@ class SessionData(ABC):
         file_name = self.get_one_filename(*names)
         _check_file_name(file_name)
         one_path = self.one_path
+        if isinstance(one_path, str):
+            # In object storage: written in the local cache folder, then uploaded.
+            return self._saveone_remote(one_path, data, file_name, sparse)
         path = one_path / file_name
         if not getattr(self, "_onedata_swept", False):
             # The first save deletes what saves killed mid-write left behind
@@ -436,6 +513,157 @@ class SessionData(ABC):
             one_path.mkdir(parents=True, exist_ok=True)
             self.one_cache[file_name] = data
             _io.save(path, data, durable=bool(self.durable_saves))
+
+    def _saveone_remote(self, one_url: str, data: Any, file_name: str, sparse: bool) -> None:
+        """``saveone`` for a session in object storage: the file is written in
+        the cache folder as a local save writes it, then uploaded (to a
+        temporary key moved into place, so that readers never see a partial
+        object)."""
+        is_recipe = isinstance(data, LoadingRecipe) or (
+            hasattr(data, "to_dict") and getattr(data, "RECIPE_MARKER", None) == LoadingRecipe.RECIPE_MARKER
+        )
+        if sparse and not is_recipe:
+            from scipy.sparse import csc_array
+
+            if not isinstance(data, csc_array):
+                raise InvalidArgument("Data is not a scipy.sparse.csc_array, not supported for saving with sparse=True")
+            file_name = _sparse_name(file_name)
+        remote = _remote(join_url(one_url, file_name))
+        local = Path(remote.cache_path())
+        local.parent.mkdir(parents=True, exist_ok=True)
+        durable = bool(self.durable_saves)
+        # The copy is locked from its write to the end of its upload: a
+        # download of the same file (another session, another process)
+        # cannot rename an older version in between.
+        with remote.lock_copy():
+            # The object as this cache last saw it: the upload replaces that
+            # one only, so that another writer's save meanwhile is not lost.
+            etag = remote.last_seen_etag()
+            if is_recipe:
+                _onedata.write_recipe(local, data.to_dict(), durable)
+            elif sparse:
+                _save_sparse(local, data, durable)
+            else:
+                _io.save(local, data, durable=durable)
+            _rows._HEADERS.pop(join_url(one_url, file_name), None)
+            try:
+                remote.upload(local, etag)
+            except BaseException:
+                self.one_cache.pop(file_name, None)
+                raise
+        if is_recipe or sparse:
+            self.one_cache.pop(file_name, None)
+        else:
+            self.one_cache[file_name] = data
+
+    def _url_lower_case(self) -> bool:
+        """For a session in object storage with no ``oneData/`` prefix but a
+        ``onedata/`` one (the spelling other vrAnalysis versions use):
+        remembers it and says True. One LIST, made only after a file was not
+        found under ``oneData/``."""
+        data_path = self.data_path
+        known = self.__dict__.get("_one_dir_known")
+        if known is not None and known[0] == data_path:
+            return False
+        dirs = _remote(data_path).list_dirs()
+        if ONE_DIR not in dirs and ONE_DIR_LOWER in dirs:
+            self.__dict__["_one_dir_known"] = (data_path, join_url(data_path, ONE_DIR_LOWER))
+            return True
+        return False
+
+    def _fetch(self, file_name: str) -> str:
+        """The local path of a complete, verified copy of ``file_name`` of a
+        session in object storage (downloaded into the cache unless it is
+        there already)."""
+        try:
+            return _remote(join_url(self._one_dir(), file_name)).fetch(bool(self.revalidate))
+        except RemoteError as e:
+            if getattr(e, "fault", None) != "NotFound":
+                raise
+            if self._url_lower_case():
+                return self._fetch(file_name)
+            raise self._not_available(file_name) from e
+
+    def one_rows(self, *names: str) -> RowSource:
+        """The rows of a saved dense array, read only when sliced.
+
+        ``session.one_rows("mpci", "roiActivityF")[a:b]`` reads frames
+        ``a..b`` only: for a local session a slice of the file's map, for a
+        session in object storage ranged GETs of those rows' bytes (nothing
+        is downloaded). ``shape`` and ``dtype`` come from the file's header.
+        The source pickles as where the file is, not as its data.
+
+        Raises
+        ------
+        onedata.NotAvailable
+            When the file does not exist.
+        onedata.TypeMismatch
+            When the file is not a dense array (a recipe, an object array).
+        """
+        file_name = self.get_one_filename(*names)
+        _check_file_name(file_name)
+        one = self._one_dir()
+        location = join_url(one, file_name) if is_url(one) else os.path.join(one, file_name)
+        try:
+            return RowSource(location)
+        except FileNotFoundError as e:
+            raise self._not_available(file_name) from e
+        except RemoteError as e:
+            if getattr(e, "fault", None) != "NotFound":
+                raise
+            if self._url_lower_case():
+                return self.one_rows(*names)
+            raise self._not_available(file_name) from e
+
+    def loadone_rows(self, name: Union[str, tuple], start: int, stop: int) -> np.ndarray:
+        """Rows ``start..stop`` (axis 0) of a saved array.
+
+        For a local session (or a file already loaded or downloaded), a copy
+        of those rows from the file's map; for a session in object storage,
+        those rows' bytes only, read with ranged GETs (no download; the
+        array is read-only, over the bytes read). A name that holds a
+        loading recipe is loaded (``loadone``) and sliced.
+
+        Parameters
+        ----------
+        name : str or tuple of str
+            The onedata name (``"mpci.roiActivityF"``) or the parts
+            ``loadone`` joins.
+        start, stop : int
+            The rows, as a slice ``start:stop`` takes them.
+        """
+        names = (name,) if isinstance(name, str) else tuple(name)
+        file_name = self.get_one_filename(*names)
+        cached = self.one_cache.get(file_name)
+        if isinstance(cached, np.ndarray) and cached.ndim > 0:
+            return np.array(cached[start:stop])
+        one = self._one_dir()
+        if is_url(one):
+            _check_file_name(file_name)
+            remote = _remote(join_url(one, file_name))
+            if not remote.is_cached():
+                # Ranged GETs: the header (the first time this process reads
+                # the file), then the rows.
+                url = join_url(one, file_name)
+                try:
+                    header = _rows.remote_header(url, remote)
+                except RemoteError as e:
+                    if getattr(e, "fault", None) != "NotFound":
+                        raise
+                    if self._url_lower_case():
+                        return self.loadone_rows(names, start, stop)
+                    raise self._not_available(file_name) from e
+                shape, dtype = header["shape"], header["dtype"]
+                # (0-d, Fortran order, an object array: as below.)
+                if shape and not dtype.hasobject and not (header["fortran_order"] and len(shape) > 1):
+                    a, b, _ = slice(start, stop).indices(shape[0])
+                    return _rows.remote_rows(url, remote, [(a, max(a, b))])[0][0]
+        try:
+            source = self.one_rows(*names)
+        except TypeMismatch:
+            return np.array(np.asarray(self.loadone(*names))[start:stop])
+        rows = source.read_rows(start, stop)
+        return rows if source.is_remote else np.array(rows)
 
     def loadone(self, *names: str, force: bool = False, sparse: bool = False, keep_sparse: bool = False) -> Any:
         """Loads a onedata file, from the cache when it holds it, following a
@@ -482,7 +710,11 @@ class SessionData(ABC):
             if hit is not None or file_name in cache:
                 return hit
         _check_file_name(file_name)
-        path = os.path.join(self._one_dir(), file_name)
+        one_dir = self._one_dir()
+        if is_url(one_dir):
+            path = self._fetch(file_name)
+        else:
+            path = os.path.join(one_dir, file_name)
         if sparse:
             data = _load_sparse(path, file_name, self)
             if not keep_sparse:
@@ -513,7 +745,7 @@ class SessionData(ABC):
                 "a recipe's loader asks for a name being loaded"
             )
             error.files = files
-            error.path = str(self.one_path / file_name)
+            error.path = self._file_location(file_name)
             raise error
         stack.append(key)
         try:
@@ -533,8 +765,13 @@ class SessionData(ABC):
             f"onedata requested is not available: session {self.session_print()} has no {file_name} "
             f"in {self.one_path} (saved: {saved})"
         )
-        error.path = str(self.one_path / file_name)
+        error.path = self._file_location(file_name)
         return error
+
+    def _file_location(self, file_name: str) -> str:
+        """Where ``file_name`` is kept: its path, or its URL."""
+        one = self._one_dir()
+        return join_url(one, file_name) if is_url(one) else os.path.join(one, file_name)
 
     def clear_cache(self, file_names: Optional[List[str]] = None) -> None:
         """Drops cached files (all, or those named, with extension). Files on
@@ -550,7 +787,10 @@ class SessionData(ABC):
         """Sessions pickle by identity and path: the cache is left behind (it
         refills from the files), so workers get a light session."""
         state = self.__dict__.copy()
-        state.pop("_one_dir_known", None)
+        if not is_url(self.data_path):
+            # A folder is looked at again where the session lands (a URL's
+            # spelling is the store's, the same everywhere).
+            state.pop("_one_dir_known", None)
         cache = self.one_cache
         state["one_cache"] = OneCache(cache.max_items) if isinstance(cache, OneCache) else {}
         return state

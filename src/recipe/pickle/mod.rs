@@ -1,13 +1,15 @@
 //! The pickle layer of loading recipes: a writer of the protocol 3 pickle
 //! numpy 1.x writes for a 0-d object array ([`encode`]) and the restricted
 //! pickle machine that reads one back ([`decode`], with its values in
-//! [`object`] and its value-building opcodes in [`construct`]). See the
-//! [recipe module docs](crate::recipe) for what the machine accepts.
+//! [`object`], its value-building opcodes in [`construct`] and the numpy
+//! dtypes they rebuild in [`dtype`]). See the [recipe module
+//! docs](crate::recipe) for what the machine accepts.
 
 use crate::error::PickleError;
 
 mod construct;
 mod decode;
+mod dtype;
 mod encode;
 mod object;
 

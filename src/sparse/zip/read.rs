@@ -1,61 +1,7 @@
-//! The zip container of `.npz` files: a reader of the central directory
-//! (zip64 included) over bytes in memory, and a writer that lays members out
-//! as Python's `zipfile` does for `numpy.savez`.
-//!
-//! Only what `.npz` files need: stored and deflate members, no encryption,
-//! one disk. Every offset and size read from the file is checked before use.
+//! Reading a zip archive: the central directory (zip64 included) over bytes
+//! in memory, and the members' local headers.
 
-use std::io::{self, Write};
-
-use crate::error::SparseError;
-
-const LOCAL_SIG: u32 = 0x0403_4b50;
-const CENTRAL_SIG: u32 = 0x0201_4b50;
-const EOCD_SIG: u32 = 0x0605_4b50;
-const EOCD64_SIG: u32 = 0x0606_4b50;
-const EOCD64_LOCATOR_SIG: u32 = 0x0706_4b50;
-const EOCD_LEN: usize = 22;
-const EOCD64_LEN: usize = 56;
-const EOCD64_LOCATOR_LEN: usize = 20;
-const CENTRAL_LEN: usize = 46;
-const LOCAL_LEN: usize = 30;
-const MAX_COMMENT: usize = 0xffff;
-
-/// Compression method of a member.
-pub(crate) const STORED: u16 = 0;
-/// Compression method of a member.
-pub(crate) const DEFLATED: u16 = 8;
-
-/// Extra field id of the padding Android's `zipalign` puts in local headers.
-const ALIGN_EXTRA_ID: u16 = 0xd935;
-/// The smallest padding extra field: id, size and the alignment.
-const ALIGN_EXTRA_MIN: u64 = 6;
-
-/// Python's `zipfile.ZIP64_LIMIT`: sizes and offsets above it go to zip64 fields.
-const ZIP64_LIMIT: u64 = (1 << 31) - 1;
-/// Python's `zipfile.ZIP_FILECOUNT_LIMIT`.
-const ZIP_FILECOUNT_LIMIT: usize = (1 << 16) - 1;
-
-fn u16_at(b: &[u8], at: usize) -> Option<u16> {
-    let s = b.get(at..at.checked_add(2)?)?;
-    Some(u16::from_le_bytes([s[0], s[1]]))
-}
-
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    let s = b.get(at..at.checked_add(4)?)?;
-    Some(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-}
-
-fn u64_at(b: &[u8], at: usize) -> Option<u64> {
-    let s = b.get(at..at.checked_add(8)?)?;
-    let mut a = [0u8; 8];
-    a.copy_from_slice(s);
-    Some(u64::from_le_bytes(a))
-}
-
-fn bad(what: impl Into<String>) -> SparseError {
-    SparseError::BadZip(what.into())
-}
+use super::*;
 
 /// One member, as the central directory records it.
 #[derive(Debug, Clone)]
@@ -131,32 +77,32 @@ pub(crate) enum Want {
 
 /// Room read for a local header's name and extra field beyond its fixed
 /// part: the zip64 field (20 bytes) and an alignment pad of up to 134.
-const LOCAL_EXTRA_ROOM: usize = 256;
+pub(super) const LOCAL_EXTRA_ROOM: usize = 256;
 /// Room read for a member's `.npy` header: numpy's are 64 or 128 bytes
 /// long for the shapes sparse members have (a longer one is read from the
 /// map).
-const NPY_HEADER_ROOM: usize = 256;
+pub(super) const NPY_HEADER_ROOM: usize = 256;
 /// The largest member [`Want::Whole`] reads in full; larger ones have
 /// their headers read and their data taken from the map.
-const WHOLE_MAX: usize = 1 << 20;
+pub(super) const WHOLE_MAX: usize = 1 << 20;
 /// Ranges this close together are read with one `pread`.
-const MERGE_GAP: usize = 4096;
+pub(super) const MERGE_GAP: usize = 4096;
 /// The most [`Archive::plan`] reads in all.
-const PLAN_MAX: usize = 4 << 20;
+pub(super) const PLAN_MAX: usize = 4 << 20;
 
 /// A parsed zip archive over bytes in memory (a mapped file), and copies
 /// of some of its ranges read beforehand.
 pub(crate) struct Archive<'a> {
     bytes: &'a [u8],
     copies: Copies<'a>,
-    entries: Vec<Entry>,
+    pub(super) entries: Vec<Entry>,
     /// Bytes before the archive proper (a prefix, as `zipfile` allows).
     concat: u64,
 }
 
 /// An entry's name, shown as [`Entry::display_name`] shows it (`{:?}`
 /// quotes it), for messages made only when there is an error.
-struct NameOf<'e>(&'e Entry);
+pub(super) struct NameOf<'e>(&'e Entry);
 
 impl std::fmt::Debug for NameOf<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -454,7 +400,7 @@ impl<'a> Archive<'a> {
 }
 
 /// Parses the central directory entry at `pos`; returns it and the next position.
-fn parse_central(cd: &[u8], pos: usize) -> Result<(Entry, usize), SparseError> {
+pub(super) fn parse_central(cd: &[u8], pos: usize) -> Result<(Entry, usize), SparseError> {
     let trunc = || bad("truncated central directory entry");
     if u32_at(cd, pos) != Some(CENTRAL_SIG) {
         return Err(bad(format!(
@@ -516,366 +462,4 @@ fn parse_central(cd: &[u8], pos: usize) -> Result<(Entry, usize), SparseError> {
         },
         next,
     ))
-}
-
-/// One member written so far, for the central directory.
-struct Written {
-    name: &'static str,
-    method: u16,
-    crc: u32,
-    compressed: u64,
-    uncompressed: u64,
-    offset: u64,
-}
-
-/// Writes a zip archive member by member, laid out byte for byte as
-/// Python's `zipfile` lays out what `numpy.savez` writes: local headers with
-/// a zip64 extra field (numpy forces it), the date 1980-01-01, permissions
-/// `rw-------`, zip64 directory fields only where sizes or offsets need them.
-pub(crate) struct ZipWriter<W: Write> {
-    w: W,
-    pos: u64,
-    written: Vec<Written>,
-}
-
-impl<W: Write> ZipWriter<W> {
-    pub(crate) fn new(w: W) -> Self {
-        ZipWriter {
-            w,
-            pos: 0,
-            written: Vec::new(),
-        }
-    }
-
-    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.w.write_all(bytes)?;
-        self.pos += bytes.len() as u64;
-        Ok(())
-    }
-
-    /// Starts a member: writes its local header. The caller then writes
-    /// exactly `compressed` bytes of data through [`ZipWriter::data`].
-    pub(crate) fn begin(
-        &mut self,
-        name: &'static str,
-        method: u16,
-        crc: u32,
-        uncompressed: u64,
-        compressed: u64,
-    ) -> io::Result<()> {
-        self.begin_aligned(name, method, crc, uncompressed, compressed, 1)
-    }
-
-    /// [`ZipWriter::begin`], with the member's data starting at a multiple
-    /// of `align` bytes in the file: the local header is padded with an
-    /// extra field (id `0xd935`, as Android's `zipalign` writes it: the
-    /// alignment as a `u16`, then zeros), which zip readers skip.
-    pub(crate) fn begin_aligned(
-        &mut self,
-        name: &'static str,
-        method: u16,
-        crc: u32,
-        uncompressed: u64,
-        compressed: u64,
-        align: u64,
-    ) -> io::Result<()> {
-        let offset = self.pos;
-        let unpadded = offset + (LOCAL_LEN + name.len() + 20) as u64;
-        let mut pad = (align - unpadded % align) % align;
-        if pad != 0 && pad < ALIGN_EXTRA_MIN {
-            pad += align.max(ALIGN_EXTRA_MIN).div_ceil(align) * align;
-        }
-        let mut h = Vec::with_capacity(LOCAL_LEN + name.len() + 20 + pad as usize);
-        h.extend_from_slice(&LOCAL_SIG.to_le_bytes());
-        h.extend_from_slice(&45u16.to_le_bytes()); // version needed: zip64
-        h.extend_from_slice(&0u16.to_le_bytes()); // flags
-        h.extend_from_slice(&method.to_le_bytes());
-        h.extend_from_slice(&0u16.to_le_bytes()); // time 00:00:00
-        h.extend_from_slice(&0x0021u16.to_le_bytes()); // date 1980-01-01
-        h.extend_from_slice(&crc.to_le_bytes());
-        h.extend_from_slice(&u32::MAX.to_le_bytes());
-        h.extend_from_slice(&u32::MAX.to_le_bytes());
-        h.extend_from_slice(&(name.len() as u16).to_le_bytes());
-        h.extend_from_slice(&(20 + pad as u16).to_le_bytes());
-        h.extend_from_slice(name.as_bytes());
-        h.extend_from_slice(&1u16.to_le_bytes());
-        h.extend_from_slice(&16u16.to_le_bytes());
-        h.extend_from_slice(&uncompressed.to_le_bytes());
-        h.extend_from_slice(&compressed.to_le_bytes());
-        if pad != 0 {
-            h.extend_from_slice(&ALIGN_EXTRA_ID.to_le_bytes());
-            h.extend_from_slice(&((pad - 4) as u16).to_le_bytes());
-            h.extend_from_slice(&(align.min(0xffff) as u16).to_le_bytes());
-            h.resize(h.len() + pad as usize - 6, 0);
-        }
-        self.put(&h)?;
-        self.written.push(Written {
-            name,
-            method,
-            crc,
-            compressed,
-            uncompressed,
-            offset,
-        });
-        Ok(())
-    }
-
-    /// Writes member data.
-    pub(crate) fn data(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.put(bytes)
-    }
-
-    /// Writes the central directory and the end records.
-    pub(crate) fn finish(mut self) -> io::Result<W> {
-        let start = self.pos;
-        let written = std::mem::take(&mut self.written);
-        for m in &written {
-            let mut extra: Vec<u64> = Vec::new();
-            let (mut csize, mut usize_) = (m.compressed as u32, m.uncompressed as u32);
-            if m.uncompressed > ZIP64_LIMIT || m.compressed > ZIP64_LIMIT {
-                extra.push(m.uncompressed);
-                extra.push(m.compressed);
-                csize = u32::MAX;
-                usize_ = u32::MAX;
-            }
-            let mut offset = m.offset as u32;
-            if m.offset > ZIP64_LIMIT {
-                extra.push(m.offset);
-                offset = u32::MAX;
-            }
-            let mut h = Vec::with_capacity(CENTRAL_LEN + m.name.len() + 28);
-            h.extend_from_slice(&CENTRAL_SIG.to_le_bytes());
-            h.extend_from_slice(&0x032du16.to_le_bytes()); // made by: unix, 4.5
-            h.extend_from_slice(&45u16.to_le_bytes());
-            h.extend_from_slice(&0u16.to_le_bytes());
-            h.extend_from_slice(&m.method.to_le_bytes());
-            h.extend_from_slice(&0u16.to_le_bytes());
-            h.extend_from_slice(&0x0021u16.to_le_bytes());
-            h.extend_from_slice(&m.crc.to_le_bytes());
-            h.extend_from_slice(&csize.to_le_bytes());
-            h.extend_from_slice(&usize_.to_le_bytes());
-            h.extend_from_slice(&(m.name.len() as u16).to_le_bytes());
-            let extra_len = if extra.is_empty() {
-                0
-            } else {
-                4 + 8 * extra.len()
-            };
-            h.extend_from_slice(&(extra_len as u16).to_le_bytes());
-            h.extend_from_slice(&0u16.to_le_bytes()); // comment
-            h.extend_from_slice(&0u16.to_le_bytes()); // disk
-            h.extend_from_slice(&0u16.to_le_bytes()); // internal attributes
-            h.extend_from_slice(&(0o600u32 << 16).to_le_bytes());
-            h.extend_from_slice(&offset.to_le_bytes());
-            h.extend_from_slice(m.name.as_bytes());
-            if !extra.is_empty() {
-                h.extend_from_slice(&1u16.to_le_bytes());
-                h.extend_from_slice(&((8 * extra.len()) as u16).to_le_bytes());
-                for v in &extra {
-                    h.extend_from_slice(&v.to_le_bytes());
-                }
-            }
-            self.put(&h)?;
-        }
-        let end = self.pos;
-        let count = written.len();
-        let (mut cd_count, mut cd_size, mut cd_offset) = (count as u64, end - start, start);
-        if count > ZIP_FILECOUNT_LIMIT || cd_offset > ZIP64_LIMIT || cd_size > ZIP64_LIMIT {
-            let mut r = Vec::with_capacity(EOCD64_LEN + EOCD64_LOCATOR_LEN);
-            r.extend_from_slice(&EOCD64_SIG.to_le_bytes());
-            r.extend_from_slice(&44u64.to_le_bytes());
-            r.extend_from_slice(&45u16.to_le_bytes());
-            r.extend_from_slice(&45u16.to_le_bytes());
-            r.extend_from_slice(&0u32.to_le_bytes());
-            r.extend_from_slice(&0u32.to_le_bytes());
-            r.extend_from_slice(&cd_count.to_le_bytes());
-            r.extend_from_slice(&cd_count.to_le_bytes());
-            r.extend_from_slice(&cd_size.to_le_bytes());
-            r.extend_from_slice(&cd_offset.to_le_bytes());
-            r.extend_from_slice(&EOCD64_LOCATOR_SIG.to_le_bytes());
-            r.extend_from_slice(&0u32.to_le_bytes());
-            r.extend_from_slice(&end.to_le_bytes());
-            r.extend_from_slice(&1u32.to_le_bytes());
-            self.put(&r)?;
-            cd_count = cd_count.min(0xffff);
-            cd_size = cd_size.min(0xffff_ffff);
-            cd_offset = cd_offset.min(0xffff_ffff);
-        }
-        let mut r = Vec::with_capacity(EOCD_LEN);
-        r.extend_from_slice(&EOCD_SIG.to_le_bytes());
-        r.extend_from_slice(&0u16.to_le_bytes());
-        r.extend_from_slice(&0u16.to_le_bytes());
-        r.extend_from_slice(&(cd_count as u16).to_le_bytes());
-        r.extend_from_slice(&(cd_count as u16).to_le_bytes());
-        r.extend_from_slice(&(cd_size as u32).to_le_bytes());
-        r.extend_from_slice(&(cd_offset as u32).to_le_bytes());
-        r.extend_from_slice(&0u16.to_le_bytes());
-        self.put(&r)?;
-        Ok(self.w)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn writes_what_it_reads() {
-        let mut zw = ZipWriter::new(Vec::new());
-        let payload = b"hello";
-        let crc = crc32fast::hash(payload);
-        zw.begin("a.npy", STORED, crc, 5, 5).unwrap();
-        zw.data(payload).unwrap();
-        let bytes = zw.finish().unwrap();
-        let archive = Archive::parse(&bytes).unwrap();
-        let e = archive.find("a").unwrap();
-        assert_eq!(e.crc, crc);
-        assert_eq!(archive.raw_data(e).unwrap().data, payload);
-        assert!(archive.find("b").is_none());
-    }
-
-    #[test]
-    fn aligned_members_start_on_the_boundary_and_read_back() {
-        // Names of every length mod 64 and payloads of odd sizes, so that
-        // every padding from 0 to 63 (and the bumped small ones) occurs.
-        let names: Vec<&'static str> = (1..=70)
-            .map(|n| &*Box::leak("n".repeat(n).into_boxed_str()))
-            .collect();
-        let mut zw = ZipWriter::new(Vec::new());
-        let mut want = Vec::new();
-        for (k, name) in names.iter().enumerate() {
-            let payload: Vec<u8> = (0..k * 3 + 1).map(|i| i as u8).collect();
-            let crc = crc32fast::hash(&payload);
-            let n = payload.len() as u64;
-            zw.begin_aligned(name, STORED, crc, n, n, 64).unwrap();
-            zw.data(&payload).unwrap();
-            want.push(payload);
-        }
-        let bytes = zw.finish().unwrap();
-        let archive = Archive::parse(&bytes).unwrap();
-        for (name, payload) in names.iter().zip(&want) {
-            let data = archive.raw_data(archive.find(name).unwrap()).unwrap().data;
-            assert_eq!(data, payload.as_slice());
-            let at = data.as_ptr() as usize - bytes.as_ptr() as usize;
-            assert_eq!(at % 64, 0, "{name}");
-        }
-    }
-
-    #[test]
-    fn plan_reads_an_aligned_sparse_file_in_one_more_range() {
-        // As `read_npz_stored` reads it: the first 4 KiB, the last 4 KiB,
-        // then what the plan asks for, in one range, after which every
-        // small member is held whole by a copy and no header is missing.
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("m.npz");
-        let m = crate::demo::random_csc(3000, 500, 0.05, 3);
-        crate::sparse::write_npz_with(&path, &m, crate::sparse::NpzOptions::ALIGNED).unwrap();
-        let bytes = std::fs::read(&path).unwrap();
-        let tail_at = (bytes.len() - 4096) & !63;
-        let mut copies = Copies::default();
-        copies.push(0, &bytes[..4096]);
-        copies.push(tail_at, &bytes[tail_at..]);
-        let archive = Archive::parse_with(&bytes, copies.clone()).unwrap();
-        let wanted = [
-            ("format", Want::Whole),
-            ("shape", Want::Whole),
-            ("_is_array", Want::Whole),
-            ("indptr", Want::Whole),
-            ("indices", Want::Headers),
-            ("data", Want::Headers),
-        ];
-        let plan = archive.plan(&wanted);
-        assert_eq!(plan.len(), 1, "{plan:?}");
-        assert!(plan[0].len() < 8192, "{plan:?}");
-        copies.push(plan[0].start, &bytes[plan[0].clone()]);
-        let archive = archive.with_copies(copies);
-        for (key, want) in wanted {
-            let raw = archive.raw_data(archive.find(key).unwrap()).unwrap();
-            let held = if want == Want::Whole {
-                raw.data.len()
-            } else {
-                256
-            };
-            assert!(raw.copy.len() >= held, "{key}: {}", raw.copy.len());
-            assert_eq!(raw.copy, &raw.data[..raw.copy.len()], "{key}");
-        }
-    }
-
-    #[test]
-    fn reads_zip64_end_records() {
-        // One stored member, then a directory found through the zip64 end
-        // record and its locator, the classic record saturated.
-        let payload = b"abc";
-        let crc = crc32fast::hash(payload);
-        let mut zw = ZipWriter::new(Vec::new());
-        zw.begin("x.npy", STORED, crc, 3, 3).unwrap();
-        zw.data(payload).unwrap();
-        let normal = zw.finish().unwrap();
-        let cd_start = u32_at(&normal, normal.len() - 6).unwrap() as usize;
-        let cd_end = normal.len() - EOCD_LEN;
-        let mut b = normal[..cd_end].to_vec();
-        let rec = b.len() as u64;
-        b.extend_from_slice(&EOCD64_SIG.to_le_bytes());
-        b.extend_from_slice(&44u64.to_le_bytes());
-        b.extend_from_slice(&[45, 0, 45, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-        b.extend_from_slice(&1u64.to_le_bytes());
-        b.extend_from_slice(&1u64.to_le_bytes());
-        b.extend_from_slice(&((cd_end - cd_start) as u64).to_le_bytes());
-        b.extend_from_slice(&(cd_start as u64).to_le_bytes());
-        b.extend_from_slice(&EOCD64_LOCATOR_SIG.to_le_bytes());
-        b.extend_from_slice(&0u32.to_le_bytes());
-        b.extend_from_slice(&rec.to_le_bytes());
-        b.extend_from_slice(&1u32.to_le_bytes());
-        b.extend_from_slice(&EOCD_SIG.to_le_bytes());
-        b.extend_from_slice(&[0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
-        b.extend_from_slice(&[0xff; 8]);
-        b.extend_from_slice(&[0, 0]);
-        let archive = Archive::parse(&b).unwrap();
-        assert_eq!(
-            archive.raw_data(archive.find("x").unwrap()).unwrap().data,
-            payload
-        );
-    }
-
-    #[test]
-    fn writes_zip64_fields_for_large_members() {
-        // Sizes past 2 GiB go to the zip64 extra field, as zipfile does it
-        // (the data itself is not written here: only the directory is read).
-        let mut zw = ZipWriter::new(Vec::new());
-        zw.begin("big.npy", STORED, 7, 3 << 30, 3 << 30).unwrap();
-        let bytes = zw.finish().unwrap();
-        let archive = Archive::parse(&bytes).unwrap();
-        let e = archive.find("big").unwrap();
-        assert_eq!((e.uncompressed, e.compressed, e.crc), (3 << 30, 3 << 30, 7));
-        assert!(archive.raw_data(e).is_err());
-    }
-
-    #[test]
-    fn refuses_garbage_without_panicking() {
-        for len in 0..200 {
-            let junk: Vec<u8> = (0..len).map(|i| (i * 37 % 251) as u8).collect();
-            assert!(Archive::parse(&junk).is_err());
-        }
-        let mut zw = ZipWriter::new(Vec::new());
-        zw.begin("a.npy", STORED, 0, 1, 1).unwrap();
-        zw.data(b"x").unwrap();
-        let good = zw.finish().unwrap();
-        for cut in 0..good.len() {
-            if let Ok(a) = Archive::parse(&good[..cut]) {
-                for e in &a.entries {
-                    let _ = a.raw_data(e);
-                }
-            }
-        }
-        for i in 0..good.len() {
-            for v in [0u8, 0xff, 0x7f] {
-                let mut bad = good.clone();
-                bad[i] = v;
-                if let Ok(a) = Archive::parse(&bad) {
-                    for e in &a.entries {
-                        let _ = a.raw_data(e);
-                    }
-                }
-            }
-        }
-    }
 }

@@ -19,7 +19,7 @@ struct Plan {
     save: usize,
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
@@ -61,19 +61,30 @@ const PYTHON_SIDE: &str = include_str!("bench_side.py");
 const BLOCKS: usize = 3;
 
 /// The running python3 side.
-struct Theirs {
+pub(crate) struct Theirs {
     child: Child,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
-    versions: Value,
+    pub(crate) versions: Value,
 }
 
 impl Theirs {
     /// Starts python3 with numpy on the bench files, or says what is missing.
     fn start(python: &str, args: &[String]) -> std::result::Result<Theirs, String> {
+        Theirs::start_script(python, PYTHON_SIDE, args, "pip install numpy scipy")
+    }
+
+    /// Starts `python` running `script` with `args`; `install` says how to
+    /// install what the script needs, should it not start.
+    pub(crate) fn start_script(
+        python: &str,
+        script: &str,
+        args: &[String],
+        install: &str,
+    ) -> std::result::Result<Theirs, String> {
         let mut child = Command::new(python)
             .arg("-c")
-            .arg(PYTHON_SIDE)
+            .arg(script)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -97,7 +108,7 @@ impl Theirs {
                 Ok(theirs)
             }
             None => Err(format!(
-                "numpy side did not run ({}); install with: pip install numpy scipy",
+                "the python side ({python}) did not run ({}); install with: {install}",
                 theirs.stop()
             )),
         }
@@ -112,15 +123,20 @@ impl Theirs {
     /// The samples (microseconds) of `runs` timed runs of `case` after
     /// `warmup` untimed ones; `None` if the case cannot run there.
     fn run(&mut self, case: &str, runs: usize, warmup: usize) -> Option<Vec<f64>> {
-        writeln!(self.stdin, "{case} {runs} {warmup}").ok()?;
-        self.stdin.flush().ok()?;
-        let reply = self.read_line()?;
+        let reply = self.reply(case, runs, warmup)?;
         let samples = reply["samples"].as_array()?;
         samples.iter().map(Value::as_f64).collect()
     }
 
+    /// The whole reply line to `CASE RUNS WARMUP`.
+    pub(crate) fn reply(&mut self, case: &str, runs: usize, warmup: usize) -> Option<Value> {
+        writeln!(self.stdin, "{case} {runs} {warmup}").ok()?;
+        self.stdin.flush().ok()?;
+        self.read_line()
+    }
+
     /// Ends the python side; returns the last line it wrote to stderr.
-    fn stop(mut self) -> String {
+    pub(crate) fn stop(mut self) -> String {
         drop(self.stdin);
         let mut err = String::new();
         if let Some(mut e) = self.child.stderr.take() {
@@ -587,7 +603,7 @@ fn print_table(report: &Value, cases: &[Value], frames: usize, rois: usize) {
     }
 }
 
-fn round(x: f64) -> f64 {
+pub(crate) fn round(x: f64) -> f64 {
     if x >= 100.0 {
         x.round()
     } else {

@@ -33,6 +33,7 @@ fn write_out(args: std::fmt::Arguments<'_>) {
 }
 
 mod bench;
+mod bench_remote;
 mod demo;
 mod info;
 mod ls;
@@ -100,8 +101,21 @@ enum Command {
         quick: bool,
         /// Also draw each case's speedup over numpy/scipy, and its goal,
         /// as a PNG at this path.
-        #[arg(long, value_name = "PNG")]
+        #[arg(long, value_name = "PNG", conflicts_with = "remote")]
         plot: Option<PathBuf>,
+        /// Time the remote section instead: a session in a local S3 server
+        /// (moto behind a counting proxy), read by onedata and by s3fs in
+        /// the same run, with the requests and bytes each asked for.
+        #[arg(long)]
+        remote: bool,
+        /// The python that runs the S3 server (a venv with
+        /// moto[server]==5.2.5); default $ONEDATA_MOTO_PYTHON.
+        #[arg(long, value_name = "PYTHON", requires = "remote")]
+        remote_python: Option<PathBuf>,
+        /// The python with s3fs and numpy for the s3fs side; default
+        /// $ONEDATA_S3FS_PYTHON, else the server's python.
+        #[arg(long, value_name = "PYTHON", requires = "remote")]
+        s3fs_python: Option<PathBuf>,
     },
     /// List every onedata file of a session: name, kind, dtype, shape, size.
     ///
@@ -166,7 +180,23 @@ fn main() -> ExitCode {
             json,
             size_mb,
             quick,
+            remote: true,
+            remote_python,
+            s3fs_python,
+            ..
+        } => bench_remote::bench_remote(
+            json,
+            size_mb,
+            quick,
+            remote_python.as_deref(),
+            s3fs_python.as_deref(),
+        ),
+        Command::Bench {
+            json,
+            size_mb,
+            quick,
             plot,
+            ..
         } => bench::bench(json, size_mb, quick, plot.as_deref()),
         Command::Ls { session_dir } => match remote::target(&session_dir) {
             Ok(Target::Local(dir)) => ls::ls(&dir),

@@ -740,6 +740,81 @@ fn bench_without_python_measures_our_side_and_says_what_is_missing() {
     }
 }
 
+/// `bench --remote` without a python for the S3 server says how to make one.
+#[test]
+fn bench_remote_without_a_server_python_says_how_to_set_one_up() {
+    let out = Command::new(env!("CARGO_BIN_EXE_onedata"))
+        .args(["bench", "--remote", "--quick", "--size-mb", "4"])
+        .env_remove("ONEDATA_MOTO_PYTHON")
+        .output()
+        .expect("run onedata bench --remote");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--remote-python") && err.contains("moto[server]==5.2.5"),
+        "{err}"
+    );
+}
+
+/// `bench --remote` on the local S3 server (ONEDATA_MOTO_PYTHON): every
+/// case reported, the requests counted from the proxy's log (a warm load
+/// makes none), and the s3fs side either measured or said to be missing.
+/// Fails, as the other remote tests do, when ONEDATA_MOTO_PYTHON is unset
+/// (`.ci/test` sets it).
+#[test]
+fn bench_remote_counts_the_requests_of_each_case() {
+    let python = std::env::var("ONEDATA_MOTO_PYTHON").unwrap_or_else(|_| {
+        panic!(
+            "ONEDATA_MOTO_PYTHON is unset: bench --remote needs a local S3 server (moto). \
+             python3 -m venv /tmp/venv-s3 && /tmp/venv-s3/bin/pip install 'moto[server]==5.2.5' && \
+             export ONEDATA_MOTO_PYTHON=/tmp/venv-s3/bin/python"
+        )
+    });
+    let out = Command::new(env!("CARGO_BIN_EXE_onedata"))
+        .args(["bench", "--remote", "--quick", "--size-mb", "4", "--json"])
+        .args(["--remote-python", &python])
+        .output()
+        .expect("run onedata bench --remote");
+    let r: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("one JSON object");
+    assert_eq!(r["section"], "remote");
+    assert_eq!(r["shape"], serde_json::json!([200, 5000]));
+    assert_eq!(r["ranges"]["count"], 200);
+    let cases = r["cases"].as_array().unwrap();
+    let names: Vec<&str> = cases.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "remote_cold_load",
+            "remote_row_ranges",
+            "remote_row_ranges_vs_get_per_range",
+            "remote_warm_load",
+            "server_one_range"
+        ]
+    );
+    let requests = |c: &serde_json::Value| c["onedata_per_op"]["requests"].as_f64().unwrap();
+    // A cold load gets the whole file; 4 MB is one part.
+    assert!(requests(&cases[0]) >= 1.0, "{}", cases[0]);
+    assert_eq!(
+        cases[0]["onedata_per_op"]["bytes"].as_f64().unwrap(),
+        r["size_bytes"].as_f64().unwrap()
+    );
+    // The header, then the rows (4 MB of rows: one coalesced GET).
+    assert_eq!(requests(&cases[1]), 2.0, "{}", cases[1]);
+    assert_eq!(requests(&cases[3]), 0.0, "{}", cases[3]);
+    assert!(cases[3]["onedata_us"].as_f64().unwrap() > 0.0);
+    if r["versions"]["s3fs"].is_null() {
+        assert!(r["missing"].as_str().unwrap().contains("s3fs"), "{r}");
+    } else {
+        assert_eq!(r["missing"], serde_json::Value::Null);
+        // One GET per range on their side.
+        assert_eq!(
+            cases[1]["theirs_per_op"]["requests"].as_f64().unwrap(),
+            200.0
+        );
+        assert!(cases[1]["ratio"].as_f64().unwrap() > 0.0);
+    }
+}
+
 /// `digest --session` gives, for every file of a B2 demo session (dense
 /// arrays, the four recipes through B2Session, the sparse file), the
 /// digest of what the library's `loadone` returns, which the interop

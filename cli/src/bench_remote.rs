@@ -57,6 +57,8 @@ struct Server {
     host: String,
     endpoint: String,
     bucket: String,
+    /// The S3 server behind the proxy: `moto` or `s3s-fs`.
+    kind: String,
 }
 
 impl Server {
@@ -80,6 +82,7 @@ impl Server {
             host: String::new(),
             endpoint: String::new(),
             bucket: String::new(),
+            kind: String::new(),
         };
         let info: Value = serde_json::from_str(&line).map_err(|_| {
             err(format!(
@@ -89,6 +92,8 @@ impl Server {
         })?;
         server.endpoint = info["endpoint"].as_str().unwrap_or_default().to_string();
         server.bucket = info["bucket"].as_str().unwrap_or_default().to_string();
+        // moto, or s3s-fs when ONEDATA_S3S_FS names its binary.
+        server.kind = info["server"].as_str().unwrap_or("moto").to_string();
         server.host = server
             .endpoint
             .trim_start_matches("http://")
@@ -646,7 +651,8 @@ pub fn bench_remote(
     let report = json!({
         "section": "remote",
         "server": {
-            "what": "moto_server behind the counting proxy of tests/remote/s3_fixture.py, on loopback",
+            "what": format!("{} behind the counting proxy of tests/remote/s3_fixture.py, on loopback", server.kind),
+            "kind": server.kind,
             "moto": moto,
             "python": server_python.display().to_string(),
         },
@@ -679,11 +685,14 @@ pub fn bench_remote(
 fn print_table(report: &Value) {
     let shape = &report["shape"];
     out!(
-        "onedata bench --remote: {} bytes float32 spks ({} x {}) in moto {} on loopback; medians",
+        "onedata bench --remote: {} bytes float32 spks ({} x {}) in {} on loopback; medians",
         report["size_bytes"],
         shape[0],
         shape[1],
-        report["server"]["moto"].as_str().unwrap_or("?")
+        match report["server"]["kind"].as_str() {
+            Some("s3s-fs") => "s3s-fs 0.14".to_string(),
+            _ => format!("moto {}", report["server"]["moto"].as_str().unwrap_or("?")),
+        }
     );
     let r = &report["ranges"];
     out!(

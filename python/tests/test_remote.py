@@ -151,6 +151,11 @@ def same(a, b):
 def test_loadone_equals_the_local_session(pair, server):
     local, remote, prefix = pair
     remote.clear_cache()
+    # The saves left copies in this cache: drop them, so that every load
+    # below downloads from the server.
+    for cached in remote.get_saved_one():
+        cached.unlink(missing_ok=True)
+    requests(server, prefix)
     for name in ["mpci.roiActivityDeconvolved", "mpci.roiActivityF", "mpci.times", "mpciROIs.stack", "mpciROIs.names"]:
         a, b = local.loadone(name), remote.loadone(name, force=True)
         same(a, b)
@@ -160,6 +165,7 @@ def test_loadone_equals_the_local_session(pair, server):
     same(remote.loadone("mpci.timesTwice"), local.loadone("mpci.timesTwice"))
     same(remote.loadone("mpciROIs.masks", sparse=True), local.loadone("mpciROIs.masks", sparse=True))
     assert np.array_equal(np.load(remote.get_saved_one()[0]), local.loadone(local.print_saved_one()[0]))
+    assert any(e["m"] == "GET" and e["range"] for e in requests(server, prefix))
 
 
 def test_saved_files_are_listed(pair):
@@ -375,6 +381,11 @@ def test_the_lower_case_folder(server, tmp_path):
     assert t.print_saved_one() == ["mpci.x"]
     same(LabSession("mouse2", "2024-02-03", "1", root="lower").one_rows("mpci.x")[1:3], a[1:3])
     same(LabSession("mouse2", "2024-02-03", "1", root="lower").loadone_rows("mpci.x", 1, 3), a[1:3])
+    # A fresh session's first save goes into onedata/ too, not a new oneData/.
+    u = LabSession("mouse2", "2024-02-03", "1", root="lower")
+    u.saveone(a * 2, "mpci.y")
+    assert u.one_path == u.data_path + "/onedata"
+    assert LabSession("mouse2", "2024-02-03", "1", root="lower").print_saved_one() == ["mpci.x", "mpci.y"]
 
 
 def test_a_url_onedata_refuses():

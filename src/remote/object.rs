@@ -755,6 +755,7 @@ impl Remote {
         let path = self.path().clone();
         let etag = if size <= MULTIPART_THRESHOLD {
             let bytes = std::fs::read(local).map_err(|e| Error::io(local, e))?;
+            let conditional = expected_etag.is_some();
             let mode = match expected_etag {
                 Some(e_tag) => PutMode::Update(UpdateVersion {
                     e_tag: Some(e_tag),
@@ -762,20 +763,37 @@ impl Remote {
                 }),
                 None => PutMode::Overwrite,
             };
+            let payload = PutPayload::from(bytes);
             let options = PutOptions {
                 mode,
                 ..PutOptions::default()
             };
-            let put = block_on(self.store.put_opts(&path, PutPayload::from(bytes), options));
-            put.map_err(|e| self.fail(e))?.e_tag
+            let put = block_on(self.store.put_opts(&path, payload.clone(), options));
+            match put {
+                Err(object_store::Error::Precondition { .. })
+                    if conditional && self.is_gone()? =>
+                {
+                    // Deleted since this cache saw it (another machine's
+                    // clear_one_data): nothing to lose, so create it anew.
+                    let create = PutOptions {
+                        mode: PutMode::Create,
+                        ..PutOptions::default()
+                    };
+                    block_on(self.store.put_opts(&path, payload, create))
+                }
+                other => other,
+            }
+            .map_err(|e| self.fail(e))?
+            .e_tag
         } else {
             if let Some(expected) = &expected_etag {
                 let now = match self.head() {
-                    Ok(now) => now.etag,
+                    Ok(now) => Some(now.etag),
+                    // Deleted since this cache saw it: nothing to lose.
                     Err(e) if matches!(e.remote_fault(), Some(RemoteFault::NotFound)) => None,
                     Err(e) => return Err(e),
                 };
-                if now.as_ref() != Some(expected) {
+                if let Some(now) = now.filter(|now| now.as_ref() != Some(expected)) {
                     return Err(self.fault(RemoteFault::Precondition {
                         message: format!(
                             "its ETag is {} where this cache last saw {expected}",
@@ -828,6 +846,15 @@ impl Remote {
                 let _ = writer.abort().await;
                 Err(e)
             }
+        }
+    }
+
+    /// Whether the object is missing from the store (one HEAD).
+    fn is_gone(&self) -> Result<bool> {
+        match self.head() {
+            Ok(_) => Ok(false),
+            Err(e) if matches!(e.remote_fault(), Some(RemoteFault::NotFound)) => Ok(true),
+            Err(e) => Err(e),
         }
     }
 

@@ -421,6 +421,16 @@ fn saves_upload_and_a_stale_copy_is_not_overwritten() {
     );
     assert!(s.get_saved_one().unwrap().is_empty());
     assert!(!fresh.exists());
+    // The other machine last saw the object it deleted: its save creates it
+    // anew instead of being refused for ever.
+    t.saveone(&b, "x.saved").unwrap();
+    assert_eq!(
+        s.loadone_with("x.saved", LoadOptions::force())
+            .unwrap()
+            .view2::<f64>()
+            .unwrap(),
+        b
+    );
 }
 
 #[test]

@@ -482,6 +482,12 @@ class SessionData(ABC):
         """
         file_name = self.get_one_filename(*names)
         _check_file_name(file_name)
+        if is_url(self.data_path) and self.__dict__.get("_one_dir_checked") != self.data_path:
+            # A session's first save asks the store which spelling of the
+            # onedata folder it has (one LIST), so that a session kept under
+            # onedata/ is not given a second, oneData/, folder.
+            self._url_lower_case()
+            self.__dict__["_one_dir_checked"] = self.data_path
         one_path = self.one_path
         if isinstance(one_path, str):
             # In object storage: written in the local cache folder, then uploaded.

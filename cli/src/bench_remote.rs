@@ -1,7 +1,10 @@
-//! `onedata bench --remote`: a session in a local S3 server (moto behind the
-//! counting proxy of tests/remote/s3_fixture.py), read by the library and by
-//! s3fs (run by python on the same server, in the same run), with the
-//! requests and bytes each side asked the server for.
+//! `onedata bench --remote`: a session in a local S3 server, read by the
+//! library and by s3fs (run by python on the same server, in the same run),
+//! with the requests and bytes each side asked the server for.
+//!
+//! The server is started by tests/remote/s3_fixture.py: s3s-fs when
+//! `ONEDATA_S3S_FS` names its binary, talked to straight and counted from
+//! its own request log; else moto, behind the fixture's counting proxy.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -19,7 +22,8 @@ use serde_json::{json, Value};
 
 use crate::bench::{median, round, Theirs};
 
-/// The server: moto behind a proxy that records every request.
+/// The server: s3s-fs logging its requests, or moto behind a proxy that
+/// records them.
 const FIXTURE: &str = include_str!("../../tests/remote/s3_fixture.py");
 
 /// The s3fs side, run by a python with s3fs and numpy.
@@ -59,6 +63,11 @@ struct Server {
     bucket: String,
     /// The S3 server behind the proxy: `moto` or `s3s-fs`.
     kind: String,
+    /// s3s-fs's own log of the requests it serves, when it is the server:
+    /// the bench then talks to it straight (`endpoint` is its address) and
+    /// counts from this log, from `log_offset` on.
+    server_log: Option<PathBuf>,
+    log_offset: std::cell::Cell<u64>,
 }
 
 impl Server {
@@ -83,6 +92,8 @@ impl Server {
             endpoint: String::new(),
             bucket: String::new(),
             kind: String::new(),
+            server_log: None,
+            log_offset: std::cell::Cell::new(0),
         };
         let info: Value = serde_json::from_str(&line).map_err(|_| {
             err(format!(
@@ -94,6 +105,11 @@ impl Server {
         server.bucket = info["bucket"].as_str().unwrap_or_default().to_string();
         // moto, or s3s-fs when ONEDATA_S3S_FS names its binary.
         server.kind = info["server"].as_str().unwrap_or("moto").to_string();
+        if let (Some(log), Some(direct)) = (info["server_log"].as_str(), info["moto"].as_str()) {
+            // Straight to s3s-fs, nothing between: its log does the counting.
+            server.server_log = Some(PathBuf::from(log));
+            server.endpoint = direct.to_string();
+        }
         server.host = server
             .endpoint
             .trim_start_matches("http://")
@@ -104,6 +120,15 @@ impl Server {
 
     /// The requests recorded since the last call, and the record emptied.
     fn take_log(&self) -> Result<Vec<Value>> {
+        if let Some(path) = &self.server_log {
+            let text = std::fs::read(path).map_err(|e| Error::io(path.clone(), e))?;
+            let from = usize::try_from(self.log_offset.get()).unwrap_or(usize::MAX);
+            let new = text.get(from..).unwrap_or_default();
+            // Whole lines only: a line being written is read next time.
+            let end = new.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+            self.log_offset.set((from + end) as u64);
+            return Ok(parse_s3s_log(&String::from_utf8_lossy(&new[..end])));
+        }
         let fail = |e: std::io::Error| err(format!("the proxy's /__log: {e}"));
         let mut conn = TcpStream::connect(&self.host).map_err(fail)?;
         conn.set_read_timeout(Some(Duration::from_secs(60)))
@@ -126,6 +151,49 @@ impl Server {
             _ => Err(err("the proxy's /__log is not a JSON list")),
         }
     }
+}
+
+/// The requests in a piece of s3s-fs's log (s3s's debug events, each
+/// followed by the line of its span, which names the request by its start
+/// time), as the proxy's log gives them: `{"m", "path", "range", "status"}`
+/// in the order they came. A request whose answer is not in the piece has
+/// a null status.
+fn parse_s3s_log(text: &str) -> Vec<Value> {
+    let mut entries: Vec<Value> = Vec::new();
+    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    let mut event: Option<&str> = None;
+    let between = |line: &str, from: &str, to: &str| -> Option<String> {
+        let rest = &line[line.find(from)? + from.len()..];
+        Some(rest[..rest.find(to).unwrap_or(rest.len())].to_string())
+    };
+    for line in text.lines() {
+        if line.contains(" s3s::service: ") {
+            event = Some(line);
+            continue;
+        }
+        let Some(start) = line.split("with start_time: ").nth(1) else {
+            continue;
+        };
+        let Some(ev) = event.take() else {
+            continue;
+        };
+        if let Some(method) = between(ev, "req: Request { method: ", ",") {
+            index.insert(start.to_string(), entries.len());
+            entries.push(json!({
+                "m": method,
+                "path": between(ev, ", uri: ", ", version:"),
+                "range": between(ev, "\"range\": \"", "\""),
+                "status": Value::Null,
+            }));
+        } else if let Some(&i) = index.get(start) {
+            // The answer: its status, or a server error.
+            let status = between(ev, "resp: Response { status: ", ",")
+                .and_then(|s| s.parse::<u64>().ok())
+                .unwrap_or(500);
+            entries[i]["status"] = json!(status);
+        }
+    }
+    entries
 }
 
 impl Drop for Server {
@@ -651,7 +719,11 @@ pub fn bench_remote(
     let report = json!({
         "section": "remote",
         "server": {
-            "what": format!("{} behind the counting proxy of tests/remote/s3_fixture.py, on loopback", server.kind),
+            "what": if server.server_log.is_some() {
+                format!("{} on loopback, talked to straight; requests counted from its own log", server.kind)
+            } else {
+                format!("{} behind the counting proxy of tests/remote/s3_fixture.py, on loopback", server.kind)
+            },
             "kind": server.kind,
             "moto": moto,
             "python": server_python.display().to_string(),
@@ -745,8 +817,69 @@ fn print_table(report: &Value) {
             traffic(&c["theirs_per_op"])
         );
     }
-    out!("ratio: theirs/ours (remote_warm_load: ours/local cold open); requests and bytes per operation, from the proxy's log");
+    out!(
+        "ratio: theirs/ours (remote_warm_load: ours/local cold open); requests and bytes per operation, from {}",
+        if report["server"]["kind"] == "s3s-fs" {
+            "s3s-fs's own log (no proxy between)"
+        } else {
+            "the proxy's log"
+        }
+    );
     if let Some(m) = report["missing"].as_str() {
         out!("note: {m}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A piece of s3s-fs 0.14's log, as it writes it (headers shortened):
+    /// a PUT, a ranged GET and a GET of a missing key.
+    const LOG: &str = r#"  2026-12-02T06:54:45.472018Z DEBUG s3s::service: req: Request { method: PUT, uri: /onedata-test/a/b.bin, version: HTTP/1.1, headers: {"host": "127.0.0.1:39999", "expect": "100-continue"}, body: Body }
+    at /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/s3s-0.14.1/src/service.rs:615
+    in s3s::service::call with start_time: 2026-12-02 6:54:45.471982438 +00:00:00
+
+  2026-12-02T06:54:45.477192Z DEBUG s3s::service: req: Request { method: GET, uri: /onedata-test/a/b.bin?partNumber=1, version: HTTP/1.1, headers: {"host": "127.0.0.1:39999", "range": "bytes=10-99", "x-amz-date": "20261202T065445Z"}, body: Body }
+    at /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/s3s-0.14.1/src/service.rs:615
+    in s3s::service::call with start_time: 2026-12-02 6:54:45.477175528 +00:00:00
+
+  2026-12-02T06:54:45.473752Z DEBUG s3s::service: duration: 1.68148ms, resp: Response { status: 200, version: HTTP/1.1, headers: {"etag": "\"d5816f35916d1d9482fb0f1ec201101d\""}, body: Body }
+    at /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/s3s-0.14.1/src/service.rs:642
+    in s3s::service::call with start_time: 2026-12-02 6:54:45.471982438 +00:00:00
+
+  2026-12-02T06:54:45.477542Z DEBUG s3s::service: duration: 331.972µs, resp: Response { status: 206, version: HTTP/1.1, headers: {"content-length": "90"}, body: Body }
+    at /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/s3s-0.14.1/src/service.rs:642
+    in s3s::service::call with start_time: 2026-12-02 6:54:45.477175528 +00:00:00
+
+  2026-12-02T06:54:45.524410Z DEBUG s3s::service: req: Request { method: GET, uri: /onedata-test/a/nope, version: HTTP/1.1, headers: {"host": "127.0.0.1:39999"}, body: Body }
+    at /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/s3s-0.14.1/src/service.rs:615
+    in s3s::service::call with start_time: 2026-12-02 6:54:45.524393049 +00:00:00
+
+  2026-12-02T06:54:45.524589Z ERROR s3s::service: duration: 139.627µs, err: S3Error { code: NoSuchKey }
+    at /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/s3s-0.14.1/src/service.rs:645
+    in s3s::service::call with start_time: 2026-12-02 6:54:45.524393049 +00:00:00
+
+  2026-12-02T06:54:45.600000Z DEBUG s3s::service: req: Request { method: HEAD, uri: /onedata-test/a/b.bin, version: HTTP/1.1, headers: {}, body: Body }
+    at /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/s3s-0.14.1/src/service.rs:615
+    in s3s::service::call with start_time: 2026-12-02 6:54:45.599000000 +00:00:00
+"#;
+
+    #[test]
+    fn the_server_log_gives_each_request_with_its_range_and_status() {
+        let entries = parse_s3s_log(LOG);
+        let want = json!([
+            {"m": "PUT", "path": "/onedata-test/a/b.bin", "range": null, "status": 200},
+            {"m": "GET", "path": "/onedata-test/a/b.bin?partNumber=1", "range": "bytes=10-99", "status": 206},
+            {"m": "GET", "path": "/onedata-test/a/nope", "range": null, "status": 500},
+            {"m": "HEAD", "path": "/onedata-test/a/b.bin", "range": null, "status": null},
+        ]);
+        assert_eq!(Value::Array(entries.clone()), want);
+        let mut traffic = Traffic::default();
+        traffic.add(&entries, "/onedata-test/a/b.bin", 100_000);
+        assert_eq!(traffic.requests, 4);
+        assert_eq!(traffic.by_method["GET"], 2);
+        // Only the successful GET of the key counts: bytes 10..=99.
+        assert_eq!(traffic.bytes, 90);
     }
 }

@@ -9,7 +9,8 @@ It starts ``moto_server`` on a free loopback port, then a proxy on another
 that forwards every request to moto and records it, creates the bucket
 ``onedata-test``, and prints one JSON line::
 
-    {"endpoint": "http://127.0.0.1:PROXY", "moto": "http://127.0.0.1:MOTO", "bucket": "onedata-test"}
+    {"endpoint": "http://127.0.0.1:PROXY", "moto": "http://127.0.0.1:MOTO", "server": "moto",
+     "server_log": null, "bucket": "onedata-test"}
 
 It runs until its stdin closes (so a test run that dies leaves no server
 behind), then stops moto. Only the standard library is used here.
@@ -19,6 +20,11 @@ With ``ONEDATA_S3S_FS`` naming an ``s3s-fs`` binary (``cargo install s3s-fs
 the proxy instead of moto (the bench uses it: moto copies the whole object
 for every ranged GET). The tests need moto: s3s-fs does not check
 ``If-Match`` on reads.
+
+s3s-fs also logs every request it serves (s3s's debug events: method, URI,
+headers, then the answer's status) to the file named by ``server_log`` in
+the JSON line, so that the bench can talk to it straight (``moto`` names its
+address) and count from that log, with no proxy between.
 
 The proxy answers two paths of its own:
 
@@ -51,6 +57,9 @@ import time
 BUCKET = "onedata-test"
 
 # Hop-by-hop headers, which the proxy does not pass on.
+# Bodies are passed on in pieces of this size.
+CHUNK = 1 << 20
+
 HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
 
 
@@ -62,6 +71,9 @@ def free_port() -> int:
 
 class Proxy(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as reqwest expects
+    # Headers and body go out in separate writes: without TCP_NODELAY each
+    # answer would wait on the client's delayed ACK (about 40 ms).
+    disable_nagle_algorithm = True
     moto_port = 0
     log: list = []
     faults: dict = {}
@@ -75,13 +87,7 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _send(self, status: int, body: bytes, headers, head: bool = False, length: int | None = None):
-        self.send_response(status)
-        for name, value in headers:
-            if name.lower() in HOP or name.lower() == "content-length":
-                continue
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body) if length is None else length))
-        self.end_headers()
+        self._head(status, headers, len(body) if length is None else length)
         if not head:
             self.wfile.write(body)
 
@@ -129,34 +135,73 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             return self._send(fault["status"], error, [("Content-Type", "application/xml")], head)
 
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP and k.lower() != "expect"}
-        conn = http.client.HTTPConnection("127.0.0.1", Proxy.moto_port, timeout=60)
+        # The Host header is passed on verbatim: SigV4 signs it.
+        reply = self._upstream_request(self.command, self.path, body, headers)
         try:
-            # The Host header is passed on verbatim: SigV4 signs it.
-            conn.request(self.command, self.path, body=body, headers=headers)
-            reply = conn.getresponse()
-            data = reply.read()
             reply_headers = list(reply.getheaders())
             status = reply.status
+            entry["status"] = status
+            if hit and "etag" in fault:
+                reply_headers = [(k, v) for k, v in reply_headers if k.lower() != "etag"]
+                reply_headers.append(("ETag", '"%s"' % fault["etag"]))
+            length = next((int(v) for k, v in reply_headers if k.lower() == "content-length"), None)
+            if head:
+                reply.read()
+                return self._send(status, b"", reply_headers, head=True, length=length or 0)
+            if length is None:
+                # A chunked (or unsized) answer: read whole, sent with its length.
+                data = reply.read()
+                length = len(data)
+                chunks = iter([data])
+            else:
+                chunks = iter(lambda: reply.read(CHUNK), b"")
+            if hit and "cut_after" in fault:
+                # Announce everything, send the first bytes, drop the connection.
+                self._head(status, reply_headers, length)
+                left = fault["cut_after"]
+                for chunk in chunks:
+                    if left <= 0:
+                        break
+                    self.wfile.write(chunk[:left])
+                    left -= len(chunk)
+                self.wfile.flush()
+                self.close_connection = True
+                self._drop_upstream()
+                try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return
+            # The body is passed on as it comes, never held whole.
+            self._head(status, reply_headers, length)
+            for chunk in chunks:
+                self.wfile.write(chunk)
         finally:
+            self._drop_upstream()
+
+    def _head(self, status: int, headers, length: int) -> None:
+        self.send_response(status)
+        for name, value in headers:
+            if name.lower() in HOP or name.lower() == "content-length":
+                continue
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(length))
+        self.end_headers()
+
+    def _upstream_request(self, method, path, body, headers):
+        """The server's answer, on a connection of its own. A connection kept
+        alive to the server would make each answer after the first wait for
+        a delayed ACK: s3s-fs sends without TCP_NODELAY."""
+        self._drop_upstream()
+        self._upstream = http.client.HTTPConnection("127.0.0.1", Proxy.moto_port, timeout=60)
+        self._upstream.request(method, path, body=body, headers=headers)
+        return self._upstream.getresponse()
+
+    def _drop_upstream(self) -> None:
+        conn = getattr(self, "_upstream", None)
+        self._upstream = None
+        if conn is not None:
             conn.close()
-        entry["status"] = status
-        if hit and "etag" in fault:
-            reply_headers = [(k, v) for k, v in reply_headers if k.lower() != "etag"]
-            reply_headers.append(("ETag", '"%s"' % fault["etag"]))
-        if hit and "cut_after" in fault and not head:
-            # Announce everything, send the first bytes, drop the connection.
-            self._send(status, data[: fault["cut_after"]], reply_headers, length=len(data))
-            self.wfile.flush()
-            self.close_connection = True
-            try:
-                self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            return
-        if head:
-            length = next((int(v) for k, v in reply_headers if k.lower() == "content-length"), 0)
-            return self._send(status, b"", reply_headers, head=True, length=length)
-        self._send(status, data, reply_headers)
 
     do_GET = do_PUT = do_HEAD = do_POST = do_DELETE = do_ANY
 
@@ -203,19 +248,25 @@ def start_moto():
     return moto, port
 
 
-def start_s3s_fs(binary: str, root: str):
+def start_s3s_fs(binary: str, root: str, log_path: str):
     """s3s-fs (the s3s crate's file-system server) on a free port over the
     folder ``root``, with the bucket as a folder in it and the credentials
     test/test: (process, port). Its reads of a range read just those bytes
-    of the file, where moto copies the whole object for each request."""
+    of the file, where moto copies the whole object for each request. It
+    logs every request and its answer to ``log_path`` (s3s's debug events),
+    so that a client can be counted talking to it straight."""
     os.makedirs(os.path.join(root, BUCKET), exist_ok=True)
     port = free_port()
-    server = subprocess.Popen(
-        [binary, "--host", "127.0.0.1", "--port", str(port), "--access-key", "test", "--secret-key", "test", root],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    env = dict(os.environ, RUST_LOG="s3s::service=debug", NO_COLOR="1")
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(
+            [binary, "--host", "127.0.0.1", "--port", str(port), "--access-key", "test", "--secret-key", "test",
+             root],
+            stdin=subprocess.DEVNULL,
+            stdout=log,  # where s3s-fs writes its log
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
     wait_for(port, time.monotonic() + 60, path="/")
     return server, port
 
@@ -226,10 +277,11 @@ def main() -> int:
         import tempfile
 
         root = tempfile.mkdtemp(prefix="onedata-s3s-")
-        upstream, port = start_s3s_fs(s3s_fs, root)
+        server_log = os.path.join(root, "s3s-fs.log")
+        upstream, port = start_s3s_fs(s3s_fs, os.path.join(root, "data"), server_log)
         what = "s3s-fs"
     else:
-        root = None
+        root = server_log = None
         upstream, port = start_moto()
         what = "moto"
     if upstream is None:
@@ -244,6 +296,7 @@ def main() -> int:
             "endpoint": "http://127.0.0.1:%d" % proxy_port,
             "moto": "http://127.0.0.1:%d" % port,
             "server": what,
+            "server_log": server_log,
             "bucket": BUCKET,
         }), flush=True)
         # Serve until the parent closes our stdin (or dies).

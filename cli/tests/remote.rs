@@ -20,13 +20,13 @@ use std::sync::OnceLock;
 
 use onedata::remote::object_store::path::Path as ObjPath;
 use onedata::remote::object_store::{ObjectStoreExt, PutPayload};
-use onedata::remote::{block_on, build_store, RemoteUrl};
+use onedata::remote::{build_store, RemoteUrl};
 use serde_json::Value;
 
 #[path = "../../tests/remote/fixture.rs"]
 mod fixture;
 
-use fixture::Fixture;
+use fixture::{block_on, Fixture};
 
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();

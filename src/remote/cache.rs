@@ -15,7 +15,7 @@ use std::time::SystemTime;
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
-use super::{block_on, Remote, PARALLEL_PARTS, PART_SIZE};
+use super::{Remote, PARALLEL_PARTS, PART_SIZE};
 use crate::error::{Error, Result};
 use crate::RemoteFault;
 
@@ -223,7 +223,7 @@ impl Remote {
     /// claims a huge object costs disk, not memory: the download ends with
     /// the I/O error of a full disk, and the temporary file is removed.
     fn download_into(&self, file: &File) -> Result<Option<String>> {
-        block_on(async {
+        self.block_on(async {
             let (first, version) = self.get_range(0..PART_SIZE, None).await?;
             let size = version.size;
             write_at(file, &first, 0).map_err(|e| self.io_fault(e))?;
@@ -243,7 +243,7 @@ impl Remote {
                 .await?;
             file.set_len(size).map_err(|e| self.io_fault(e))?;
             Ok(version.etag.clone())
-        })
+        })?
     }
 
     fn io_fault(&self, e: std::io::Error) -> Error {

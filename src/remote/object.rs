@@ -7,6 +7,7 @@
 //! rows ([`Remote::npy_header`], [`Remote::read_rows`], in `rows.rs`) and
 //! uploads ([`Remote::upload`], in `upload.rs`).
 
+use std::future::Future;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,7 +17,8 @@ use object_store::path::Path as ObjPath;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 use parking_lot::Mutex;
 
-use super::{block_on, build_store, cache_root, RemoteOptions, RemoteUrl, Scheme};
+use super::runtime::block_on_for;
+use super::{build_store, cache_root, RemoteOptions, RemoteUrl, Scheme};
 use crate::error::{Error, Result};
 use crate::npy::Header;
 use crate::RemoteFault;
@@ -195,6 +197,17 @@ impl Remote {
         Error::remote(self.url.as_str(), fault)
     }
 
+    /// Runs a request of this object on onedata's runtime
+    /// ([`block_on`](super::block_on)); a runtime that cannot be started is
+    /// [`RemoteFault::Runtime`] naming this URL.
+    pub(super) fn block_on<F>(&self, future: F) -> Result<F::Output>
+    where
+        F: Future + Send,
+        F::Output: Send,
+    {
+        block_on_for(self.url.as_str(), future)
+    }
+
     /// The objects directly under this prefix (one level, as a folder
     /// listing), sorted by name. A prefix with nothing under it lists
     /// empty; a missing bucket is [`RemoteFault::NoBucket`].
@@ -211,8 +224,9 @@ impl Remote {
     /// [`Remote::list`] and [`Remote::list_dirs`] from one listing.
     pub fn listing(&self) -> Result<(Vec<RemoteEntry>, Vec<String>)> {
         let prefix = self.path().clone();
-        let listed =
-            block_on(self.store.list_with_delimiter(Some(&prefix))).map_err(|e| self.fail(e))?;
+        let listed = self
+            .block_on(self.store.list_with_delimiter(Some(&prefix)))?
+            .map_err(|e| self.fail(e))?;
         let mut entries: Vec<RemoteEntry> = listed
             .objects
             .into_iter()
@@ -237,7 +251,9 @@ impl Remote {
     /// The object's size and ETag, with one HEAD request.
     pub fn head(&self) -> Result<RemoteEntry> {
         let path = self.path().clone();
-        let meta = block_on(self.store.head(&path)).map_err(|e| self.fail(e))?;
+        let meta = self
+            .block_on(self.store.head(&path))?
+            .map_err(|e| self.fail(e))?;
         Ok(RemoteEntry {
             name: meta.location.filename().unwrap_or_default().to_string(),
             size: meta.size,
@@ -345,7 +361,8 @@ impl Remote {
     /// Deletes the object, and its copy and sidecar in the cache.
     pub fn delete(&self) -> Result<()> {
         let path = self.path().clone();
-        block_on(self.store.delete(&path)).map_err(|e| self.fail(e))?;
+        self.block_on(self.store.delete(&path))?
+            .map_err(|e| self.fail(e))?;
         if let Ok(local) = self.cache_path() {
             let _ = std::fs::remove_file(Self::sidecar_path(&local));
             let _ = std::fs::remove_file(&local);

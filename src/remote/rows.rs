@@ -10,7 +10,7 @@ use std::path::Path;
 use futures::{StreamExt, TryStreamExt};
 
 use super::object::Version;
-use super::{block_on, Remote, RemoteHeader, PART_SIZE};
+use super::{Remote, RemoteHeader, PART_SIZE};
 use crate::error::{Error, Result};
 use crate::npy::{Dtype, Header, NpyArray};
 use crate::RemoteFault;
@@ -38,7 +38,8 @@ impl Remote {
     /// a header that is not a valid `.npy` header or promises more data
     /// than the object holds.
     pub fn npy_header(&self) -> Result<RemoteHeader> {
-        block_on(self.npy_header_async()).map(|(header, _)| header)
+        self.block_on(self.npy_header_async())?
+            .map(|(header, _)| header)
     }
 
     async fn npy_header_async(&self) -> Result<(RemoteHeader, Version)> {
@@ -106,10 +107,10 @@ impl Remote {
     /// a Fortran-order array (whose rows are not contiguous: fetch the
     /// whole file); the remote faults of [`Remote::fetch`].
     pub fn read_row_ranges(&self, ranges: &[Range<usize>]) -> Result<Vec<NpyArray>> {
-        block_on(async {
+        self.block_on(async {
             let (header, version) = self.npy_header_async().await?;
             self.rows_of(&header, &version, ranges).await
-        })
+        })?
     }
 
     /// [`Remote::read_row_ranges`] with the header already read.
@@ -123,7 +124,7 @@ impl Remote {
             etag: header.etag.clone(),
             modified: None,
         };
-        block_on(self.rows_of(header, &version, ranges))
+        self.block_on(self.rows_of(header, &version, ranges))?
     }
 
     async fn rows_of(

@@ -10,7 +10,7 @@ use object_store::{
     ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion, WriteMultipart,
 };
 
-use super::{block_on, Remote, RemoteEntry, PARALLEL_PARTS, PART_SIZE};
+use super::{Remote, RemoteEntry, PARALLEL_PARTS, PART_SIZE};
 use crate::error::{Error, Result};
 use crate::RemoteFault;
 
@@ -52,7 +52,7 @@ impl Remote {
                 mode,
                 ..PutOptions::default()
             };
-            let put = block_on(self.store.put_opts(&path, payload.clone(), options));
+            let put = self.block_on(self.store.put_opts(&path, payload.clone(), options))?;
             match put {
                 Err(object_store::Error::Precondition { .. })
                     if conditional && self.is_gone()? =>
@@ -63,7 +63,7 @@ impl Remote {
                         mode: PutMode::Create,
                         ..PutOptions::default()
                     };
-                    block_on(self.store.put_opts(&path, payload, create))
+                    self.block_on(self.store.put_opts(&path, payload, create))?
                 }
                 other => other,
             }
@@ -86,7 +86,7 @@ impl Remote {
                     }));
                 }
             }
-            block_on(self.multipart(local, &path))?.e_tag
+            self.block_on(self.multipart(local, &path))??.e_tag
         };
         if self.cache_path().is_ok_and(|p| p == local) {
             self.write_sidecar(local, etag.clone())?;

@@ -1,11 +1,13 @@
 //! The local S3 server of the remote tests: `tests/remote/s3_fixture.py`
 //! (moto behind a counting, fault-injecting proxy), run with the python
-//! named by `ONEDATA_MOTO_PYTHON`, and the client options that reach it.
+//! named by `ONEDATA_MOTO_PYTHON`, the client options that reach it, and
+//! [`block_on`] for the tests' own requests.
 //!
 //! Shared by the library's remote tests (`tests/remote/main.rs`) and the
 //! command-line tool's (`cli/tests/remote.rs`, which includes this file
 //! with `#[path]`); each keeps one server for its whole run.
 
+use std::future::Future;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -102,4 +104,14 @@ impl Fixture {
             .filter(|e| e["path"].as_str().unwrap().contains(prefix))
             .collect()
     }
+}
+
+/// The output of `future`, run on onedata's runtime
+/// ([`onedata::remote::block_on`]), which must start.
+pub fn block_on<F>(future: F) -> F::Output
+where
+    F: Future + Send,
+    F::Output: Send,
+{
+    onedata::remote::block_on(future).expect("onedata's runtime starts")
 }

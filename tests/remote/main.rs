@@ -18,13 +18,13 @@ use onedata::remote::object_store::path::Path as ObjPath;
 use onedata::remote::object_store::{
     GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload,
 };
-use onedata::remote::{block_on, build_store, map_store_error, RemoteOptions, RemoteUrl};
+use onedata::remote::{build_store, map_store_error, RemoteOptions, RemoteUrl};
 use onedata::RemoteFault;
 use serde_json::Value;
 
 mod fixture;
 
-use fixture::Fixture;
+use fixture::{block_on, Fixture};
 
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();

@@ -7,12 +7,12 @@ use ndarray::{Array2, Array3};
 use onedata::npy::NpyArray;
 use onedata::remote::object_store::path::Path as ObjPath;
 use onedata::remote::object_store::{ObjectStoreExt, PutPayload};
-use onedata::remote::{block_on, Remote, PART_SIZE};
+use onedata::remote::{Remote, PART_SIZE};
 use onedata::sparse::SparseMatrix;
 use onedata::{ErrorKind, LoadOptions, LoadingRecipe, RemoteFault, Session, SessionData};
 use serde_json::Value;
 
-use super::{fixture, options, requests_for, set_fault, store};
+use super::{block_on, fixture, options, requests_for, set_fault, store};
 
 /// The prefix `prefix` of the fixture's bucket, cached in `cache`.
 fn remote(prefix: &str, cache: &Path) -> Remote {

@@ -14,85 +14,33 @@
 //! Each test keeps to its own key prefix (`t-cli-<name>/`) and counts only
 //! its own requests in the proxy's log.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Output, Stdio};
-use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
+use std::process::{Command, Output};
+use std::sync::OnceLock;
 
 use onedata::remote::object_store::path::Path as ObjPath;
 use onedata::remote::object_store::{ObjectStoreExt, PutPayload};
-use onedata::remote::{block_on, build_store, RemoteOptions, RemoteUrl};
+use onedata::remote::{build_store, RemoteUrl};
 use serde_json::Value;
 
-struct Fixture {
-    /// The proxy, which the clients talk to: `http://127.0.0.1:PORT`.
-    endpoint: String,
-    bucket: String,
-    /// The server runs until this stdin closes, when the test process exits.
-    _server: Mutex<(Child, ChildStdin)>,
-}
+#[path = "../../tests/remote/fixture.rs"]
+mod fixture;
+
+use fixture::{block_on, Fixture};
 
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let python = std::env::var_os("ONEDATA_MOTO_PYTHON").unwrap_or_else(|| {
-            panic!(
-                "ONEDATA_MOTO_PYTHON is unset: the CLI's remote tests need a local S3 server (moto). \
-                 Create its venv and point the variable at its python:\n  \
-                 python3 -m venv /tmp/venv-s3 && /tmp/venv-s3/bin/pip install 'moto[server]==5.2.5'\n  \
-                 export ONEDATA_MOTO_PYTHON=/tmp/venv-s3/bin/python"
-            )
-        });
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/remote/s3_fixture.py");
-        let mut child = Command::new(&python)
-            .arg(script)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.to_string_lossy()));
-        let stdin = child.stdin.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let info: Value = serde_json::from_str(&line).unwrap_or_else(|_| {
-            panic!("{script} did not start (it printed {line:?}; its errors are above)")
-        });
-        Fixture {
-            endpoint: info["endpoint"].as_str().unwrap().to_string(),
-            bucket: info["bucket"].as_str().unwrap().to_string(),
-            _server: Mutex::new((child, stdin)),
-        }
+        Fixture::start(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/remote/s3_fixture.py"
+        ))
     })
-}
-
-/// One plain HTTP/1.1 request to the proxy's own endpoints; the body of
-/// the answer.
-fn proxy_call(method: &str, path: &str) -> Vec<u8> {
-    let addr = fixture().endpoint.trim_start_matches("http://").to_string();
-    let mut s = TcpStream::connect(&addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut reply = Vec::new();
-    s.read_to_end(&mut reply).unwrap();
-    let split = reply.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    assert!(reply.starts_with(b"HTTP/1.1 200"), "{path}");
-    reply[split + 4..].to_vec()
 }
 
 /// The requests the proxy recorded whose path (or list prefix) names `prefix`.
 fn requests_for(prefix: &str) -> Vec<Value> {
-    let log: Vec<Value> = serde_json::from_slice(&proxy_call("GET", "/__log")).unwrap();
-    log.into_iter()
-        .filter(|e| e["path"].as_str().unwrap().contains(prefix))
-        .collect()
+    fixture().requests_for(prefix)
 }
 
 /// Whether the recorded request `e` is a LIST.
@@ -113,13 +61,7 @@ fn gets_for(prefix: &str) -> Vec<Value> {
 fn upload_dir(dir: &Path, prefix: &str) {
     let f = fixture();
     let url = RemoteUrl::parse(&format!("s3://{}/{prefix}", f.bucket)).unwrap();
-    let options = RemoteOptions::default()
-        .with_config("aws_endpoint", &f.endpoint)
-        .with_config("aws_allow_http", "true")
-        .with_config("aws_region", "us-east-1")
-        .with_config("aws_access_key_id", "test")
-        .with_config("aws_secret_access_key", "test");
-    let store = build_store(&url, &options).unwrap();
+    let store = build_store(&url, &f.options()).unwrap();
     let mut stack = vec![dir.to_path_buf()];
     let mut files = Vec::new();
     while let Some(d) = stack.pop() {

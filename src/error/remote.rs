@@ -75,4 +75,11 @@ pub enum RemoteFault {
         /// What the client said.
         message: String,
     },
+    /// onedata's runtime for requests (two tokio worker threads) could not
+    /// be started: no request was made.
+    #[error("cannot start onedata's runtime for requests: {message}; the process may be out of threads or memory (check its limits)")]
+    Runtime {
+        /// What the operating system said.
+        message: String,
+    },
 }

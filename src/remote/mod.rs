@@ -35,21 +35,24 @@
 //! ```
 
 mod address;
+mod cache;
 mod object;
+mod rows;
 mod runtime;
 mod store;
+mod upload;
 
 pub use address::{RemoteUrl, Scheme};
-pub(crate) use object::mtime_ns;
-pub use object::{
-    CopyLock, Remote, RemoteEntry, RemoteHeader, COALESCE_GAP, MULTIPART_THRESHOLD, PARALLEL_PARTS,
-    PART_SIZE,
-};
+pub(crate) use cache::mtime_ns;
+pub use cache::CopyLock;
+pub use object::{Remote, RemoteEntry, RemoteHeader, PARALLEL_PARTS, PART_SIZE};
+pub use rows::COALESCE_GAP;
 pub use runtime::block_on;
 pub use store::{
     build_store, cache_root, cache_root_from, map_store_error, RemoteOptions, DEFAULT_RETRIES,
     DEFAULT_RETRY_TIMEOUT,
 };
+pub use upload::MULTIPART_THRESHOLD;
 
 /// The `object_store` crate onedata is built with, for callers that need
 /// its types (paths, options, the `ObjectStoreExt` methods).

@@ -12,24 +12,33 @@
 //! remembers the process id that made it; a caller in another process
 //! leaks the old one and makes its own. Clients made in the parent belong to
 //! the parent's runtime and must be built again in the child.
+//!
+//! A runtime (or, inside another runtime, a thread to run on) that cannot
+//! be started is an error, [`RemoteFault::Runtime`], never a panic; the
+//! next request tries again.
 
 use std::future::Future;
 
 use parking_lot::Mutex;
 use tokio::runtime::{Builder, Handle, Runtime};
 
+use crate::error::{Error, Result};
+use crate::RemoteFault;
+
 /// The runtime and the process that made it. The runtime is leaked on
 /// purpose: it lives as long as its process, and a forked child must never
 /// drop its parent's.
 static RUNTIME: Mutex<Option<(u32, &'static Runtime)>> = Mutex::new(None);
 
-/// The runtime of this process, made on first use.
-fn runtime() -> &'static Runtime {
+/// The runtime of this process, made on first use. Fails when its worker
+/// threads cannot be started (the process is out of threads or memory);
+/// the next call tries again.
+fn runtime() -> std::io::Result<&'static Runtime> {
     let pid = std::process::id();
     let mut slot = RUNTIME.lock();
     if let Some((owner, rt)) = *slot {
         if owner == pid {
-            return rt;
+            return Ok(rt);
         }
     }
     // First use, or a forked child holding its parent's runtime: the old
@@ -38,11 +47,10 @@ fn runtime() -> &'static Runtime {
         .worker_threads(2)
         .thread_name("onedata-io")
         .enable_all()
-        .build()
-        .expect("a tokio runtime of two threads could not be created");
+        .build()?;
     let rt: &'static Runtime = Box::leak(Box::new(rt));
     *slot = Some((pid, rt));
-    rt
+    Ok(rt)
 }
 
 /// Runs `future` to completion on onedata's runtime and returns its output.
@@ -51,24 +59,53 @@ fn runtime() -> &'static Runtime {
 /// tokio runtime (an async caller's): the future then runs on a short-lived
 /// thread of its own, since a runtime cannot block inside another.
 ///
+/// # Errors
+///
+/// [`ErrorKind::Remote`](crate::ErrorKind::Remote) with
+/// [`RemoteFault::Runtime`] when the runtime (or the short-lived thread)
+/// cannot be started: the future has not run. No URL is concerned, so the
+/// error's is empty; [`Remote`](super::Remote)'s requests name theirs.
+///
 /// ```
-/// let answer = onedata::remote::block_on(async { 6 * 7 });
+/// let answer = onedata::remote::block_on(async { 6 * 7 })?;
 /// assert_eq!(answer, 42);
+/// # Ok::<(), onedata::Error>(())
 /// ```
-pub fn block_on<F>(future: F) -> F::Output
+pub fn block_on<F>(future: F) -> Result<F::Output>
 where
     F: Future + Send,
     F::Output: Send,
 {
+    block_on_for("", future)
+}
+
+/// [`block_on`] for a request about `url`, which names it in the error of
+/// a runtime that cannot be started.
+pub(crate) fn block_on_for<F>(url: &str, future: F) -> Result<F::Output>
+where
+    F: Future + Send,
+    F::Output: Send,
+{
+    let unavailable = |e: std::io::Error| {
+        Error::remote(
+            url,
+            RemoteFault::Runtime {
+                message: e.to_string(),
+            },
+        )
+    };
     if Handle::try_current().is_ok() {
         std::thread::scope(|scope| {
-            scope
-                .spawn(|| runtime().block_on(future))
+            let worker = std::thread::Builder::new()
+                .spawn_scoped(scope, || runtime().map(|rt| rt.block_on(future)))
+                .map_err(unavailable)?;
+            worker
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                .map_err(unavailable)
         })
     } else {
-        runtime().block_on(future)
+        Ok(runtime().map_err(unavailable)?.block_on(future))
     }
 }
 
@@ -79,7 +116,7 @@ mod tests {
     #[test]
     fn block_on_works_inside_another_runtime() {
         let outer = Builder::new_current_thread().build().unwrap();
-        let got = outer.block_on(async { block_on(async { 7 }) });
+        let got = outer.block_on(async { block_on(async { 7 }) }).unwrap();
         assert_eq!(got, 7);
     }
 
@@ -88,7 +125,8 @@ mod tests {
         let got = block_on(async {
             tokio::time::sleep(std::time::Duration::from_millis(1)).await;
             tokio::spawn(async { 5 }).await.unwrap()
-        });
+        })
+        .unwrap();
         assert_eq!(got, 5);
     }
 
@@ -105,12 +143,13 @@ mod tests {
         #[test]
         fn a_forked_child_gets_a_runtime_of_its_own() {
             // The parent's runtime exists and has run timers and tasks.
-            let parent_rt = runtime() as *const Runtime as usize;
+            let parent_rt = runtime().unwrap() as *const Runtime as usize;
             assert_eq!(
                 block_on(async {
                     tokio::time::sleep(std::time::Duration::from_millis(1)).await;
                     tokio::spawn(async { 1 }).await.unwrap()
-                }),
+                })
+                .unwrap(),
                 1
             );
             // SAFETY: after fork the child may only rely on memory, not on
@@ -128,8 +167,9 @@ mod tests {
                     let answer = block_on(async {
                         tokio::time::sleep(std::time::Duration::from_millis(1)).await;
                         tokio::spawn(async { 42 }).await.unwrap()
-                    });
-                    if runtime() as *const Runtime as usize == parent_rt {
+                    })
+                    .unwrap();
+                    if runtime().unwrap() as *const Runtime as usize == parent_rt {
                         SAME_RUNTIME
                     } else if answer != 42 {
                         WRONG_ANSWER
@@ -149,8 +189,8 @@ mod tests {
             assert!(libc::WIFEXITED(status), "child status {status:#x}");
             assert_eq!(libc::WEXITSTATUS(status), WORKED);
             // The parent's runtime is still the one it had and still works.
-            assert_eq!(runtime() as *const Runtime as usize, parent_rt);
-            assert_eq!(block_on(async { 2 }), 2);
+            assert_eq!(runtime().unwrap() as *const Runtime as usize, parent_rt);
+            assert_eq!(block_on(async { 2 }).unwrap(), 2);
         }
     }
 }

@@ -316,7 +316,9 @@ mod tests {
         let url = RemoteUrl::parse("s3://bkt/root").unwrap();
         let store = build_store(&url, &options).unwrap();
         let path = object_store::path::Path::from("root/x.npy");
-        let err = super::super::block_on(store.head(&path)).unwrap_err();
+        let err = super::super::block_on(store.head(&path))
+            .unwrap()
+            .unwrap_err();
         let err = map_store_error("s3://bkt/root/x.npy", err);
         assert!(
             matches!(err.remote_fault(), Some(RemoteFault::Request { .. })),

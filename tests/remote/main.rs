@@ -12,112 +12,49 @@
 //! One server serves every test of the run; each test keeps to its own key
 //! prefix (`t-<name>/`) and counts only its own requests in the proxy's log.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
 
 use onedata::remote::object_store::path::Path as ObjPath;
 use onedata::remote::object_store::{
     GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload,
 };
-use onedata::remote::{block_on, build_store, map_store_error, RemoteOptions, RemoteUrl};
+use onedata::remote::{build_store, map_store_error, RemoteOptions, RemoteUrl};
 use onedata::RemoteFault;
 use serde_json::Value;
 
-struct Fixture {
-    /// The proxy, which the stores talk to: `http://127.0.0.1:PORT`.
-    endpoint: String,
-    bucket: String,
-    /// The fixture process and its stdin: the server runs until the stdin
-    /// closes, which happens when this test process exits.
-    _server: Mutex<(Child, ChildStdin)>,
-}
+mod fixture;
+
+use fixture::{block_on, Fixture};
 
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let python = std::env::var_os("ONEDATA_MOTO_PYTHON").unwrap_or_else(|| {
-            panic!(
-                "ONEDATA_MOTO_PYTHON is unset: the remote tests need a local S3 server (moto). \
-                 Create its venv and point the variable at its python:\n  \
-                 python3 -m venv /tmp/venv-s3 && /tmp/venv-s3/bin/pip install 'moto[server]==5.2.5'\n  \
-                 export ONEDATA_MOTO_PYTHON=/tmp/venv-s3/bin/python"
-            )
-        });
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/remote/s3_fixture.py");
-        let mut child = Command::new(&python)
-            .arg(script)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.to_string_lossy()));
-        let stdin = child.stdin.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let info: Value = serde_json::from_str(&line).unwrap_or_else(|_| {
-            panic!("{script} did not start (it printed {line:?}; its errors are above)")
-        });
-        Fixture {
-            endpoint: info["endpoint"].as_str().unwrap().to_string(),
-            bucket: info["bucket"].as_str().unwrap().to_string(),
-            _server: Mutex::new((child, stdin)),
-        }
+        Fixture::start(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/remote/s3_fixture.py"
+        ))
     })
-}
-
-/// One plain HTTP/1.1 request to the proxy's own endpoints; the body of
-/// the answer.
-fn proxy_call(method: &str, path: &str, body: &str) -> Vec<u8> {
-    let f = fixture();
-    let addr = f.endpoint.trim_start_matches("http://");
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut reply = Vec::new();
-    s.read_to_end(&mut reply).unwrap();
-    let split = reply.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    assert!(reply.starts_with(b"HTTP/1.1 200"), "{path}");
-    reply[split + 4..].to_vec()
 }
 
 /// The requests the proxy recorded whose path (or list prefix) names `prefix`.
 fn requests_for(prefix: &str) -> Vec<Value> {
-    let log: Vec<Value> = serde_json::from_slice(&proxy_call("GET", "/__log", "")).unwrap();
-    log.into_iter()
-        .filter(|e| e["path"].as_str().unwrap().contains(prefix))
-        .collect()
+    fixture().requests_for(prefix)
 }
 
 fn set_fault(fault: Value) {
-    proxy_call("POST", "/__fault", &fault.to_string());
+    fixture().proxy_call("POST", "/__fault", &fault.to_string());
+}
+
+/// Client options that reach the fixture, with one quick retry.
+fn options() -> RemoteOptions {
+    fixture().options()
 }
 
 /// A store for the fixture's bucket, built by onedata from an `s3://` URL,
 /// with one quick retry.
 fn store(prefix: &str) -> (RemoteUrl, Arc<dyn ObjectStore>) {
-    let f = fixture();
-    let url = RemoteUrl::parse(&format!("s3://{}/{prefix}", f.bucket)).unwrap();
-    let options = RemoteOptions {
-        retries: 1,
-        retry_timeout: Duration::from_secs(5),
-        config: Vec::new(),
-    }
-    .with_config("aws_endpoint", &f.endpoint)
-    .with_config("aws_allow_http", "true")
-    .with_config("aws_region", "us-east-1")
-    .with_config("aws_access_key_id", "test")
-    .with_config("aws_secret_access_key", "test");
-    let store = build_store(&url, &options).unwrap();
+    let url = RemoteUrl::parse(&format!("s3://{}/{prefix}", fixture().bucket)).unwrap();
+    let store = build_store(&url, &options()).unwrap();
     (url, store)
 }
 

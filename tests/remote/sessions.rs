@@ -2,33 +2,17 @@
 //! folders, on the bucket, with the requests counted by the proxy.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use ndarray::{Array2, Array3};
 use onedata::npy::NpyArray;
 use onedata::remote::object_store::path::Path as ObjPath;
 use onedata::remote::object_store::{ObjectStoreExt, PutPayload};
-use onedata::remote::{block_on, Remote, RemoteOptions, PART_SIZE};
+use onedata::remote::{Remote, PART_SIZE};
 use onedata::sparse::SparseMatrix;
 use onedata::{ErrorKind, LoadOptions, LoadingRecipe, RemoteFault, Session, SessionData};
 use serde_json::Value;
 
-use super::{fixture, requests_for, set_fault, store};
-
-/// Options that reach the fixture, with one quick retry.
-fn options() -> RemoteOptions {
-    let f = fixture();
-    RemoteOptions {
-        retries: 1,
-        retry_timeout: Duration::from_secs(5),
-        config: Vec::new(),
-    }
-    .with_config("aws_endpoint", &f.endpoint)
-    .with_config("aws_allow_http", "true")
-    .with_config("aws_region", "us-east-1")
-    .with_config("aws_access_key_id", "test")
-    .with_config("aws_secret_access_key", "test")
-}
+use super::{block_on, fixture, options, requests_for, set_fault, store};
 
 /// The prefix `prefix` of the fixture's bucket, cached in `cache`.
 fn remote(prefix: &str, cache: &Path) -> Remote {

@@ -128,7 +128,8 @@ class RemoteError(Error, OSError):
     fault : str
         What went wrong: ``"NotFound"``, ``"NoBucket"``, ``"Auth"``,
         ``"Truncated"``, ``"Changed"``, ``"Precondition"``, ``"Request"``,
-        ``"Config"``, ``"Cache"``, ``"InvalidUrl"`` or ``"Unsupported"``.
+        ``"Runtime"``, ``"Config"``, ``"Cache"``, ``"InvalidUrl"`` or
+        ``"Unsupported"``.
     """
 
     url = None

@@ -18,6 +18,7 @@ import pytest
 try:
     import dask
     import dask.array as da
+    import dask.callbacks
     import distributed
 except ImportError as e:  # pragma: no cover
     raise ImportError(
@@ -215,6 +216,57 @@ def test_a_file_changed_since_is_refused(session):
     onedata.save(session.one_path / (name + ".npy"), np.zeros(5))
     with pytest.raises(onedata.InvalidFile, match="changed"):
         rows[0:2]
+
+
+class RewriteAfterFirstChunk(dask.callbacks.Callback):
+    """Runs ``rewrite`` once the first chunk of the array named ``name`` has
+    been read: a file rewritten in the middle of a compute."""
+
+    def __init__(self, name, rewrite):
+        super().__init__()
+        self.name, self.rewrite, self.chunks_before = name, rewrite, None
+
+    def _posttask(self, key, result, dsk, state, id):
+        if self.chunks_before is None and isinstance(key, tuple) and key[0] == self.name:
+            self.chunks_before = 1
+            self.rewrite()
+
+
+def test_a_file_rewritten_with_the_same_shape_mid_compute_is_refused(session):
+    name = "mpci.roiActivityDeconvolved"
+    path = session.one_path / (name + ".npy")
+    first = npload(session, name)
+    second = first * -2  # the same shape and dtype, other values
+    x = from_onedata(session, name, chunks=100)
+    worker = pickle.loads(pickle.dumps(x))  # a graph as a worker gets it
+    with dask.config.set(scheduler="sync"):
+        # The first chunk read, then the file replaced (an atomic save: a new file).
+        with RewriteAfterFirstChunk(x.name, lambda: onedata.save(path, second)) as rewrite:
+            with pytest.raises(onedata.FileChanged, match="rebuild the array") as e:
+                x.compute()
+        assert rewrite.chunks_before == 1
+        assert e.value.path == str(path) and str(path) in str(e.value)
+        assert isinstance(e.value, onedata.InvalidFile) and isinstance(e.value, onedata.Error)
+        with pytest.raises(onedata.FileChanged):
+            worker.compute()
+        with pytest.raises(onedata.FileChanged):
+            x.blocks[3].compute()
+        # Rebuilt, the array reads the new version, bit for bit.
+        y = from_onedata(session, name, chunks=100)
+        assert y.name != x.name
+        same(y.compute(), second)
+        # Only its modification time changed (the same bytes): refused too.
+        st = os.stat(path)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+        with pytest.raises(onedata.FileChanged, match="mtime_ns"):
+            y.blocks[0].compute()
+        same(from_onedata(session, name, chunks=100).compute(), second)
+    # A source over the file as it is reads it.
+    rows = session.one_rows(name)
+    same(rows[3:9], second[3:9])
+    onedata.save(path, first)
+    with pytest.raises(onedata.FileChanged):
+        rows[3:9]
 
 
 def test_b2_session(tmp_path):

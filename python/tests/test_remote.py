@@ -265,6 +265,70 @@ def test_from_onedata_over_a_remote_session(pair, server):
         same(from_onedata(remote, "mpci.roiActivityF", chunks=100).compute(), local.loadone("mpci.roiActivityF"))
 
 
+def test_a_dask_array_over_an_object_rewritten_meanwhile(pair, server, tmp_path):
+    """A compute whose object another machine rewrites (same shape, new
+    bytes) in the middle: the chunks still to read are refused, each GET
+    being If-Match the ETag the array was made at; no byte of the new version
+    is read, and the error says to rebuild the array."""
+    dask = pytest.importorskip("dask")
+    import dask.callbacks
+    from onedata.dask import from_onedata
+
+    _, remote, prefix = pair
+    url = remote.one_path + "/mpci.versioned.npy"
+    first = np.arange(6000.0).reshape(600, 10)
+    second = first[::-1] * -1  # the same shape and dtype
+    uncached(remote, "mpci.versioned", first)
+    etag = onedata._onedata.Remote(url).head()["etag"]
+
+    def rewrite(data):
+        np.save(tmp_path / "other.npy", data)
+        onedata._onedata.Remote(url).upload(tmp_path / "other.npy")
+
+    class RewriteAfterFirstChunk(dask.callbacks.Callback):
+        def __init__(self, name):
+            super().__init__()
+            self.name, self.done = name, False
+
+        def _posttask(self, key, result, dsk, state, id):
+            if not self.done and isinstance(key, tuple) and key[0] == self.name:
+                self.done = True
+                rewrite(second)
+
+    x = from_onedata(remote, "mpci.versioned", chunks=100)
+    graph = pickle.dumps(x)
+    requests(server, prefix)
+    with dask.config.set(scheduler="sync"):
+        with RewriteAfterFirstChunk(x.name) as after:
+            with pytest.raises(onedata.FileChanged, match="rebuild the array") as e:
+                x.compute()
+        assert after.done
+        assert e.value.url == url and url in str(e.value) and e.value.path is None
+        assert isinstance(e.value, onedata.InvalidFile)
+        gets = [r for r in requests(server, prefix) if r["m"] == "GET"]
+        # The first chunk's rows, then the next chunk's GET refused (412).
+        assert [r["status"] for r in gets] == [206, 412], gets
+        assert all(r["if_match"] == etag and r["range"] for r in gets), gets
+        # A worker's copy of the graph, in a process that never read the
+        # header: the header it reads is of another version, so no rows are read.
+        onedata._rows._HEADERS.clear()
+        with pytest.raises(onedata.FileChanged):
+            pickle.loads(graph).compute()
+        gets = [r for r in requests(server, prefix) if r["m"] == "GET"]
+        assert gets and all(r["range"].startswith("bytes=0-") and not r["if_match"] for r in gets), gets
+        # The download cache holding the new version is not read either.
+        remote.loadone("mpci.versioned", force=True)
+        with pytest.raises(onedata.FileChanged):
+            x.blocks[2].compute()
+        # Rebuilt, the array reads the new version, bit for bit.
+        same(from_onedata(remote, "mpci.versioned", chunks=100).compute(), second)
+        uncached(remote, "mpci.versioned", first)
+        y = from_onedata(remote, "mpci.versioned", chunks=100)
+        requests(server, prefix)
+        same(y.compute(), first)
+        assert all(r["if_match"] for r in requests(server, prefix) if r["m"] == "GET")
+
+
 def test_from_onedata_on_a_cluster(pair, server):
     distributed = pytest.importorskip("distributed")
     from onedata.dask import from_onedata
@@ -456,7 +520,10 @@ def test_rows_of_an_object_rewritten_meanwhile(pair, server):
     )
     Path(onedata._onedata.Remote(remote.one_path + "/mpci.rewritten.npy").cache_path()).unlink()
     same(remote.loadone_rows("mpci.rewritten", 2, 4), second[2:4])
-    same(rows[5:7], second[5:7])
+    # A source made before the rewrite reads only the version it was made at.
+    with pytest.raises(onedata.FileChanged, match="rebuild"):
+        rows[5:7]
+    same(remote.one_rows("mpci.rewritten")[5:7], second[5:7])
     same(other.loadone_rows("mpci.rewritten", 0, 1), second[0:1])
     # A new shape: a source opened before refuses to mix the two.
     third = np.arange(9.0)

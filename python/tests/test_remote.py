@@ -216,11 +216,19 @@ def test_loadone_rows_makes_ranged_gets_only(pair, server):
     requests(server, prefix)
     rows = remote.loadone_rows("mpci.reversed", 100, 140)
     same(rows, fresh[100:140])
+    # A writeable copy of its own, as a local session's loadone_rows gives.
+    assert rows.flags.writeable and rows.flags.owndata
     log = requests(server, prefix)
     # The header, then the rows: two small ranged GETs.
     assert len(log) == 2 and all(e["m"] == "GET" and e["range"] for e in log), log
     assert not cached.exists()  # nothing was downloaded
     # This process knows the header now: one GET of the rows, If-Match its ETag.
+    tail = remote.loadone_rows("mpci.reversed", 1490, 1600)
+    same(tail, fresh[1490:])
+    assert tail.flags.writeable and tail.flags.owndata
+    tail[:] = 0  # the caller's own memory: nothing else changes
+    same(remote.loadone_rows("mpci.reversed", 1490, 1600), fresh[1490:])
+    requests(server, prefix)
     same(remote.loadone_rows("mpci.reversed", 1490, 1600), fresh[1490:])
     log = requests(server, prefix)
     assert len(log) == 1 and log[0]["range"] and log[0]["if_match"], log
@@ -241,6 +249,43 @@ def test_loadone_rows_makes_ranged_gets_only(pair, server):
     same(remote.loadone_rows("mpci.reversed", 5, 9), fresh[5:9])
     same(source[7:9], fresh[7:9])
     assert requests(server, prefix) == []
+    # Writeable both ways, remote and local, as np.load(...)[a:b].copy() is.
+    local.saveone(fresh, "mpci.reversed")
+    for session in (remote, local):
+        for rows in (session.loadone_rows("mpci.reversed", 5, 9), session.loadone_rows("mpci.times", 3, 8)):
+            assert rows.flags.writeable and rows.flags.owndata, session
+    same(local.loadone_rows("mpci.reversed", 5, 9), remote.loadone_rows("mpci.reversed", 5, 9))
+
+
+def test_loadone_rows_of_a_downloaded_file_makes_no_request(pair, server):
+    """A file in the download cache but not in the session's cache: its rows
+    come from the cached copy, with no request (no header GET either)."""
+    local, remote, prefix = pair
+    data = np.arange(900.0).reshape(150, 6) - 7
+    cached = uncached(remote, "mpci.downloaded", data)
+    for name in ("mpci.downloaded", "mpci.timesTwice", "mpci.times"):
+        remote.loadone(name)  # downloaded into the cache
+    assert cached.exists()
+    remote.clear_cache()
+    # A session that never loaded it (as on a worker), in a process that
+    # never read its header.
+    fresh = pickle.loads(pickle.dumps(remote))
+    onedata._rows._HEADERS.clear()
+    requests(server, prefix)
+    for session in (remote, fresh):
+        rows = session.loadone_rows("mpci.downloaded", 10, 25)
+        same(rows, data[10:25])
+        assert rows.flags.writeable and rows.flags.owndata
+        same(session.loadone_rows(("mpci", "downloaded"), -3, None), data[-3:])
+        # A recipe whose file and source are downloaded: no request either.
+        same(session.loadone_rows("mpci.timesTwice", 5, 9), local.loadone("mpci.times")[5:9] * 2)
+        assert "mpci.downloaded.npy" not in session.one_cache
+    assert requests(server, prefix) == []
+    # With revalidate, one HEAD asks that the copy is still the object.
+    fresh.revalidate = True
+    same(fresh.loadone_rows("mpci.downloaded", 0, 2), data[0:2])
+    log = requests(server, prefix)
+    assert [e["m"] for e in log] == ["HEAD"], log
 
 
 def test_from_onedata_over_a_remote_session(pair, server):

@@ -623,13 +623,14 @@ class SessionData(ABC):
             raise self._not_available(file_name) from e
 
     def loadone_rows(self, name: Union[str, tuple], start: int, stop: int) -> np.ndarray:
-        """Rows ``start..stop`` (axis 0) of a saved array.
+        """Rows ``start..stop`` (axis 0) of a saved array, as a writeable
+        copy that owns its memory (``loadone(name)[start:stop].copy()``).
 
-        For a local session (or a file already loaded or downloaded), a copy
-        of those rows from the file's map; for a session in object storage,
-        those rows' bytes only, read with ranged GETs (no download; the
-        array is read-only, over the bytes read). A name that holds a
-        loading recipe is loaded (``loadone``) and sliced.
+        For a local session, or a file already loaded or in the download
+        cache, the rows are copied from the file's map (no request); for a
+        file of a session in object storage not downloaded yet, only those
+        rows' bytes are read, with ranged GETs (nothing is downloaded). A
+        name that holds a loading recipe is loaded (``loadone``) and sliced.
 
         Parameters
         ----------
@@ -647,30 +648,42 @@ class SessionData(ABC):
         one = self._one_dir()
         if is_url(one):
             _check_file_name(file_name)
-            remote = _remote(join_url(one, file_name))
-            if not remote.is_cached():
-                # Ranged GETs: the header (the first time this process reads
-                # the file), then the rows.
-                url = join_url(one, file_name)
-                try:
-                    header = _rows.remote_header(url, remote)
-                except RemoteError as e:
-                    if getattr(e, "fault", None) != "NotFound":
-                        raise
-                    if self._url_lower_case():
-                        return self.loadone_rows(names, start, stop)
-                    raise self._not_available(file_name) from e
-                shape, dtype = header["shape"], header["dtype"]
-                # (0-d, Fortran order, an object array: as below.)
-                if shape and not dtype.hasobject and not (header["fortran_order"] and len(shape) > 1):
-                    a, b, _ = slice(start, stop).indices(shape[0])
-                    return _rows.remote_rows(url, remote, [(a, max(a, b))])[0][0]
+            url = join_url(one, file_name)
+            remote = _remote(url)
+            if remote.is_cached():
+                # Downloaded already: the rows of the cached copy, with no
+                # request (one HEAD when ``revalidate``), as loadone reads it.
+                data = _io.load(remote.fetch(bool(self.revalidate)), policy=self.map_policy)
+                return self._rows_of(names, data, start, stop, url)
+            # Ranged GETs: the header (the first time this process reads
+            # the file), then the rows.
+            try:
+                header = _rows.remote_header(url, remote)
+            except RemoteError as e:
+                if getattr(e, "fault", None) != "NotFound":
+                    raise
+                if self._url_lower_case():
+                    return self.loadone_rows(names, start, stop)
+                raise self._not_available(file_name) from e
+            shape, dtype = header["shape"], header["dtype"]
+            # (0-d, Fortran order, an object array: as below.)
+            if shape and not dtype.hasobject and not (header["fortran_order"] and len(shape) > 1):
+                a, b, _ = slice(start, stop).indices(shape[0])
+                return np.array(_rows.remote_rows(url, remote, [(a, max(a, b))])[0][0])
         try:
             source = self.one_rows(*names)
         except TypeMismatch:
             return np.array(np.asarray(self.loadone(*names))[start:stop])
-        rows = source.read_rows(start, stop)
-        return rows if source.is_remote else np.array(rows)
+        return np.array(source.read_rows(start, stop))
+
+    def _rows_of(self, names: tuple, data: Any, start: int, stop: int, location: str) -> np.ndarray:
+        """Rows ``start..stop`` of ``data`` (a file's map), copied; a recipe
+        or an object array is loaded through ``loadone`` and sliced."""
+        if isinstance(data, np.ndarray) and data.dtype.hasobject:
+            return np.array(np.asarray(self.loadone(*names))[start:stop])
+        if not isinstance(data, np.ndarray) or data.ndim == 0:
+            raise InvalidArgument(f"{location} holds a 0-d array, which has no rows")
+        return np.array(data[start:stop])
 
     def loadone(self, *names: str, force: bool = False, sparse: bool = False, keep_sparse: bool = False) -> Any:
         """Loads a onedata file, from the cache when it holds it, following a

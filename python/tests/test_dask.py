@@ -78,6 +78,11 @@ def npload(session, name):
     return np.load(session.one_path / (name + ".npy"))
 
 
+def graph_values(x):
+    """The objects of ``x``'s graph (the data nodes' values as they are)."""
+    return [getattr(v, "value", v) for v in dict(x.__dask_graph__()).values()]
+
+
 def same(a, b):
     a, b = np.asarray(a), np.asarray(b)
     assert a.dtype == b.dtype and a.shape == b.shape
@@ -267,6 +272,34 @@ def test_a_file_rewritten_with_the_same_shape_mid_compute_is_refused(session):
     onedata.save(path, first)
     with pytest.raises(onedata.FileChanged):
         rows[3:9]
+
+
+def test_recipe_graphs_pickle_the_session_by_reference(session, client):
+    name = "mpci.timesTwice"
+    expected = npload(session, "mpci.times") * 2
+    bare = len(pickle.dumps(from_onedata(session, name, chunks=100)))
+    # Values and attributes of the session (here 8 MB of them) stay behind.
+    session.set_value("frames", np.arange(1_000_000.0))
+    session.set_value("note", "x" * 100_000)
+    session.scratch = np.ones(10**5)
+    session.loadone("mpci.times")
+    x = from_onedata(session, name, chunks=100)
+    assert len(pickle.dumps(x)) == bare < 8000, (len(pickle.dumps(x)), bare)
+    assert len(pickle.dumps(dict(x.__dask_graph__()))) < 8000
+    session.revalidate = True  # a setting of the session's own: it goes along
+    # The copy a worker unpickles is the session reopened: its identity and
+    # settings, none of its values.
+    (source,) = {id(v): v for v in graph_values(x) if isinstance(v, onedata.dask.SessionRows)}.values()
+    copy = pickle.loads(pickle.dumps(source)).session
+    assert type(copy) is DaskSession and copy is not session
+    assert copy.session_name == session.session_name and copy.data_path == session.data_path
+    assert copy.revalidate is True and not hasattr(copy, "scratch") and vars(copy.values) == {}
+    assert len(copy.one_cache) == 0
+    with dask.config.set(scheduler="sync"):
+        same(pickle.loads(pickle.dumps(x)).compute(), expected)
+        same(x.compute(), expected)
+    # On worker processes, which reopen the session from the reference.
+    same(client.compute(x, sync=True), expected)
 
 
 def test_b2_session(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import threading
 from abc import ABC, abstractmethod
@@ -833,6 +834,68 @@ class SessionData(ABC):
         cache = self.one_cache
         state["one_cache"] = OneCache(cache.max_items) if isinstance(cache, OneCache) else {}
         return state
+
+
+#: Attributes a session may set on itself that a reopened copy keeps: how
+#: it maps files, saves them and revalidates its download cache.
+_REFERENCE_SETTINGS = ("map_policy", "durable_saves", "revalidate")
+
+
+class SessionReference:
+    """A :class:`SessionData` by reference: its class, the fields it was
+    made with (``mouse_name``, ``date``, ``session_id``, and a subclass's
+    own), its ``data_path`` (a folder or a URL) and its map, save and
+    revalidation settings. It pickles in a few hundred bytes whatever the
+    session holds (values, cache, attributes set by ``_additional_loading``),
+    and :meth:`reopen` makes the session again where it lands."""
+
+    __slots__ = ("cls", "fields", "data_path", "settings")
+
+    def __init__(self, cls: type, fields: dict, data_path: Union[Path, str], settings: dict) -> None:
+        self.cls = cls
+        self.fields = fields
+        self.data_path = data_path
+        self.settings = settings
+
+    def __reduce__(self):
+        return (SessionReference, (self.cls, self.fields, self.data_path, self.settings))
+
+    def __repr__(self) -> str:
+        return f"SessionReference({self.cls.__qualname__}, {self.fields!r}, {self.data_path!r})"
+
+    def reopen(self) -> "SessionData":
+        """The session again: its fields set, at its recorded ``data_path``
+        (``_init_data_path`` is not asked again, so that a worker need not
+        have the configuration that chose it), then ``_additional_loading``,
+        as for any new session. Its values and cache start empty."""
+        cls = self.cls
+        session = cls.__new__(cls)
+        for f in dataclasses.fields(cls):
+            if f.name in self.fields:
+                value = self.fields[f.name]
+            elif f.default is not dataclasses.MISSING:
+                value = f.default
+            elif f.default_factory is not dataclasses.MISSING:
+                value = f.default_factory()
+            else:
+                continue
+            object.__setattr__(session, f.name, value)
+        object.__setattr__(session, "data_path", self.data_path)
+        session.__dict__.update(self.settings)
+        session._additional_loading()
+        return session
+
+
+def session_reference(session: "SessionData") -> SessionReference:
+    """``session`` by reference (see :class:`SessionReference`)."""
+    fields = {f.name: getattr(session, f.name) for f in dataclasses.fields(session) if f.init}
+    settings = {k: session.__dict__[k] for k in _REFERENCE_SETTINGS if k in session.__dict__}
+    known = session.__dict__.get("_one_dir_known")
+    if known is not None and is_url(session.data_path):
+        # The spelling of the onedata folder a URL session found (the
+        # store's, the same everywhere): the copy makes no LIST to find it.
+        settings["_one_dir_known"] = known
+    return SessionReference(type(session), fields, session.data_path, settings)
 
 
 def _save_sparse(path: Path, matrix: Any, durable: bool) -> None:

@@ -600,34 +600,93 @@ def test_a_save_over_another_writers_version_is_refused(pair, tmp_path):
     same(pickle.loads(pickle.dumps(remote)).loadone("mpci.contended"), np.arange(6.0))
 
 
+#: What the gated recipe loader below waits for (set by the test).
+GATE: dict = {}
+
+
+class GatedSession(LabSession):
+    """LabSession whose recipe loader "gated", run on whatever thread loads
+    the recipe, first waits until the test opens the gate."""
+
+    @property
+    def recipe_loaders(self):
+        def gated(name):
+            GATE["opened"].append(GATE["event"].wait(timeout=30))
+            return np.asarray(self.loadone(name)) * 3
+
+        return {"gated": gated}
+
+
 def test_coroutines_load_without_blocking_the_event_loop(pair, server):
-    """aloadone, aloadone_rows and asaveone run the request on a worker
-    thread: a coroutine beside them keeps being scheduled while they wait."""
+    """aloadone, aloadone_rows and asaveone run on a worker thread, so the
+    event loop keeps running while they are pending.
+
+    Each call is made to wait, inside the call (a recipe loader, the
+    conversion of the array saved), until a ticker task on the event loop
+    has ticked TICKS times since the call began. A call that ran on the
+    loop's thread (or held the loop up) would leave the ticker no turn: the
+    wait would time out and the test fail. Each call also makes its real
+    requests (a download, an upload) on that thread."""
     import asyncio
+    import threading
 
     local, remote, prefix = pair
     data = np.arange(200_000.0).reshape(2000, 100)
     uncached(remote, "mpci.async", data)
+    gated = GatedSession("mouse1", "2024-01-02", "701", root="remote")
+    gated.saveone(onedata.LoadingRecipe("gated", "mpci.async"), "mpci.asyncGated")
+    TICKS = 25
+    GATE.update(event=threading.Event(), opened=[])
+
+    class Converted:
+        """An array-like whose conversion (in saveone) waits on the gate."""
+
+        def __array__(self, dtype=None, copy=None):
+            GATE["opened"].append(GATE["event"].wait(timeout=30))
+            return data * 2
 
     async def main():
-        ticks = [0]
+        state = {"ticks": 0, "since": None}
         done = asyncio.Event()
 
         async def ticker():
             while not done.is_set():
-                ticks[0] += 1
+                state["ticks"] += 1
+                if state["since"] is not None and state["ticks"] - state["since"] >= TICKS:
+                    GATE["event"].set()
                 await asyncio.sleep(0)
 
-        task = asyncio.create_task(ticker())
-        rows = await remote.aloadone_rows("mpci.async", 10, 20)
-        whole = await remote.aloadone("mpci.async")
-        await remote.asaveone(data * 2, "mpci.asyncTwice")
-        done.set()
-        await task
-        return ticks[0], rows, whole
+        async def during(make_call):
+            """What the call gives, and the ticks the loop made while it was pending."""
+            gated.clear_cache()
+            GATE["event"].clear()
+            state["since"] = state["ticks"]
+            result = await make_call()
+            ticks, state["since"] = state["ticks"] - state["since"], None
+            return result, ticks
 
-    ticks, rows, whole = asyncio.run(main())
-    assert ticks > 0
-    assert np.array_equal(rows, data[10:20]) and np.array_equal(whole, data)
+        task = asyncio.create_task(ticker())
+        try:
+            return [
+                await during(lambda: gated.aloadone("mpci.asyncGated")),
+                await during(lambda: gated.aloadone_rows("mpci.asyncGated", 10, 20)),
+                await during(lambda: gated.asaveone(Converted(), "mpci.asyncTwice")),
+            ]
+        finally:
+            done.set()
+            await task
+
+    requests(server, prefix)
+    (whole, t_load), (rows, t_rows), (saved, t_save) = asyncio.run(main())
+    # Every call waited inside itself for the loop to tick, and was let go.
+    assert GATE["opened"] == [True, True, True], GATE["opened"]
+    assert min(t_load, t_rows, t_save) >= TICKS, (t_load, t_rows, t_save)
+    log = requests(server, prefix)
+    assert any(e["m"] == "GET" and e["path"].endswith("mpci.async.npy") for e in log), log
+    assert any(e["m"] == "PUT" and "mpci.asyncTwice.npy" in e["path"] for e in log), log
+    same(whole, data * 3)
+    same(rows, data[10:20] * 3)
+    assert saved is None
     remote.clear_cache()
-    assert np.array_equal(remote.loadone("mpci.asyncTwice"), data * 2)
+    Path(onedata._onedata.Remote(remote.one_path + "/mpci.asyncTwice.npy").cache_path()).unlink()
+    same(remote.loadone("mpci.asyncTwice"), data * 2)

@@ -14,6 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple, PyType};
 
 use onedata::remote::{CopyLock, Remote, RemoteEntry, RemoteHeader};
+use onedata::RemoteFault;
 
 use crate::arrays::dtype;
 use crate::b2::dense_array;
@@ -103,6 +104,25 @@ fn ranges(py: Python<'_>, ranges: &[(usize, usize)]) -> PyResult<Vec<Range<usize
         .collect()
 }
 
+impl PyRemote {
+    /// Refuses `header` unless it was read from the version `etag` of the
+    /// object (the rows read with it are then `If-Match` `etag`).
+    fn of_version(&self, header: &RemoteHeader, etag: &str) -> onedata::Result<()> {
+        if header.etag.as_deref() == Some(etag) {
+            return Ok(());
+        }
+        Err(onedata::Error::remote(
+            self.inner.url().as_str(),
+            RemoteFault::Changed {
+                message: format!(
+                    "its ETag is {} where {etag} was expected",
+                    header.etag.as_deref().unwrap_or("none")
+                ),
+            },
+        ))
+    }
+}
+
 #[pymethods]
 impl PyRemote {
     /// The object or prefix at `url`, with the store configured from the
@@ -182,34 +202,53 @@ impl PyRemote {
     /// read with ranged GETs of just their bytes: the header, then the
     /// rows; with `header` (from `npy_header()`), the rows only, `If-Match`
     /// the header's ETag (an object rewritten since is a `RemoteError`).
-    #[pyo3(signature = (start, stop, header = None))]
+    /// With `etag`, only that version of the object is read (see
+    /// `read_row_ranges`).
+    #[pyo3(signature = (start, stop, header = None, etag = None))]
     fn read_rows<'py>(
         &self,
         py: Python<'py>,
         start: usize,
         stop: usize,
         header: Option<PyRef<'py, PyRemoteHeader>>,
+        etag: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let mut arrays = self.read_row_ranges(py, vec![(start, stop)], header)?;
+        let mut arrays = self.read_row_ranges(py, vec![(start, stop)], header, etag)?;
         Ok(arrays.remove(0))
     }
 
     /// Rows `a..b` for each `(a, b)` of `ranges`, in as few GETs as they
     /// coalesce into (each checked against one ETag); with `header`, no GET
     /// of the header.
-    #[pyo3(signature = (ranges, header = None))]
+    ///
+    /// With `etag` (an ETag recorded earlier, as `onedata.RowSource` records
+    /// the version it was opened at), the rows are read from that version
+    /// only: a header of another version is refused before any request, and
+    /// every GET is `If-Match` `etag`. An object no longer at that version is
+    /// a `RemoteError` whose `fault` is `"Changed"`, never rows of another
+    /// version.
+    #[pyo3(signature = (ranges, header = None, etag = None))]
     fn read_row_ranges<'py>(
         &self,
         py: Python<'py>,
         ranges: Vec<(usize, usize)>,
         header: Option<PyRef<'py, PyRemoteHeader>>,
+        etag: Option<String>,
     ) -> PyResult<Vec<Bound<'py, PyAny>>> {
         let ranges = self::ranges(py, &ranges)?;
         let header = header.map(|h| h.inner.clone());
         let arrays = py
-            .detach(|| match &header {
-                Some(h) => self.inner.read_row_ranges_with(h, &ranges),
-                None => self.inner.read_row_ranges(&ranges),
+            .detach(|| match (&header, &etag) {
+                (Some(h), None) => self.inner.read_row_ranges_with(h, &ranges),
+                (None, None) => self.inner.read_row_ranges(&ranges),
+                (h, Some(expected)) => {
+                    let h = match h {
+                        Some(h) => h.clone(),
+                        None => self.inner.npy_header()?,
+                    };
+                    self.of_version(&h, expected)?;
+                    self.inner.read_row_ranges_with(&h, &ranges)
+                }
             })
             .py(py)?;
         if arrays.len() != ranges.len() {

@@ -18,6 +18,7 @@ import pytest
 try:
     import dask
     import dask.array as da
+    import dask.callbacks
     import distributed
 except ImportError as e:  # pragma: no cover
     raise ImportError(
@@ -75,6 +76,11 @@ def session(tmp_path):
 
 def npload(session, name):
     return np.load(session.one_path / (name + ".npy"))
+
+
+def graph_values(x):
+    """The objects of ``x``'s graph (the data nodes' values as they are)."""
+    return [getattr(v, "value", v) for v in dict(x.__dask_graph__()).values()]
 
 
 def same(a, b):
@@ -215,6 +221,85 @@ def test_a_file_changed_since_is_refused(session):
     onedata.save(session.one_path / (name + ".npy"), np.zeros(5))
     with pytest.raises(onedata.InvalidFile, match="changed"):
         rows[0:2]
+
+
+class RewriteAfterFirstChunk(dask.callbacks.Callback):
+    """Runs ``rewrite`` once the first chunk of the array named ``name`` has
+    been read: a file rewritten in the middle of a compute."""
+
+    def __init__(self, name, rewrite):
+        super().__init__()
+        self.name, self.rewrite, self.chunks_before = name, rewrite, None
+
+    def _posttask(self, key, result, dsk, state, id):
+        if self.chunks_before is None and isinstance(key, tuple) and key[0] == self.name:
+            self.chunks_before = 1
+            self.rewrite()
+
+
+def test_a_file_rewritten_with_the_same_shape_mid_compute_is_refused(session):
+    name = "mpci.roiActivityDeconvolved"
+    path = session.one_path / (name + ".npy")
+    first = npload(session, name)
+    second = first * -2  # the same shape and dtype, other values
+    x = from_onedata(session, name, chunks=100)
+    worker = pickle.loads(pickle.dumps(x))  # a graph as a worker gets it
+    with dask.config.set(scheduler="sync"):
+        # The first chunk read, then the file replaced (an atomic save: a new file).
+        with RewriteAfterFirstChunk(x.name, lambda: onedata.save(path, second)) as rewrite:
+            with pytest.raises(onedata.FileChanged, match="rebuild the array") as e:
+                x.compute()
+        assert rewrite.chunks_before == 1
+        assert e.value.path == str(path) and str(path) in str(e.value)
+        assert isinstance(e.value, onedata.InvalidFile) and isinstance(e.value, onedata.Error)
+        with pytest.raises(onedata.FileChanged):
+            worker.compute()
+        with pytest.raises(onedata.FileChanged):
+            x.blocks[3].compute()
+        # Rebuilt, the array reads the new version, bit for bit.
+        y = from_onedata(session, name, chunks=100)
+        assert y.name != x.name
+        same(y.compute(), second)
+        # Only its modification time changed (the same bytes): refused too.
+        st = os.stat(path)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+        with pytest.raises(onedata.FileChanged, match="mtime_ns"):
+            y.blocks[0].compute()
+        same(from_onedata(session, name, chunks=100).compute(), second)
+    # A source over the file as it is reads it.
+    rows = session.one_rows(name)
+    same(rows[3:9], second[3:9])
+    onedata.save(path, first)
+    with pytest.raises(onedata.FileChanged):
+        rows[3:9]
+
+
+def test_recipe_graphs_pickle_the_session_by_reference(session, client):
+    name = "mpci.timesTwice"
+    expected = npload(session, "mpci.times") * 2
+    bare = len(pickle.dumps(from_onedata(session, name, chunks=100)))
+    # Values and attributes of the session (here 8 MB of them) stay behind.
+    session.set_value("frames", np.arange(1_000_000.0))
+    session.set_value("note", "x" * 100_000)
+    session.scratch = np.ones(10**5)
+    session.loadone("mpci.times")
+    x = from_onedata(session, name, chunks=100)
+    assert len(pickle.dumps(x)) == bare < 8000, (len(pickle.dumps(x)), bare)
+    assert len(pickle.dumps(dict(x.__dask_graph__()))) < 8000
+    session.revalidate = True  # a setting of the session's own: it goes along
+    # The copy a worker unpickles is the session reopened: its identity and
+    # settings, none of its values.
+    (source,) = {id(v): v for v in graph_values(x) if isinstance(v, onedata.dask.SessionRows)}.values()
+    copy = pickle.loads(pickle.dumps(source)).session
+    assert type(copy) is DaskSession and copy is not session
+    assert copy.session_name == session.session_name and copy.data_path == session.data_path
+    assert copy.revalidate is True and not hasattr(copy, "scratch") and vars(copy.values) == {}
+    assert len(copy.one_cache) == 0
+    with dask.config.set(scheduler="sync"):
+        same(pickle.loads(pickle.dumps(x)).compute(), expected)
+        same(x.compute(), expected)
+    # On worker processes, which reopen the session from the reference.
+    same(client.compute(x, sync=True), expected)
 
 
 def test_b2_session(tmp_path):

@@ -216,11 +216,19 @@ def test_loadone_rows_makes_ranged_gets_only(pair, server):
     requests(server, prefix)
     rows = remote.loadone_rows("mpci.reversed", 100, 140)
     same(rows, fresh[100:140])
+    # A writeable copy of its own, as a local session's loadone_rows gives.
+    assert rows.flags.writeable and rows.flags.owndata
     log = requests(server, prefix)
     # The header, then the rows: two small ranged GETs.
     assert len(log) == 2 and all(e["m"] == "GET" and e["range"] for e in log), log
     assert not cached.exists()  # nothing was downloaded
     # This process knows the header now: one GET of the rows, If-Match its ETag.
+    tail = remote.loadone_rows("mpci.reversed", 1490, 1600)
+    same(tail, fresh[1490:])
+    assert tail.flags.writeable and tail.flags.owndata
+    tail[:] = 0  # the caller's own memory: nothing else changes
+    same(remote.loadone_rows("mpci.reversed", 1490, 1600), fresh[1490:])
+    requests(server, prefix)
     same(remote.loadone_rows("mpci.reversed", 1490, 1600), fresh[1490:])
     log = requests(server, prefix)
     assert len(log) == 1 and log[0]["range"] and log[0]["if_match"], log
@@ -241,6 +249,43 @@ def test_loadone_rows_makes_ranged_gets_only(pair, server):
     same(remote.loadone_rows("mpci.reversed", 5, 9), fresh[5:9])
     same(source[7:9], fresh[7:9])
     assert requests(server, prefix) == []
+    # Writeable both ways, remote and local, as np.load(...)[a:b].copy() is.
+    local.saveone(fresh, "mpci.reversed")
+    for session in (remote, local):
+        for rows in (session.loadone_rows("mpci.reversed", 5, 9), session.loadone_rows("mpci.times", 3, 8)):
+            assert rows.flags.writeable and rows.flags.owndata, session
+    same(local.loadone_rows("mpci.reversed", 5, 9), remote.loadone_rows("mpci.reversed", 5, 9))
+
+
+def test_loadone_rows_of_a_downloaded_file_makes_no_request(pair, server):
+    """A file in the download cache but not in the session's cache: its rows
+    come from the cached copy, with no request (no header GET either)."""
+    local, remote, prefix = pair
+    data = np.arange(900.0).reshape(150, 6) - 7
+    cached = uncached(remote, "mpci.downloaded", data)
+    for name in ("mpci.downloaded", "mpci.timesTwice", "mpci.times"):
+        remote.loadone(name)  # downloaded into the cache
+    assert cached.exists()
+    remote.clear_cache()
+    # A session that never loaded it (as on a worker), in a process that
+    # never read its header.
+    fresh = pickle.loads(pickle.dumps(remote))
+    onedata._rows._HEADERS.clear()
+    requests(server, prefix)
+    for session in (remote, fresh):
+        rows = session.loadone_rows("mpci.downloaded", 10, 25)
+        same(rows, data[10:25])
+        assert rows.flags.writeable and rows.flags.owndata
+        same(session.loadone_rows(("mpci", "downloaded"), -3, None), data[-3:])
+        # A recipe whose file and source are downloaded: no request either.
+        same(session.loadone_rows("mpci.timesTwice", 5, 9), local.loadone("mpci.times")[5:9] * 2)
+        assert "mpci.downloaded.npy" not in session.one_cache
+    assert requests(server, prefix) == []
+    # With revalidate, one HEAD asks that the copy is still the object.
+    fresh.revalidate = True
+    same(fresh.loadone_rows("mpci.downloaded", 0, 2), data[0:2])
+    log = requests(server, prefix)
+    assert [e["m"] for e in log] == ["HEAD"], log
 
 
 def test_from_onedata_over_a_remote_session(pair, server):
@@ -263,6 +308,70 @@ def test_from_onedata_over_a_remote_session(pair, server):
     # Fortran order: read from the fetched copy.
     with dask.config.set(scheduler="sync"):
         same(from_onedata(remote, "mpci.roiActivityF", chunks=100).compute(), local.loadone("mpci.roiActivityF"))
+
+
+def test_a_dask_array_over_an_object_rewritten_meanwhile(pair, server, tmp_path):
+    """A compute whose object another machine rewrites (same shape, new
+    bytes) in the middle: the chunks still to read are refused, each GET
+    being If-Match the ETag the array was made at; no byte of the new version
+    is read, and the error says to rebuild the array."""
+    dask = pytest.importorskip("dask")
+    import dask.callbacks
+    from onedata.dask import from_onedata
+
+    _, remote, prefix = pair
+    url = remote.one_path + "/mpci.versioned.npy"
+    first = np.arange(6000.0).reshape(600, 10)
+    second = first[::-1] * -1  # the same shape and dtype
+    uncached(remote, "mpci.versioned", first)
+    etag = onedata._onedata.Remote(url).head()["etag"]
+
+    def rewrite(data):
+        np.save(tmp_path / "other.npy", data)
+        onedata._onedata.Remote(url).upload(tmp_path / "other.npy")
+
+    class RewriteAfterFirstChunk(dask.callbacks.Callback):
+        def __init__(self, name):
+            super().__init__()
+            self.name, self.done = name, False
+
+        def _posttask(self, key, result, dsk, state, id):
+            if not self.done and isinstance(key, tuple) and key[0] == self.name:
+                self.done = True
+                rewrite(second)
+
+    x = from_onedata(remote, "mpci.versioned", chunks=100)
+    graph = pickle.dumps(x)
+    requests(server, prefix)
+    with dask.config.set(scheduler="sync"):
+        with RewriteAfterFirstChunk(x.name) as after:
+            with pytest.raises(onedata.FileChanged, match="rebuild the array") as e:
+                x.compute()
+        assert after.done
+        assert e.value.url == url and url in str(e.value) and e.value.path is None
+        assert isinstance(e.value, onedata.InvalidFile)
+        gets = [r for r in requests(server, prefix) if r["m"] == "GET"]
+        # The first chunk's rows, then the next chunk's GET refused (412).
+        assert [r["status"] for r in gets] == [206, 412], gets
+        assert all(r["if_match"] == etag and r["range"] for r in gets), gets
+        # A worker's copy of the graph, in a process that never read the
+        # header: the header it reads is of another version, so no rows are read.
+        onedata._rows._HEADERS.clear()
+        with pytest.raises(onedata.FileChanged):
+            pickle.loads(graph).compute()
+        gets = [r for r in requests(server, prefix) if r["m"] == "GET"]
+        assert gets and all(r["range"].startswith("bytes=0-") and not r["if_match"] for r in gets), gets
+        # The download cache holding the new version is not read either.
+        remote.loadone("mpci.versioned", force=True)
+        with pytest.raises(onedata.FileChanged):
+            x.blocks[2].compute()
+        # Rebuilt, the array reads the new version, bit for bit.
+        same(from_onedata(remote, "mpci.versioned", chunks=100).compute(), second)
+        uncached(remote, "mpci.versioned", first)
+        y = from_onedata(remote, "mpci.versioned", chunks=100)
+        requests(server, prefix)
+        same(y.compute(), first)
+        assert all(r["if_match"] for r in requests(server, prefix) if r["m"] == "GET")
 
 
 def test_from_onedata_on_a_cluster(pair, server):
@@ -456,7 +565,10 @@ def test_rows_of_an_object_rewritten_meanwhile(pair, server):
     )
     Path(onedata._onedata.Remote(remote.one_path + "/mpci.rewritten.npy").cache_path()).unlink()
     same(remote.loadone_rows("mpci.rewritten", 2, 4), second[2:4])
-    same(rows[5:7], second[5:7])
+    # A source made before the rewrite reads only the version it was made at.
+    with pytest.raises(onedata.FileChanged, match="rebuild"):
+        rows[5:7]
+    same(remote.one_rows("mpci.rewritten")[5:7], second[5:7])
     same(other.loadone_rows("mpci.rewritten", 0, 1), second[0:1])
     # A new shape: a source opened before refuses to mix the two.
     third = np.arange(9.0)
@@ -488,34 +600,93 @@ def test_a_save_over_another_writers_version_is_refused(pair, tmp_path):
     same(pickle.loads(pickle.dumps(remote)).loadone("mpci.contended"), np.arange(6.0))
 
 
+#: What the gated recipe loader below waits for (set by the test).
+GATE: dict = {}
+
+
+class GatedSession(LabSession):
+    """LabSession whose recipe loader "gated", run on whatever thread loads
+    the recipe, first waits until the test opens the gate."""
+
+    @property
+    def recipe_loaders(self):
+        def gated(name):
+            GATE["opened"].append(GATE["event"].wait(timeout=30))
+            return np.asarray(self.loadone(name)) * 3
+
+        return {"gated": gated}
+
+
 def test_coroutines_load_without_blocking_the_event_loop(pair, server):
-    """aloadone, aloadone_rows and asaveone run the request on a worker
-    thread: a coroutine beside them keeps being scheduled while they wait."""
+    """aloadone, aloadone_rows and asaveone run on a worker thread, so the
+    event loop keeps running while they are pending.
+
+    Each call is made to wait, inside the call (a recipe loader, the
+    conversion of the array saved), until a ticker task on the event loop
+    has ticked TICKS times since the call began. A call that ran on the
+    loop's thread (or held the loop up) would leave the ticker no turn: the
+    wait would time out and the test fail. Each call also makes its real
+    requests (a download, an upload) on that thread."""
     import asyncio
+    import threading
 
     local, remote, prefix = pair
     data = np.arange(200_000.0).reshape(2000, 100)
     uncached(remote, "mpci.async", data)
+    gated = GatedSession("mouse1", "2024-01-02", "701", root="remote")
+    gated.saveone(onedata.LoadingRecipe("gated", "mpci.async"), "mpci.asyncGated")
+    TICKS = 25
+    GATE.update(event=threading.Event(), opened=[])
+
+    class Converted:
+        """An array-like whose conversion (in saveone) waits on the gate."""
+
+        def __array__(self, dtype=None, copy=None):
+            GATE["opened"].append(GATE["event"].wait(timeout=30))
+            return data * 2
 
     async def main():
-        ticks = [0]
+        state = {"ticks": 0, "since": None}
         done = asyncio.Event()
 
         async def ticker():
             while not done.is_set():
-                ticks[0] += 1
+                state["ticks"] += 1
+                if state["since"] is not None and state["ticks"] - state["since"] >= TICKS:
+                    GATE["event"].set()
                 await asyncio.sleep(0)
 
-        task = asyncio.create_task(ticker())
-        rows = await remote.aloadone_rows("mpci.async", 10, 20)
-        whole = await remote.aloadone("mpci.async")
-        await remote.asaveone(data * 2, "mpci.asyncTwice")
-        done.set()
-        await task
-        return ticks[0], rows, whole
+        async def during(make_call):
+            """What the call gives, and the ticks the loop made while it was pending."""
+            gated.clear_cache()
+            GATE["event"].clear()
+            state["since"] = state["ticks"]
+            result = await make_call()
+            ticks, state["since"] = state["ticks"] - state["since"], None
+            return result, ticks
 
-    ticks, rows, whole = asyncio.run(main())
-    assert ticks > 0
-    assert np.array_equal(rows, data[10:20]) and np.array_equal(whole, data)
+        task = asyncio.create_task(ticker())
+        try:
+            return [
+                await during(lambda: gated.aloadone("mpci.asyncGated")),
+                await during(lambda: gated.aloadone_rows("mpci.asyncGated", 10, 20)),
+                await during(lambda: gated.asaveone(Converted(), "mpci.asyncTwice")),
+            ]
+        finally:
+            done.set()
+            await task
+
+    requests(server, prefix)
+    (whole, t_load), (rows, t_rows), (saved, t_save) = asyncio.run(main())
+    # Every call waited inside itself for the loop to tick, and was let go.
+    assert GATE["opened"] == [True, True, True], GATE["opened"]
+    assert min(t_load, t_rows, t_save) >= TICKS, (t_load, t_rows, t_save)
+    log = requests(server, prefix)
+    assert any(e["m"] == "GET" and e["path"].endswith("mpci.async.npy") for e in log), log
+    assert any(e["m"] == "PUT" and "mpci.asyncTwice.npy" in e["path"] for e in log), log
+    same(whole, data * 3)
+    same(rows, data[10:20] * 3)
+    assert saved is None
     remote.clear_cache()
-    assert np.array_equal(remote.loadone("mpci.asyncTwice"), data * 2)
+    Path(onedata._onedata.Remote(remote.one_path + "/mpci.asyncTwice.npy").cache_path()).unlink()
+    same(remote.loadone("mpci.asyncTwice"), data * 2)

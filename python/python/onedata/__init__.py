@@ -11,6 +11,7 @@ from __future__ import annotations
 from ._errors import (
     DimensionMismatch,
     Error,
+    FileChanged,
     FileNotFound,
     InvalidArgument,
     InvalidFile,
@@ -57,6 +58,7 @@ __all__ = [
     "PermissionDenied",
     "IOError",
     "InvalidFile",
+    "FileChanged",
     "Unwritable",
     "TypeMismatch",
     "DimensionMismatch",

@@ -15,6 +15,7 @@ __all__ = [
     "PermissionDenied",
     "IOError",
     "InvalidFile",
+    "FileChanged",
     "Unwritable",
     "TypeMismatch",
     "DimensionMismatch",
@@ -56,6 +57,27 @@ class IOError(Error, OSError):  # noqa: A001 - onedata.IOError is an OSError
 
 class InvalidFile(Error, ValueError):
     """A file is malformed, truncated or hostile (the message names the fault)."""
+
+
+class FileChanged(InvalidFile):
+    """A file changed since it was opened for reading by parts.
+
+    Raised by :class:`onedata.RowSource` (and so by the chunks of
+    :func:`onedata.dask.from_onedata`) when the file is no longer the version
+    it recorded when it was made: another size, modification time or inode
+    for a local file, another ETag for an object in a store. Nothing of the
+    new version is returned mixed with the old one: rebuild the array to
+    read the file as it is now.
+
+    Attributes
+    ----------
+    path : str or None
+        The local file, for a file on disk.
+    url : str or None
+        The object's URL, for a file in object storage.
+    """
+
+    url = None
 
 
 class Unwritable(Error, ValueError):

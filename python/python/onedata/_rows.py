@@ -17,7 +17,7 @@ from typing import Any, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _onedata
-from ._errors import InvalidArgument, InvalidFile, TypeMismatch
+from ._errors import FileChanged, InvalidArgument, TypeMismatch
 
 __all__ = ["RowSource", "is_url"]
 
@@ -99,14 +99,20 @@ def _header(location: Any) -> Tuple[Tuple[int, ...], np.dtype, bool, Any]:
     from ._info import info
 
     path = os.fspath(location)
-    d = info(path)
+    # The version is the file's identity around the header read: a file
+    # replaced meanwhile is read again, so that header and version agree.
+    for _ in range(3):
+        before = file_version(path)
+        d = info(path)
+        version = file_version(path)
+        if version == before:
+            break
     if d.get("kind") != "dense":
         error = TypeMismatch(
             f"{path} holds a {d.get('kind')} array, not a dense one: only dense .npy files can be read by rows"
         )
         error.path = path
         raise error
-    st = os.stat(path)
     descr = d["descr"]
     if descr.startswith(("[", "{")):
         from ._dtypes import from_header_descr
@@ -114,7 +120,23 @@ def _header(location: Any) -> Tuple[Tuple[int, ...], np.dtype, bool, Any]:
         dtype = from_header_descr(descr)
     else:
         dtype = np.dtype(descr)
-    return tuple(d["shape"]), dtype, bool(d["fortran_order"]), (st.st_size, st.st_mtime_ns)
+    return tuple(d["shape"]), dtype, bool(d["fortran_order"]), version
+
+
+def file_version(path: Any) -> Optional[Tuple[int, int, int]]:
+    """``(size, mtime_ns, inode)`` of the file at ``path``: what a local
+    :class:`RowSource` records as its version (None for a file that is not there)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def _describe(version: Sequence[int]) -> str:
+    """A local file's version, as an error message gives it."""
+    names = ("size", "mtime_ns", "inode")
+    return ", ".join(f"{n} {v}" for n, v in zip(names, version))
 
 
 def _row_bounds(key: Any, n: int) -> Tuple[int, int, int, bool]:
@@ -146,8 +168,12 @@ class RowSource:
     the rows read. ``shape``, ``dtype``, ``ndim``, ``size``, ``nbytes`` and
     ``len()`` are those of the file, from its header.
 
-    A source pickles as its location and header (a few hundred bytes), and
-    before reading checks the file still has that shape and dtype.
+    A source pickles as its location and header (a few hundred bytes). It
+    records the version of the file it was made at (``version``: the
+    ETag of an object, the size, modification time and inode of a local
+    file), and every read checks it: rows of a file rewritten since, even
+    with the same shape, raise :class:`onedata.FileChanged` rather than mix
+    two versions (remotely each ranged GET is ``If-Match`` that ETag).
 
     Parameters
     ----------
@@ -228,69 +254,148 @@ class RowSource:
         return hash(self.__dask_tokenize__())
 
     # -- reading ------------------------------------------------------------------
+    def _changed(self, now: str) -> FileChanged:
+        """The error for a file that is no longer the version this source was made at."""
+        error = FileChanged(
+            f"{self.location} changed since it was opened for reading by rows ({now}): its rows "
+            "would mix two versions of the file; rebuild the array (onedata.dask.from_onedata, "
+            "or one_rows) to read the file as it is now"
+        )
+        if self.is_remote:
+            error.url = self.location
+        else:
+            error.path = self.location
+        return error
+
     def _check(self, shape: Sequence[int], dtype: Any) -> None:
         if tuple(shape) != self.shape or np.dtype(dtype) != self.dtype:
-            error = InvalidFile(
-                f"{self.location} changed since it was opened for reading by rows: it held "
-                f"{self.dtype.str} {self.shape} and now holds {np.dtype(dtype).str} {tuple(shape)}"
+            raise self._changed(
+                f"it held {self.dtype.str} {self.shape} and now holds {np.dtype(dtype).str} {tuple(shape)}"
             )
-            error.path = None if self.is_remote else self.location
-            raise error
 
     def _local(self) -> np.ndarray:
+        """The local file's map, checked to be of the version recorded: the
+        file's identity before and after the map is made must be it."""
         from ._io import load
 
+        before = file_version(self.location)
         data = load(self.location)
+        after = file_version(self.location)
+        if self.version is not None and not (before == after == tuple(self.version)):
+            now = after if after != tuple(self.version) else before
+            raise self._changed(
+                f"it had {_describe(self.version)} and now has {_describe(now)}"
+                if now
+                else f"it had {_describe(self.version)} and is gone"
+            )
+        self._check(data.shape, data.dtype)
+        return data
+
+    def _cached(self, remote: Any) -> Optional[np.ndarray]:
+        """The map of the cached copy of the object, if the download cache
+        holds the version this source was made at (no request); else None."""
+        from ._io import load
+
+        if self.version is None:
+            if not remote.is_cached():
+                return None
+            data = load(remote.fetch(False))
+            self._check(data.shape, data.dtype)
+            return data
+        if remote.cached_etag() != self.version:
+            # Not downloaded, or another version: the rows come from the store.
+            return None
+        path = remote.cache_path()
+        before = file_version(path)
+        data = load(path)
+        if file_version(path) != before or remote.cached_etag() != self.version:
+            # Replaced by another download meanwhile.
+            return None
+        self._check(data.shape, data.dtype)
+        return data
+
+    def _fetched(self, remote: Any) -> np.ndarray:
+        """The map of a complete copy of the object's recorded version,
+        downloaded into the cache unless it is there."""
+        from ._io import load
+
+        data = self._cached(remote)
+        if data is not None:
+            return data
+        path = remote.fetch(False)
+        if self.version is not None and remote.cached_etag() != self.version:
+            # The cache held another version: ask the store (one HEAD).
+            path = remote.fetch(True)
+            etag = remote.cached_etag()
+            if etag != self.version:
+                raise self._changed(f"its ETag was {self.version} and is now {etag}")
+        data = load(path)
+        if self.version is not None and remote.cached_etag() != self.version:
+            raise self._changed(f"its ETag was {self.version} and is now {remote.cached_etag()}")
         self._check(data.shape, data.dtype)
         return data
 
     def read_rows(self, start: int, stop: int) -> np.ndarray:
         """Rows ``start..stop`` of axis 0 (clipped to the array), as an array."""
-        if not self.shape:
-            raise InvalidArgument(f"{self.location} holds a 0-d array, which has no rows")
-        start, stop, _ = slice(start, stop).indices(self.shape[0])
-        stop = max(start, stop)
-        if not self.is_remote:
-            return self._local()[start:stop]
-        if self.fortran_order:
-            # Rows of a Fortran-order array are not contiguous: fetch the
-            # whole file into the cache once, then slice its map.
-            from ._io import load
-
-            data = load(_remote(self.location).fetch(False))
-            self._check(data.shape, data.dtype)
-            return data[start:stop]
-        remote = _remote(self.location)
-        if remote.is_cached():
-            # Downloaded already: rows of the cached copy's map, no request.
-            from ._io import load
-
-            data = load(remote.fetch(False))
-            self._check(data.shape, data.dtype)
-            return data[start:stop]
-        return self._remote_rows(remote, [(start, stop)])[0]
+        return self.read_row_ranges([(start, stop)])[0]
 
     def read_row_ranges(self, ranges: Sequence[Tuple[int, int]]) -> List[np.ndarray]:
-        """Rows ``a..b`` for each ``(a, b)`` of ``ranges``; remotely in as few
-        GETs as the ranges coalesce into."""
-        if not self.is_remote or self.fortran_order:
-            return [self.read_rows(a, b) for a, b in ranges]
-        n = self.shape[0] if self.shape else 0
+        """Rows ``a..b`` for each ``(a, b)`` of ``ranges`` (each clipped to
+        the array); remotely in as few GETs as the ranges coalesce into.
+
+        Every read is of the version of the file this source was made at
+        (``version``): a file rewritten since raises
+        :class:`onedata.FileChanged`, whatever its new shape."""
+        if not self.shape:
+            raise InvalidArgument(f"{self.location} holds a 0-d array, which has no rows")
+        n = self.shape[0]
         clipped = []
         for a, b in ranges:
             a, b, _ = slice(a, b).indices(n)
             clipped.append((a, max(a, b)))
+        if not self.is_remote:
+            data = self._local()
+            return [data[a:b] for a, b in clipped]
         remote = _remote(self.location)
-        if remote.is_cached():
-            return [self.read_rows(a, b) for a, b in clipped]
+        if self.fortran_order:
+            # Rows of a Fortran-order array are not contiguous: fetch the
+            # whole file into the cache once, then slice its map.
+            data = self._fetched(remote)
+            return [data[a:b] for a, b in clipped]
+        data = self._cached(remote)
+        if data is not None:
+            # Downloaded already: rows of the cached copy's map, no request.
+            return [data[a:b] for a, b in clipped]
         return self._remote_rows(remote, clipped)
 
     def _remote_rows(self, remote: Any, ranges: List[Tuple[int, int]]) -> List[np.ndarray]:
-        """Row ranges read by ranged GETs (see :func:`remote_rows`), from an
-        object whose header still matches this source's."""
-        out, header = remote_rows(self.location, remote, ranges)
-        self._check(header["shape"], header["dtype"])
-        return out
+        """Row ranges read by ranged GETs, each ``If-Match`` the ETag this
+        source recorded (one GET per coalesced range, with the header this
+        process read; see :func:`remote_rows`)."""
+        from ._errors import RemoteError
+
+        if self.version is None:
+            # A store without ETags: the shape and dtype are what is checked.
+            out, header = remote_rows(self.location, remote, ranges)
+            self._check(header["shape"], header["dtype"])
+            return out
+        for attempt in (0, 1):
+            header = remote_header(self.location, remote)
+            if header.get("etag") != self.version:
+                # This process kept the header of another version: read it again, once.
+                _HEADERS.pop(self.location, None)
+                if attempt:
+                    raise self._changed(f"its ETag was {self.version} and is now {header.get('etag')}")
+                continue
+            self._check(header["shape"], header["dtype"])
+            try:
+                return remote.read_row_ranges(ranges, header["header"], self.version)
+            except RemoteError as e:
+                if getattr(e, "fault", None) not in ("Changed", "Precondition"):
+                    raise
+                _HEADERS.pop(self.location, None)
+                raise self._changed(f"its ETag is no longer {self.version}") from e
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def __getitem__(self, key: Any) -> np.ndarray:
         if not isinstance(key, tuple):
@@ -327,11 +432,7 @@ class RowSource:
         """The whole array (a map locally; for a URL, fetched into the cache and mapped)."""
         if not self.is_remote:
             return self._local()
-        from ._io import load
-
-        data = load(_remote(self.location).fetch(False))
-        self._check(data.shape, data.dtype)
-        return data
+        return self._fetched(_remote(self.location))
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         data = self.read_all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import threading
 from abc import ABC, abstractmethod
@@ -623,13 +624,14 @@ class SessionData(ABC):
             raise self._not_available(file_name) from e
 
     def loadone_rows(self, name: Union[str, tuple], start: int, stop: int) -> np.ndarray:
-        """Rows ``start..stop`` (axis 0) of a saved array.
+        """Rows ``start..stop`` (axis 0) of a saved array, as a writeable
+        copy that owns its memory (``loadone(name)[start:stop].copy()``).
 
-        For a local session (or a file already loaded or downloaded), a copy
-        of those rows from the file's map; for a session in object storage,
-        those rows' bytes only, read with ranged GETs (no download; the
-        array is read-only, over the bytes read). A name that holds a
-        loading recipe is loaded (``loadone``) and sliced.
+        For a local session, or a file already loaded or in the download
+        cache, the rows are copied from the file's map (no request); for a
+        file of a session in object storage not downloaded yet, only those
+        rows' bytes are read, with ranged GETs (nothing is downloaded). A
+        name that holds a loading recipe is loaded (``loadone``) and sliced.
 
         Parameters
         ----------
@@ -647,30 +649,42 @@ class SessionData(ABC):
         one = self._one_dir()
         if is_url(one):
             _check_file_name(file_name)
-            remote = _remote(join_url(one, file_name))
-            if not remote.is_cached():
-                # Ranged GETs: the header (the first time this process reads
-                # the file), then the rows.
-                url = join_url(one, file_name)
-                try:
-                    header = _rows.remote_header(url, remote)
-                except RemoteError as e:
-                    if getattr(e, "fault", None) != "NotFound":
-                        raise
-                    if self._url_lower_case():
-                        return self.loadone_rows(names, start, stop)
-                    raise self._not_available(file_name) from e
-                shape, dtype = header["shape"], header["dtype"]
-                # (0-d, Fortran order, an object array: as below.)
-                if shape and not dtype.hasobject and not (header["fortran_order"] and len(shape) > 1):
-                    a, b, _ = slice(start, stop).indices(shape[0])
-                    return _rows.remote_rows(url, remote, [(a, max(a, b))])[0][0]
+            url = join_url(one, file_name)
+            remote = _remote(url)
+            if remote.is_cached():
+                # Downloaded already: the rows of the cached copy, with no
+                # request (one HEAD when ``revalidate``), as loadone reads it.
+                data = _io.load(remote.fetch(bool(self.revalidate)), policy=self.map_policy)
+                return self._rows_of(names, data, start, stop, url)
+            # Ranged GETs: the header (the first time this process reads
+            # the file), then the rows.
+            try:
+                header = _rows.remote_header(url, remote)
+            except RemoteError as e:
+                if getattr(e, "fault", None) != "NotFound":
+                    raise
+                if self._url_lower_case():
+                    return self.loadone_rows(names, start, stop)
+                raise self._not_available(file_name) from e
+            shape, dtype = header["shape"], header["dtype"]
+            # (0-d, Fortran order, an object array: as below.)
+            if shape and not dtype.hasobject and not (header["fortran_order"] and len(shape) > 1):
+                a, b, _ = slice(start, stop).indices(shape[0])
+                return np.array(_rows.remote_rows(url, remote, [(a, max(a, b))])[0][0])
         try:
             source = self.one_rows(*names)
         except TypeMismatch:
             return np.array(np.asarray(self.loadone(*names))[start:stop])
-        rows = source.read_rows(start, stop)
-        return rows if source.is_remote else np.array(rows)
+        return np.array(source.read_rows(start, stop))
+
+    def _rows_of(self, names: tuple, data: Any, start: int, stop: int, location: str) -> np.ndarray:
+        """Rows ``start..stop`` of ``data`` (a file's map), copied; a recipe
+        or an object array is loaded through ``loadone`` and sliced."""
+        if isinstance(data, np.ndarray) and data.dtype.hasobject:
+            return np.array(np.asarray(self.loadone(*names))[start:stop])
+        if not isinstance(data, np.ndarray) or data.ndim == 0:
+            raise InvalidArgument(f"{location} holds a 0-d array, which has no rows")
+        return np.array(data[start:stop])
 
     def loadone(self, *names: str, force: bool = False, sparse: bool = False, keep_sparse: bool = False) -> Any:
         """Loads a onedata file, from the cache when it holds it, following a
@@ -820,6 +834,68 @@ class SessionData(ABC):
         cache = self.one_cache
         state["one_cache"] = OneCache(cache.max_items) if isinstance(cache, OneCache) else {}
         return state
+
+
+#: Attributes a session may set on itself that a reopened copy keeps: how
+#: it maps files, saves them and revalidates its download cache.
+_REFERENCE_SETTINGS = ("map_policy", "durable_saves", "revalidate")
+
+
+class SessionReference:
+    """A :class:`SessionData` by reference: its class, the fields it was
+    made with (``mouse_name``, ``date``, ``session_id``, and a subclass's
+    own), its ``data_path`` (a folder or a URL) and its map, save and
+    revalidation settings. It pickles in a few hundred bytes whatever the
+    session holds (values, cache, attributes set by ``_additional_loading``),
+    and :meth:`reopen` makes the session again where it lands."""
+
+    __slots__ = ("cls", "fields", "data_path", "settings")
+
+    def __init__(self, cls: type, fields: dict, data_path: Union[Path, str], settings: dict) -> None:
+        self.cls = cls
+        self.fields = fields
+        self.data_path = data_path
+        self.settings = settings
+
+    def __reduce__(self):
+        return (SessionReference, (self.cls, self.fields, self.data_path, self.settings))
+
+    def __repr__(self) -> str:
+        return f"SessionReference({self.cls.__qualname__}, {self.fields!r}, {self.data_path!r})"
+
+    def reopen(self) -> "SessionData":
+        """The session again: its fields set, at its recorded ``data_path``
+        (``_init_data_path`` is not asked again, so that a worker need not
+        have the configuration that chose it), then ``_additional_loading``,
+        as for any new session. Its values and cache start empty."""
+        cls = self.cls
+        session = cls.__new__(cls)
+        for f in dataclasses.fields(cls):
+            if f.name in self.fields:
+                value = self.fields[f.name]
+            elif f.default is not dataclasses.MISSING:
+                value = f.default
+            elif f.default_factory is not dataclasses.MISSING:
+                value = f.default_factory()
+            else:
+                continue
+            object.__setattr__(session, f.name, value)
+        object.__setattr__(session, "data_path", self.data_path)
+        session.__dict__.update(self.settings)
+        session._additional_loading()
+        return session
+
+
+def session_reference(session: "SessionData") -> SessionReference:
+    """``session`` by reference (see :class:`SessionReference`)."""
+    fields = {f.name: getattr(session, f.name) for f in dataclasses.fields(session) if f.init}
+    settings = {k: session.__dict__[k] for k in _REFERENCE_SETTINGS if k in session.__dict__}
+    known = session.__dict__.get("_one_dir_known")
+    if known is not None and is_url(session.data_path):
+        # The spelling of the onedata folder a URL session found (the
+        # store's, the same everywhere): the copy makes no LIST to find it.
+        settings["_one_dir_known"] = known
+    return SessionReference(type(session), fields, session.data_path, settings)
 
 
 def _save_sparse(path: Path, matrix: Any, durable: bool) -> None:

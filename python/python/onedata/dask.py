@@ -43,9 +43,17 @@ __all__ = ["from_onedata", "RowSource", "SessionRows"]
 class SessionRows:
     """Rows of what a session's ``loadone`` gives for a name that is no plain
     ``.npy`` file (a loading recipe): each worker loads it through its own
-    copy of the session (sessions pickle by identity and path, without their
-    cache) and slices it. Used by :func:`from_onedata` only when the file
-    cannot be read by rows."""
+    copy of the session and slices it. Used by :func:`from_onedata` only
+    when the file cannot be read by rows.
+
+    It pickles the session by reference, as :class:`onedata.RowSource`
+    pickles a file: a :class:`onedata.SessionData` as its class, the fields
+    it was made with (mouse, date, session id, ...) and its folder or URL,
+    never its values, cache or other attributes. The worker reopens it
+    there (``_additional_loading`` runs, as for any new session); values
+    set on the session but not saved are not sent. Other session types
+    (:class:`onedata.B2Session`) pickle as they do themselves (by folder or
+    URL)."""
 
     __slots__ = ("session", "names", "shape", "dtype")
 
@@ -60,13 +68,29 @@ class SessionRows:
         return len(self.shape)
 
     def __reduce__(self):
-        return (SessionRows, (self.session, self.names, self.shape, self.dtype))
+        return (_session_rows, (_session_reference(self.session), self.names, self.shape, self.dtype))
 
     def __dask_tokenize__(self):
         return ("onedata.SessionRows", _identity(self.session), self.names, self.shape, str(self.dtype.descr))
 
     def __getitem__(self, key: Any) -> np.ndarray:
         return np.asarray(_load(self.session, self.names))[key]
+
+
+def _session_reference(session: Any) -> Any:
+    """What a :class:`SessionRows` pickles in place of ``session``."""
+    from ._session import SessionData, session_reference
+
+    if isinstance(session, SessionData):
+        return session_reference(session)
+    return session
+
+
+def _session_rows(reference: Any, names: Tuple[str, ...], shape: Tuple[int, ...], dtype: Any) -> SessionRows:
+    from ._session import SessionReference
+
+    session = reference.reopen() if isinstance(reference, SessionReference) else reference
+    return SessionRows(session, names, shape, dtype)
 
 
 def _load(session: Any, names: Tuple[str, ...]) -> Any:

@@ -224,23 +224,29 @@ impl Remote {
     /// the I/O error of a full disk, and the temporary file is removed.
     fn download_into(&self, file: &File) -> Result<Option<String>> {
         self.block_on(async {
-            let (first, version) = self.get_range(0..PART_SIZE, None).await?;
+            // The first answer gives the size and the version; the other
+            // parts start then, while its body is still coming.
+            let first = self.open_range(0..PART_SIZE, None).await?;
+            let version = first.version.clone();
             let size = version.size;
-            write_at(file, &first, 0).map_err(|e| self.io_fault(e))?;
+            let version = &version;
+            let head = async move {
+                let bytes = self.read_body(first).await?;
+                write_at(file, &bytes, 0).map_err(|e| self.io_fault(e))
+            };
             // The part starts, made one at a time (never a list sized by
             // what the server claims).
             let starts = std::iter::successors(Some(PART_SIZE), |s| s.checked_add(PART_SIZE))
                 .take_while(|s| *s < size);
-            let version = &version;
-            futures::stream::iter(starts)
+            let rest = futures::stream::iter(starts)
                 .map(|start| async move {
                     let end = start.saturating_add(PART_SIZE).min(size);
                     let (bytes, _) = self.get_range(start..end, Some(version)).await?;
                     write_at(file, &bytes, start).map_err(|e| self.io_fault(e))
                 })
-                .buffer_unordered(PARALLEL_PARTS)
-                .try_collect::<Vec<()>>()
-                .await?;
+                .buffer_unordered(PARALLEL_PARTS.saturating_sub(1).max(1))
+                .try_collect::<Vec<()>>();
+            futures::try_join!(head, rest)?;
             file.set_len(size).map_err(|e| self.io_fault(e))?;
             Ok(version.etag.clone())
         })?

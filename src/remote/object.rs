@@ -61,6 +61,14 @@ pub(super) struct Version {
     pub(super) modified: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// A GET whose answer's headers have come and been checked: the object's
+/// version and the length of the body still to be read.
+pub(super) struct Answer {
+    result: object_store::GetResult,
+    pub(super) version: Version,
+    expected: u64,
+}
+
 /// One object, or a key prefix, in a store: its URL, the client that
 /// reaches it, and the cache folder its copies go to. Cheap to clone;
 /// clones share the client.
@@ -271,6 +279,19 @@ impl Remote {
         range: Range<u64>,
         version: Option<&Version>,
     ) -> Result<(Vec<u8>, Version)> {
+        let answer = self.open_range(range, version).await?;
+        let got = answer.version.clone();
+        Ok((self.read_body(answer).await?, got))
+    }
+
+    /// The first half of [`Remote::get_range`]: the GET sent and its
+    /// answer's headers checked, the body still to come (a download starts
+    /// its other parts as soon as the first answer gives the size).
+    pub(super) async fn open_range(
+        &self,
+        range: Range<u64>,
+        version: Option<&Version>,
+    ) -> Result<Answer> {
         let conditions = |options: GetOptions| match version {
             Some(Version {
                 etag: Some(etag), ..
@@ -319,11 +340,22 @@ impl Remote {
             }
         }
         let expected = range.end.min(got.size).saturating_sub(range.start);
+        Ok(Answer {
+            result,
+            version: got,
+            expected,
+        })
+    }
+
+    /// The second half of [`Remote::get_range`]: the answer's body, exactly
+    /// the bytes its range holds.
+    pub(super) async fn read_body(&self, answer: Answer) -> Result<Vec<u8>> {
+        let expected = answer.expected;
         let mut bytes = Vec::new();
         bytes
             .try_reserve_exact(usize::try_from(expected).unwrap_or(usize::MAX))
             .map_err(|_| Error::out_of_memory(self.url.as_str().to_string(), expected.into()))?;
-        let mut stream = result.into_stream();
+        let mut stream = answer.result.into_stream();
         loop {
             match stream.next().await {
                 None => break,
@@ -355,7 +387,7 @@ impl Remote {
                 received: bytes.len() as u64,
             }));
         }
-        Ok((bytes, got))
+        Ok(bytes)
     }
 
     /// Deletes the object, and its copy and sidecar in the cache.

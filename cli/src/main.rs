@@ -34,6 +34,7 @@ fn write_out(args: std::fmt::Arguments<'_>) {
 
 mod bench;
 mod bench_remote;
+mod bench_server;
 mod demo;
 mod info;
 mod ls;

@@ -146,8 +146,9 @@ impl Remote {
     /// with `revalidate`, one HEAD checks that its ETag and size are still
     /// the object's, and a changed object is downloaded again.
     ///
-    /// A download reads the first 8 MiB with one GET, which also gives the
-    /// size and ETag, then the rest in 8 MiB parts, 8 at a time, each
+    /// A download reads the first 8 MiB with one GET, whose answer gives the
+    /// size and ETag; as soon as its headers come, the rest follow in 8 MiB
+    /// parts, 8 in flight with the first, each
     /// `If-Match` that ETag (`If-Unmodified-Since` its time, for a store
     /// without ETags), into a temporary file beside the target. The file is
     /// renamed into place only when every byte has come; then the sidecar
